@@ -1,0 +1,203 @@
+using System.CommandLine;
+using System.Net.Sockets;
+using Marquee.Platform;
+using Marquee.Platform.Data;
+using Marquee.Platform.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+
+namespace Marquee.Cli;
+
+/// <summary>The <c>marquee</c> command line. Exit codes: 0 done, 1 failed, 2 bad configuration or usage, 3 a dependency (database, port) is unavailable.</summary>
+public static class MarqueeCommandLine
+{
+    public const int Ok = 0;
+    public const int Failed = 1;
+    public const int BadConfiguration = 2;
+    public const int Unavailable = 3;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var root = new RootCommand("Marquee: a self-hostable streaming platform (video, music, podcasts). Configuration comes from appsettings.json, Marquee__* environment variables and --Key=value arguments.");
+
+        var serve = new Command("serve", "Run the platform: web site, console, API and background workers (roles by Marquee:Roles).");
+        var serveUrls = UrlsOption();
+        serve.Options.Add(serveUrls);
+        serve.TreatUnmatchedTokensAsErrors = false;
+        serve.SetAction((result, ct) => ServeAsync(result, serveUrls, demo: false, ct));
+
+        var demo = new Command("demo", "Run the platform with sample content on the embedded defaults (SQLite, local disk) in ./data/demo.");
+        var demoUrls = UrlsOption();
+        demo.Options.Add(demoUrls);
+        demo.TreatUnmatchedTokensAsErrors = false;
+        demo.SetAction((result, ct) => ServeAsync(result, demoUrls, demo: true, ct));
+
+        var db = new Command("db", "Database tasks.");
+        var migrate = new Command("migrate", "Apply every module's pending migrations to the configured database.");
+        migrate.TreatUnmatchedTokensAsErrors = false;
+        migrate.SetAction((result, ct) => MigrateAsync(result, ct));
+        var status = new Command("status", "List the migrations not yet applied to the configured database.");
+        status.TreatUnmatchedTokensAsErrors = false;
+        status.SetAction((result, ct) => StatusAsync(result, ct));
+        db.Subcommands.Add(migrate);
+        db.Subcommands.Add(status);
+
+        root.Subcommands.Add(serve);
+        root.Subcommands.Add(demo);
+        root.Subcommands.Add(db);
+
+        var parsed = root.Parse(args);
+        return await parsed.InvokeAsync();
+    }
+
+    private static readonly Dictionary<string, string?> QuietLogs = new()
+    {
+        ["Logging:LogLevel:Default"] = "Warning",
+        ["Logging:LogLevel:Marquee"] = "Warning",
+        ["Logging:Console:FormatterName"] = "simple",
+    };
+
+    private static Option<string?> UrlsOption() => new("--urls")
+    {
+        Description = "Addresses to listen on, separated by ';' (default http://localhost:5080).",
+    };
+
+    private static string[] ConfigArgs(ParseResult result) => [.. result.UnmatchedTokens];
+
+    private static async Task<int> ServeAsync(ParseResult result, Option<string?> urlsOption, bool demo, CancellationToken cancellationToken)
+    {
+        var overrides = new Dictionary<string, string?>();
+        if (result.GetValue(urlsOption) is { } urls)
+        {
+            overrides["urls"] = urls;
+        }
+
+        if (demo)
+        {
+            overrides["Marquee:Database:Provider"] = nameof(DatabaseProvider.Sqlite);
+            overrides["ConnectionStrings:Marquee"] = null;
+            overrides["Logging:Console:FormatterName"] = "simple";
+            overrides["Logging:Console:FormatterOptions:SingleLine"] = "true";
+        }
+
+        return await Guard(async () =>
+        {
+            var builder = MarqueeHost.CreateBuilder(DemoArgs(ConfigArgs(result), demo), overrides);
+            await using var app = MarqueeHost.Build(builder);
+            var settings = app.Services.GetRequiredService<DatabaseSettings>();
+            var migrateOnStart = builder.Configuration.GetValue<bool?>("Marquee:Database:MigrateOnStart")
+                                 ?? settings.Provider == DatabaseProvider.Sqlite;
+            var migrator = app.Services.GetRequiredService<DatabaseMigrator>();
+            if (migrateOnStart)
+            {
+                await migrator.MigrateAsync(cancellationToken);
+            }
+            else if ((await migrator.PendingAsync(cancellationToken)) is { Count: > 0 } pending)
+            {
+                throw new StartupException($"The database has {pending.Count} migration(s) not applied ({settings.Describe()}); run 'marquee db migrate' first.");
+            }
+
+            if (demo)
+            {
+                await using var scope = app.Services.CreateAsyncScope();
+                foreach (var content in scope.ServiceProvider.GetServices<IDemoContent>())
+                {
+                    await content.SeedAsync(cancellationToken);
+                }
+            }
+
+            await app.StartAsync(cancellationToken);
+            var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
+            var first = addresses.FirstOrDefault() ?? "http://localhost:5080";
+            await Console.Out.WriteLineAsync(demo
+                ? $"Marquee demo is running. Open {first} (operator console: {first}/console). Press Ctrl+C to stop."
+                : $"Marquee is listening on {string.Join(", ", addresses)}");
+            await app.WaitForShutdownAsync(cancellationToken);
+            return Ok;
+        });
+    }
+
+    private static string[] DemoArgs(string[] args, bool demo) =>
+        demo && !args.Any(a => a.Contains("Marquee:DataDir", StringComparison.OrdinalIgnoreCase)) && Environment.GetEnvironmentVariable("Marquee__DataDir") is null
+            ? [.. args, "--Marquee:DataDir=./data/demo"]
+            : args;
+
+    private static async Task<int> MigrateAsync(ParseResult result, CancellationToken cancellationToken) => await Guard(async () =>
+    {
+        var builder = MarqueeHost.CreateBuilder(ConfigArgs(result), QuietLogs);
+        await using var app = MarqueeHost.Build(builder);
+        var settings = app.Services.GetRequiredService<DatabaseSettings>();
+        var applied = await app.Services.GetRequiredService<DatabaseMigrator>().MigrateAsync(cancellationToken);
+        await Console.Out.WriteLineAsync(applied.Count == 0
+            ? $"Database is up to date ({settings.Describe()})."
+            : $"Applied {applied.Count} migration(s) to {settings.Describe()}:{Environment.NewLine}  {string.Join(Environment.NewLine + "  ", applied)}");
+        return Ok;
+    });
+
+    private static async Task<int> StatusAsync(ParseResult result, CancellationToken cancellationToken) => await Guard(async () =>
+    {
+        var builder = MarqueeHost.CreateBuilder(ConfigArgs(result), QuietLogs);
+        await using var app = MarqueeHost.Build(builder);
+        var settings = app.Services.GetRequiredService<DatabaseSettings>();
+        IReadOnlyList<string> pending;
+        try
+        {
+            pending = await app.Services.GetRequiredService<DatabaseMigrator>().PendingAsync(cancellationToken);
+        }
+        catch (Exception ex) when (DatabaseMigrator.IsUnreachable(ex))
+        {
+            throw new StartupException($"Cannot reach the database ({settings.Describe()}): {DatabaseMigrator.Innermost(ex).Message}", ex);
+        }
+
+        await Console.Out.WriteLineAsync(pending.Count == 0
+            ? $"Database is up to date ({settings.Describe()})."
+            : $"{pending.Count} migration(s) pending on {settings.Describe()}:{Environment.NewLine}  {string.Join(Environment.NewLine + "  ", pending)}");
+        return Ok;
+    });
+
+    /// <summary>Turns the failures an operator can fix into one readable line each on stderr and an exit code.</summary>
+    private static async Task<int> Guard(Func<Task<int>> action)
+    {
+        try
+        {
+            return await action();
+        }
+        catch (StartupException ex) when (ex.InnerException is not null)
+        {
+            await Console.Error.WriteLineAsync($"marquee: {ex.Message}");
+            return Unavailable;
+        }
+        catch (StartupException ex)
+        {
+            foreach (var problem in ex.Problems.Count > 0 ? ex.Problems : [ex.Message])
+            {
+                await Console.Error.WriteLineAsync($"marquee: {problem}");
+            }
+
+            return BadConfiguration;
+        }
+        catch (IOException ex) when (ex.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException || ex.InnerException is SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse })
+        {
+            await Console.Error.WriteLineAsync($"marquee: cannot listen: {ex.Message}");
+            return Unavailable;
+        }
+        catch (Microsoft.Extensions.Options.OptionsValidationException ex)
+        {
+            foreach (var failure in ex.Failures)
+            {
+                await Console.Error.WriteLineAsync($"marquee: {failure}");
+            }
+
+            return BadConfiguration;
+        }
+        catch (OperationCanceledException)
+        {
+            return Ok;
+        }
+        catch (Exception ex) when (DatabaseMigrator.IsUnreachable(ex))
+        {
+            await Console.Error.WriteLineAsync($"marquee: the database is unreachable: {DatabaseMigrator.Innermost(ex).Message}");
+            return Unavailable;
+        }
+    }
+}

@@ -1,0 +1,112 @@
+using System.ComponentModel.DataAnnotations;
+using System.Globalization;
+using System.Text;
+using Marquee.Catalog.Contracts;
+using Marquee.Catalog.Data;
+using Marquee.Compliance.Contracts;
+using Marquee.Platform.Web;
+using Microsoft.EntityFrameworkCore;
+
+namespace Marquee.Catalog;
+
+/// <summary>A new title as an operator enters it.</summary>
+internal sealed record NewTitle(
+    [property: Required, StringLength(300, MinimumLength = 1)] string Name,
+    [property: Required] TitleKind? Kind,
+    [property: StringLength(4000)] string? Synopsis = null,
+    [property: Range(0, 360_000)] double? DurationSeconds = null,
+    [property: Url, StringLength(1000)] string? ArtworkUrl = null);
+
+internal sealed class Titles(CatalogDb db, TimeProvider time) : ICatalog
+{
+    public async Task<TitleSummary?> FindAsync(Guid titleId, CancellationToken cancellationToken) =>
+        (await db.Titles.AsNoTracking().FirstOrDefaultAsync(t => t.Id == titleId, cancellationToken))?.ToSummary();
+
+    public async Task<TitleSummary?> FindBySlugAsync(string slug, CancellationToken cancellationToken) =>
+        (await db.Titles.AsNoTracking().FirstOrDefaultAsync(t => t.Slug == slug, cancellationToken))?.ToSummary();
+
+    public async Task<IReadOnlyList<TitleSummary>> ListAsync(TitleKind? kind, int skip, int take, CancellationToken cancellationToken)
+    {
+        var query = db.Titles.AsNoTracking();
+        if (kind is { } k)
+        {
+            query = query.Where(t => t.Kind == k);
+        }
+
+        var rows = await query.OrderByDescending(t => t.CreatedAt).ThenBy(t => t.Name)
+            .Skip(Math.Max(0, skip)).Take(Math.Clamp(take, 1, 200)).ToListAsync(cancellationToken);
+        return [.. rows.Select(t => t.ToSummary())];
+    }
+
+    public Task<int> CountAsync(CancellationToken cancellationToken) => db.Titles.CountAsync(cancellationToken);
+
+    /// <summary>Creates a title; its <see cref="TitleCreated"/> event and audit line are committed in the same transaction.</summary>
+    public async Task<TitleSummary> CreateAsync(NewTitle input, RequestActor actor, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(actor);
+        var now = time.GetUtcNow();
+        var title = new Title
+        {
+            Id = Guid.CreateVersion7(now),
+            Name = input.Name.Trim(),
+            Slug = await UniqueSlugAsync(Slugify(input.Name), cancellationToken),
+            Kind = input.Kind ?? TitleKind.Film,
+            Synopsis = string.IsNullOrWhiteSpace(input.Synopsis) ? null : input.Synopsis.Trim(),
+            DurationMs = input.DurationSeconds is { } s ? (long)Math.Round(s * 1000) : null,
+            ArtworkUrl = string.IsNullOrWhiteSpace(input.ArtworkUrl) ? null : input.ArtworkUrl,
+            CreatedAt = now,
+        };
+        db.Titles.Add(title);
+        db.Publish(new TitleCreated(title.Id, title.Slug, title.Name, title.Kind));
+        db.Publish(new AuditRequested(
+            new AuditRecord(actor.Name, "catalog.title-created", $"title:{title.Id}", actor.From, title.Name), now));
+        await db.SaveChangesAsync(cancellationToken);
+        return title.ToSummary();
+    }
+
+    private async Task<string> UniqueSlugAsync(string baseSlug, CancellationToken cancellationToken)
+    {
+        var slug = baseSlug;
+        for (var n = 2; await db.Titles.AnyAsync(t => t.Slug == slug, cancellationToken); n++)
+        {
+            slug = $"{baseSlug}-{n.ToString(CultureInfo.InvariantCulture)}";
+        }
+
+        return slug;
+    }
+
+    /// <summary>A readable URL part: lower-case ASCII letters and digits joined by hyphens; accents are dropped.</summary>
+    internal static string Slugify(string name)
+    {
+        var normalized = name.Normalize(NormalizationForm.FormD);
+        var sb = new StringBuilder(normalized.Length);
+        var hyphen = false;
+        foreach (var c in normalized)
+        {
+            if (CharUnicodeInfo.GetUnicodeCategory(c) == UnicodeCategory.NonSpacingMark)
+            {
+                continue;
+            }
+
+            if (char.IsAsciiLetterOrDigit(c))
+            {
+                sb.Append(char.ToLowerInvariant(c));
+                hyphen = false;
+            }
+            else if (!hyphen && sb.Length > 0)
+            {
+                sb.Append('-');
+                hyphen = true;
+            }
+        }
+
+        var slug = sb.ToString().Trim('-');
+        if (slug.Length > 80)
+        {
+            slug = slug[..80].Trim('-');
+        }
+
+        return slug.Length == 0 ? "title" : slug;
+    }
+}

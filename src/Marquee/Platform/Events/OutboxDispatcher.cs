@@ -1,0 +1,208 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using System.Text.Json;
+using Marquee.Platform.Data;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace Marquee.Platform.Events;
+
+/// <summary>
+/// Delivers every module's outbox messages to in-process handlers, at least once: a message is marked delivered
+/// only after all its handlers succeeded; a failure is recorded and retried with exponential back-off, and after
+/// <see cref="EventsOptions.MaxAttempts"/> the message is marked failed for an operator to look at.
+/// Several workers may run (PostgreSQL scale-out): a message is claimed with a lease before it is handled.
+/// </summary>
+internal sealed class OutboxDispatcher(
+    IServiceProvider services,
+    IEnumerable<ModuleDatabase> modules,
+    IOptionsMonitor<EventsOptions> options,
+    TimeProvider time,
+    OutboxSignal signal,
+    ILogger<OutboxDispatcher> logger) : BackgroundService
+{
+    private static readonly Meter Meter = new("Marquee.Events");
+    private static readonly Counter<long> Delivered = Meter.CreateCounter<long>("marquee.events.delivered");
+    private static readonly Counter<long> Failures = Meter.CreateCounter<long>("marquee.events.failures");
+
+    private static readonly ConcurrentDictionary<Type, Func<IServiceProvider, object, EventContext, CancellationToken, Task<int>>> Invokers = new();
+
+    private readonly Guid workerId = Guid.NewGuid();
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        logger.LogInformation("Event dispatcher started for modules {Modules}", modules.Select(m => m.Schema));
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var handled = 0;
+            try
+            {
+                handled = await DispatchDueAsync(stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex)
+            {
+                logger.LogError(ex, "Event dispatch pass failed; retrying after the poll interval");
+            }
+
+            if (handled == 0)
+            {
+                await signal.WaitAsync(options.CurrentValue.PollInterval, time, stoppingToken);
+            }
+        }
+    }
+
+    /// <summary>One pass over every module's outbox; returns how many messages were attempted.</summary>
+    internal async Task<int> DispatchDueAsync(CancellationToken cancellationToken)
+    {
+        var count = 0;
+        foreach (var module in modules)
+        {
+            count += await DispatchModuleAsync(module, cancellationToken);
+        }
+
+        return count;
+    }
+
+    private async Task<int> DispatchModuleAsync(ModuleDatabase module, CancellationToken cancellationToken)
+    {
+        var settings = options.CurrentValue;
+        await using var scope = services.CreateAsyncScope();
+        var db = (ModuleDbContext)scope.ServiceProvider.GetRequiredService(module.ContextType);
+        var now = time.GetUtcNow();
+        var due = await db.Outbox.AsNoTracking()
+            .Where(m => m.DeliveredAt == null && m.FailedAt == null && m.NextAttemptAt <= now
+                        && (m.LockedUntil == null || m.LockedUntil < now))
+            .OrderBy(m => m.NextAttemptAt).ThenBy(m => m.Id)
+            .Take(settings.BatchSize)
+            .ToListAsync(cancellationToken);
+
+        var attempted = 0;
+        foreach (var message in due)
+        {
+            if (!await ClaimAsync(db, message, settings, cancellationToken))
+            {
+                continue; // another worker has it
+            }
+
+            attempted++;
+            await DeliverAsync(db, module, message, settings, cancellationToken);
+        }
+
+        return attempted;
+    }
+
+    private async Task<bool> ClaimAsync(ModuleDbContext db, OutboxMessage message, EventsOptions settings, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var until = now + settings.LeaseDuration;
+        var id = message.Id;
+        var claimed = await db.Outbox
+            .Where(m => m.Id == id && m.DeliveredAt == null && m.FailedAt == null && (m.LockedUntil == null || m.LockedUntil < now))
+            .ExecuteUpdateAsync(s => s.SetProperty(m => m.LockedUntil, until), cancellationToken);
+        return claimed == 1;
+    }
+
+    private async Task DeliverAsync(ModuleDbContext db, ModuleDatabase module, OutboxMessage message, EventsOptions settings, CancellationToken cancellationToken)
+    {
+        var attempt = message.Attempts + 1;
+        string? error = null;
+        try
+        {
+            var type = EventRegistry.TypeOf(message.EventName)
+                       ?? throw new InvalidOperationException($"No event type is known by the name '{message.EventName}'.");
+            var payload = JsonSerializer.Deserialize(message.Payload, type, EventRegistry.JsonOptions)
+                          ?? throw new InvalidOperationException("The event payload is empty.");
+            var context = new EventContext(message.Id, message.EventName, message.OccurredAt, attempt, module.Schema);
+            var invoker = Invokers.GetOrAdd(type, CreateInvoker);
+            var handlers = await invoker(services, payload, context, cancellationToken);
+            logger.LogDebug("Delivered {Event} {MessageId} to {Handlers} handler(s)", message.EventName, message.Id, handlers);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Shutting down: release the lease so the message is retried at once by the next worker.
+            await db.Outbox.Where(m => m.Id == message.Id)
+                .ExecuteUpdateAsync(s => s.SetProperty(m => m.LockedUntil, (DateTimeOffset?)null), CancellationToken.None);
+            throw;
+        }
+        catch (Exception ex)
+        {
+            error = $"{ex.GetType().Name}: {ex.Message}";
+            if (error.Length > 2000)
+            {
+                error = error[..2000];
+            }
+
+            logger.LogWarning(ex, "Handler failed for {Event} {MessageId} (attempt {Attempt})", message.EventName, message.Id, attempt);
+        }
+
+        var now = time.GetUtcNow();
+        var id = message.Id;
+        if (error is null)
+        {
+            await db.Outbox.Where(m => m.Id == id).ExecuteUpdateAsync(s => s
+                .SetProperty(m => m.DeliveredAt, now)
+                .SetProperty(m => m.Attempts, attempt)
+                .SetProperty(m => m.LockedUntil, (DateTimeOffset?)null), CancellationToken.None);
+            Delivered.Add(1, new KeyValuePair<string, object?>("event", message.EventName));
+            return;
+        }
+
+        Failures.Add(1, new KeyValuePair<string, object?>("event", message.EventName));
+        DateTimeOffset? failedAt = attempt >= settings.MaxAttempts ? now : null;
+        var next = now + settings.RetryDelay(attempt);
+        await db.Outbox.Where(m => m.Id == id).ExecuteUpdateAsync(s => s
+            .SetProperty(m => m.Attempts, attempt)
+            .SetProperty(m => m.LastError, error)
+            .SetProperty(m => m.NextAttemptAt, next)
+            .SetProperty(m => m.FailedAt, failedAt)
+            .SetProperty(m => m.LockedUntil, (DateTimeOffset?)null), CancellationToken.None);
+        if (failedAt is not null)
+        {
+            logger.LogError("Gave up delivering {Event} {MessageId} after {Attempts} attempts: {Error}", message.EventName, message.Id, attempt, error);
+        }
+    }
+
+    private static Func<IServiceProvider, object, EventContext, CancellationToken, Task<int>> CreateInvoker(Type eventType)
+    {
+        var method = typeof(OutboxDispatcher).GetMethod(nameof(InvokeHandlersAsync), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
+            .MakeGenericMethod(eventType);
+        return method.CreateDelegate<Func<IServiceProvider, object, EventContext, CancellationToken, Task<int>>>();
+    }
+
+    private static async Task<int> InvokeHandlersAsync<TEvent>(IServiceProvider root, object payload, EventContext context, CancellationToken cancellationToken)
+        where TEvent : IDomainEvent
+    {
+        var registrations = root.GetServices<HandlerRegistration<TEvent>>().ToList();
+        foreach (var registration in registrations)
+        {
+            // Each handler gets its own scope, so its data context starts clean on every attempt.
+            await using var scope = root.CreateAsyncScope();
+            var handler = (IDomainEventHandler<TEvent>)scope.ServiceProvider.GetRequiredService(registration.HandlerType);
+            await handler.HandleAsync((TEvent)payload, context, cancellationToken);
+        }
+
+        return registrations.Count;
+    }
+}
+
+/// <summary>Records that <see cref="HandlerType"/> handles <typeparamref name="TEvent"/>.</summary>
+internal sealed record HandlerRegistration<TEvent>(Type HandlerType)
+    where TEvent : IDomainEvent;
+
+public static class EventRegistration
+{
+    /// <summary>Registers an idempotent handler of a domain event; it runs in a scope of its own for each delivery.</summary>
+    public static IServiceCollection AddEventHandler<TEvent, THandler>(this IServiceCollection services)
+        where TEvent : IDomainEvent
+        where THandler : class, IDomainEventHandler<TEvent>
+    {
+        EventRegistry.Register(typeof(TEvent));
+        services.AddScoped<THandler>();
+        services.AddSingleton(new HandlerRegistration<TEvent>(typeof(THandler)));
+        return services;
+    }
+}

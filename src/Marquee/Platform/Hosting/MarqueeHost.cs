@@ -1,0 +1,220 @@
+using System.Net;
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.DataProtection;
+using Marquee.Catalog;
+using Marquee.Compliance;
+using Marquee.Components;
+using Marquee.Platform.Data;
+using Marquee.Platform.Events;
+using Marquee.Platform.Web;
+using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.HttpOverrides;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using Scalar.AspNetCore;
+
+namespace Marquee.Platform.Hosting;
+
+/// <summary>Composition of the program: platform services, then every module, then the HTTP pipeline.</summary>
+public static class MarqueeHost
+{
+    /// <summary>The builder with configuration read and checked (throws <see cref="StartupException"/> with every problem).</summary>
+    public static WebApplicationBuilder CreateBuilder(string[] args, IDictionary<string, string?>? overrides = null)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = args,
+            ContentRootPath = AppContext.BaseDirectory,
+            ApplicationName = typeof(MarqueeHost).Assembly.GetName().Name,
+        });
+        if (overrides is not null)
+        {
+            builder.Configuration.AddInMemoryCollection(overrides);
+        }
+
+        StartupChecks.Validate(builder.Configuration);
+        ConfigureServices(builder.Services, builder.Configuration, builder.Environment);
+        builder.WebHost.UseStaticWebAssets();
+        builder.WebHost.ConfigureKestrel(k => k.AddServerHeader = false);
+        return builder;
+    }
+
+    public static WebApplication Build(WebApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var app = builder.Build();
+        ConfigurePipeline(app);
+        return app;
+    }
+
+    private static void ConfigureServices(IServiceCollection services, IConfiguration configuration, IHostEnvironment environment)
+    {
+        services.AddSingleton(TimeProvider.System);
+        services.AddOptions<MarqueeOptions>().Bind(configuration.GetSection(MarqueeOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<WebOptions>().Bind(configuration.GetSection(WebOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<EventsOptions>().Bind(configuration.GetSection(EventsOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton(DatabaseSettings.From(configuration));
+        services.AddSingleton<DatabaseMigrator>();
+        services.AddSingleton<OutboxSignal>();
+        services.AddSingleton<OutboxSignalInterceptor>();
+        services.AddHttpContextAccessor();
+
+        var roles = configuration.GetSection(MarqueeOptions.Section).Get<MarqueeOptions>() ?? new MarqueeOptions();
+        if (roles.HasRole("worker"))
+        {
+            services.AddSingleton<OutboxDispatcher>();
+            services.AddHostedService(sp => sp.GetRequiredService<OutboxDispatcher>());
+        }
+
+        // Web platform
+        var web = configuration.GetSection(WebOptions.Section).Get<WebOptions>() ?? new WebOptions();
+        services.Configure<ForwardedHeadersOptions>(o =>
+        {
+            o.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto | ForwardedHeaders.XForwardedHost;
+            // Forwarded headers are believed only from the proxies the operator named; by default from nobody.
+            o.KnownProxies.Clear();
+            o.KnownIPNetworks.Clear();
+            foreach (var p in web.KnownProxies)
+            {
+                o.KnownProxies.Add(IPAddress.Parse(p));
+            }
+
+            foreach (var n in web.KnownNetworks)
+            {
+                o.KnownIPNetworks.Add(System.Net.IPNetwork.Parse(n));
+            }
+        });
+        services.AddProblemDetails(o => o.CustomizeProblemDetails = ctx =>
+        {
+            ctx.ProblemDetails.Extensions["traceId"] = ctx.HttpContext.TraceIdentifier;
+        });
+        services.AddValidation();
+        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
+        services.Configure<CookiePolicyOptions>(o =>
+        {
+            // Every cookie is Secure (the __Host- prefix demands it): serve over HTTPS, or on localhost for development.
+            o.Secure = CookieSecurePolicy.Always;
+            o.MinimumSameSitePolicy = SameSiteMode.Lax;
+            o.HttpOnly = Microsoft.AspNetCore.CookiePolicy.HttpOnlyPolicy.Always;
+        });
+        var dataDir = (configuration.GetSection(MarqueeOptions.Section).Get<MarqueeOptions>() ?? new MarqueeOptions()).FullDataDir;
+        services.AddDataProtection()
+            .SetApplicationName("marquee")
+            .PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(dataDir, "keys")));
+        services.AddAntiforgery(o =>
+        {
+            o.Cookie.Name = "__Host-marquee-af";
+            // Secure is forced for every cookie by the cookie policy (HTTPS, and http://localhost which browsers trust).
+            o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+            o.Cookie.SameSite = SameSiteMode.Strict;
+        });
+        services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme)
+            .AddCookie(o =>
+            {
+                o.Cookie.Name = "__Host-marquee";
+                o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+                o.Cookie.SameSite = SameSiteMode.Lax;
+                o.Cookie.HttpOnly = true;
+                o.LoginPath = "/signin";
+                o.AccessDeniedPath = "/signin";
+                o.Events.OnRedirectToLogin = ctx => ApiAwareRedirect(ctx, StatusCodes.Status401Unauthorized);
+                o.Events.OnRedirectToAccessDenied = ctx => ApiAwareRedirect(ctx, StatusCodes.Status403Forbidden);
+            });
+        var authorization = services.AddAuthorizationBuilder();
+        Policies.Add(authorization);
+        services.AddSingleton<IAuthorizationHandler, LocalOperatorHandler>();
+        services.AddSingleton<IAuthorizationHandler, MetricsScrapeHandler>();
+        services.AddCascadingAuthenticationState();
+        services.AddRazorComponents().AddInteractiveServerComponents();
+        services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
+        {
+            doc.Info.Title = "Marquee API";
+            doc.Info.Description = "The HTTP API of Marquee, a self-hostable streaming platform. Errors are RFC 9457 problem details.";
+            return Task.CompletedTask;
+        }));
+
+        services.AddHealthChecks()
+            .AddCheck<DatabaseHealthCheck>("database", tags: ["ready"])
+            .AddCheck<DataDirHealthCheck>("data-dir", tags: ["ready"]);
+
+        services.AddOpenTelemetry()
+            .ConfigureResource(r => r.AddService("marquee", serviceVersion: typeof(MarqueeHost).Assembly.GetName().Version?.ToString()))
+            .WithMetrics(m => m
+                .AddAspNetCoreInstrumentation()
+                .AddHttpClientInstrumentation()
+                .AddRuntimeInstrumentation()
+                .AddMeter("Marquee.*")
+                .AddPrometheusExporter());
+
+        // Modules, in dependency order. Each owns its data, endpoints and pages.
+        services.AddCompliance(configuration);
+        services.AddCatalog(configuration);
+        _ = environment;
+    }
+
+    private static Task ApiAwareRedirect(Microsoft.AspNetCore.Authentication.RedirectContext<CookieAuthenticationOptions> ctx, int status)
+    {
+        if (ctx.Request.Path.StartsWithSegments("/api") || ctx.Request.Path.StartsWithSegments("/metrics"))
+        {
+            ctx.Response.StatusCode = status;
+            return Task.CompletedTask;
+        }
+
+        ctx.Response.Redirect(ctx.RedirectUri);
+        return Task.CompletedTask;
+    }
+
+    private static void ConfigurePipeline(WebApplication app)
+    {
+        var web = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<WebOptions>>().Value;
+        app.UseForwardedHeaders();
+        app.UseSecurityHeaders(web.Hsts);
+        app.UseCookiePolicy();
+        app.UseWhen(c => c.Request.Path.StartsWithSegments("/api") || c.Request.Path.StartsWithSegments("/openapi"), api =>
+        {
+            api.UseExceptionHandler();
+            api.UseStatusCodePages();
+        });
+        app.UseWhen(c => !(c.Request.Path.StartsWithSegments("/api") || c.Request.Path.StartsWithSegments("/openapi")), pages =>
+        {
+            pages.UseExceptionHandler("/error", createScopeForErrors: true);
+            pages.UseStatusCodePagesWithReExecute("/not-found");
+        });
+
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.UseAntiforgery();
+
+        app.MapStaticAssets().AllowAnonymous();
+
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions
+        {
+            Predicate = c => c.Tags.Contains("ready"),
+            ResponseWriter = HealthResponse.WriteAsync,
+        }).AllowAnonymous();
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = HealthResponse.WriteAsync })
+            .AllowAnonymous();
+
+        app.MapOpenApi().AllowAnonymous();
+        var reference = app.MapScalarApiReference("/api/reference", o => o.WithTitle("Marquee API"));
+        if (app.Environment.IsProduction())
+        {
+            reference.RequireAuthorization(Policies.Console);
+        }
+        else
+        {
+            reference.AllowAnonymous();
+        }
+
+        app.MapPrometheusScrapingEndpoint("/metrics").RequireAuthorization(Policies.Metrics);
+
+        // The host owns each module's route prefix and the order.
+        app.MapGroup("/api/compliance").MapCompliance();
+        app.MapGroup("/api/catalog").MapCatalog();
+
+        app.MapRazorComponents<App>()
+            .AddInteractiveServerRenderMode();
+    }
+}

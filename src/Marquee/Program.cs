@@ -1,0 +1,1 @@
+return await Marquee.Cli.MarqueeCommandLine.RunAsync(args);
