@@ -41,6 +41,7 @@ public static class CatalogModule
                 return TypedResults.Created($"/api/catalog/titles/{created.Id}", created);
             })
             .RequireAuthorization(Policies.Console)
+            .Validate<NewTitle>()
             .WithName("CreateTitle")
             .WithSummary("Creates a title (operators).")
             .ProducesValidationProblem();

@@ -90,7 +90,6 @@ public static class MarqueeHost
         {
             ctx.ProblemDetails.Extensions["traceId"] = ctx.HttpContext.TraceIdentifier;
         });
-        services.AddValidation();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
         services.Configure<CookiePolicyOptions>(o =>
         {
