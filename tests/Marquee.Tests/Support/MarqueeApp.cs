@@ -14,15 +14,14 @@ namespace Marquee.Tests.Support;
 public sealed class MarqueeApp : IAsyncDisposable
 {
     private readonly WebApplication app;
-    private readonly TestDatabase database;
-    private readonly bool ownsDataDir;
+    private readonly TestStorage storage;
+    private readonly bool ownsStorage;
 
-    private MarqueeApp(WebApplication app, TestDatabase database, string dataDir, bool ownsDataDir, Uri baseAddress)
+    private MarqueeApp(WebApplication app, TestStorage storage, bool ownsStorage, Uri baseAddress)
     {
         this.app = app;
-        this.database = database;
-        this.ownsDataDir = ownsDataDir;
-        DataDir = dataDir;
+        this.storage = storage;
+        this.ownsStorage = ownsStorage;
         BaseAddress = baseAddress;
         Client = new HttpClient { BaseAddress = baseAddress };
     }
@@ -31,21 +30,22 @@ public sealed class MarqueeApp : IAsyncDisposable
 
     public HttpClient Client { get; }
 
-    public string DataDir { get; }
+    public string DataDir => storage.DataDir;
+
+    public TestStorage Storage => storage;
 
     public IServiceProvider Services => app.Services;
 
     public static async Task<MarqueeApp> StartAsync(
         Action<IDictionary<string, string?>>? configure = null,
         Action<IServiceCollection>? services = null,
-        string environment = "Production")
+        string environment = "Production",
+        TestStorage? storage = null)
     {
-        var database = await TestDatabase.CreateAsync();
-        var dataDir = Path.Combine(Path.GetTempPath(), "marquee-tests", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(dataDir);
-        var settings = new Dictionary<string, string?>(database.Settings())
+        var ownsStorage = storage is null;
+        storage ??= await TestStorage.CreateAsync();
+        var settings = new Dictionary<string, string?>(storage.Settings())
         {
-            ["Marquee:DataDir"] = dataDir,
             ["urls"] = "http://127.0.0.1:0",
             ["Logging:LogLevel:Default"] = "Warning",
             ["Logging:Console:FormatterName"] = "simple",
@@ -60,7 +60,7 @@ public sealed class MarqueeApp : IAsyncDisposable
         await app.Services.GetRequiredService<DatabaseMigrator>().MigrateAsync(CancellationToken.None);
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new MarqueeApp(app, database, dataDir, ownsDataDir: true, new Uri(address));
+        return new MarqueeApp(app, storage, ownsStorage, new Uri(address));
     }
 
     public async Task<T> ScopedAsync<T>(Func<IServiceProvider, Task<T>> action)
@@ -76,17 +76,9 @@ public sealed class MarqueeApp : IAsyncDisposable
         Client.Dispose();
         await app.StopAsync();
         await app.DisposeAsync();
-        await database.DisposeAsync();
-        if (ownsDataDir)
+        if (ownsStorage)
         {
-            try
-            {
-                Directory.Delete(DataDir, recursive: true);
-            }
-            catch (IOException)
-            {
-                // Best effort: a temp folder.
-            }
+            await storage.DisposeAsync();
         }
     }
 }

@@ -1,0 +1,113 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Marquee.Tests.Support;
+
+/// <summary>The <c>marquee</c> program run as a real process (as an operator runs it), for exit codes, messages and kill -9.</summary>
+public sealed class MarqueeProcess : IAsyncDisposable
+{
+    private readonly Process process;
+    private readonly StringBuilder stdout = new();
+    private readonly StringBuilder stderr = new();
+
+    private MarqueeProcess(Process process)
+    {
+        this.process = process;
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (stdout) { stdout.AppendLine(e.Data); } } };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lock (stderr) { stderr.AppendLine(e.Data); } } };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+    }
+
+    public string StandardOutput { get { lock (stdout) { return stdout.ToString(); } } }
+
+    public string StandardError { get { lock (stderr) { return stderr.ToString(); } } }
+
+    public int Id => process.Id;
+
+    public static string ProgramPath => Path.Combine(AppContext.BaseDirectory, "marquee.dll");
+
+    public static MarqueeProcess Start(IEnumerable<string> arguments, IDictionary<string, string?>? environment = null, string? workingDirectory = null)
+    {
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+            WorkingDirectory = workingDirectory ?? Path.GetTempPath(),
+        };
+        info.ArgumentList.Add(ProgramPath);
+        foreach (var a in arguments)
+        {
+            info.ArgumentList.Add(a);
+        }
+
+        info.Environment["DOTNET_ENVIRONMENT"] = "Production";
+        info.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        info.Environment["Logging__Console__FormatterName"] = "simple";
+        foreach (var (key, value) in environment ?? new Dictionary<string, string?>())
+        {
+            info.Environment[key] = value;
+        }
+
+        return new MarqueeProcess(Process.Start(info) ?? throw new InvalidOperationException("dotnet did not start"));
+    }
+
+    /// <summary>Runs a command to its end and returns its exit code (with output collected).</summary>
+    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(IEnumerable<string> arguments, IDictionary<string, string?>? environment = null, TimeSpan? timeout = null)
+    {
+        await using var p = Start(arguments, environment);
+        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(60));
+        await p.process.WaitForExitAsync(cts.Token);
+        p.process.WaitForExit(); // flush the asynchronous readers (returns at once: the process has exited)
+        return (p.process.ExitCode, p.StandardOutput, p.StandardError);
+    }
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public async Task WaitUntilReadyAsync(Uri baseAddress, TimeSpan timeout)
+    {
+        using var client = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(5) };
+        await Poll.UntilAsync(async () =>
+        {
+            if (process.HasExited)
+            {
+                throw new InvalidOperationException($"marquee exited with {process.ExitCode}: {StandardError}{StandardOutput}");
+            }
+
+            try
+            {
+                return (await client.GetAsync("/health/ready")).IsSuccessStatusCode;
+            }
+            catch (HttpRequestException)
+            {
+                return false;
+            }
+        }, ok => ok, timeout, "marquee to be ready");
+    }
+
+    /// <summary>SIGKILL: no shutdown code runs, as when the machine or the OOM killer stops the server.</summary>
+    public async Task KillHardAsync()
+    {
+        process.Kill(entireProcessTree: true);
+        await process.WaitForExitAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!process.HasExited)
+        {
+            await KillHardAsync();
+        }
+
+        process.Dispose();
+    }
+}
