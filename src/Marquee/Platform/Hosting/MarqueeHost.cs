@@ -36,7 +36,6 @@ public static class MarqueeHost
 
         StartupChecks.Validate(builder.Configuration);
         ConfigureServices(builder.Services, builder.Configuration, builder.Environment);
-        builder.WebHost.UseStaticWebAssets();
         builder.WebHost.ConfigureKestrel(k => k.AddServerHeader = false);
         return builder;
     }
@@ -155,7 +154,7 @@ public static class MarqueeHost
 
     private static Task ApiAwareRedirect(Microsoft.AspNetCore.Authentication.RedirectContext<CookieAuthenticationOptions> ctx, int status)
     {
-        if (ctx.Request.Path.StartsWithSegments("/api") || ctx.Request.Path.StartsWithSegments("/metrics"))
+        if (IsMachineFacing(ctx.HttpContext))
         {
             ctx.Response.StatusCode = status;
             return Task.CompletedTask;
@@ -165,18 +164,28 @@ public static class MarqueeHost
         return Task.CompletedTask;
     }
 
+    /// <summary>Paths answered to programs (problem details), not to people (error pages).</summary>
+    private static bool IsMachineFacing(HttpContext c) =>
+        c.Request.Path.StartsWithSegments("/api") || c.Request.Path.StartsWithSegments("/openapi")
+        || c.Request.Path.StartsWithSegments("/metrics") || c.Request.Path.StartsWithSegments("/health");
+
     private static void ConfigurePipeline(WebApplication app)
     {
         var web = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<WebOptions>>().Value;
-        app.UseForwardedHeaders();
+        if (web.KnownProxies.Count > 0 || web.KnownNetworks.Count > 0)
+        {
+            // With no proxy named, ASP.NET Core's middleware would believe forwarded headers from anyone: never use it then.
+            app.UseForwardedHeaders();
+        }
+
         app.UseSecurityHeaders(web.Hsts);
         app.UseCookiePolicy();
-        app.UseWhen(c => c.Request.Path.StartsWithSegments("/api") || c.Request.Path.StartsWithSegments("/openapi"), api =>
+        app.UseWhen(IsMachineFacing, api =>
         {
             api.UseExceptionHandler();
             api.UseStatusCodePages();
         });
-        app.UseWhen(c => !(c.Request.Path.StartsWithSegments("/api") || c.Request.Path.StartsWithSegments("/openapi")), pages =>
+        app.UseWhen(c => !IsMachineFacing(c), pages =>
         {
             pages.UseExceptionHandler("/error", createScopeForErrors: true);
             pages.UseStatusCodePagesWithReExecute("/not-found");
