@@ -1,0 +1,109 @@
+using System.Net;
+using System.Text.Json;
+using Marquee.Tests.Support;
+
+namespace Marquee.Tests.Platform;
+
+public sealed class WebPlatformTests
+{
+    [Theory]
+    [InlineData("/api/catalog/titles")]
+    [InlineData("/health/ready")]
+    [InlineData("/no-such-page")]
+    [InlineData("/api/catalog/titles/not-a-guid")]
+    public async Task Responses_WhenAnyPath_CarrySecurityHeaders(string path)
+    {
+        await using var app = await MarqueeApp.StartAsync();
+
+        var response = await app.Client.GetAsync(path);
+
+        var csp = string.Join(";", response.Headers.GetValues("Content-Security-Policy"));
+        Assert.Contains("object-src 'none'", csp, StringComparison.Ordinal);
+        Assert.Contains("base-uri 'none'", csp, StringComparison.Ordinal);
+        Assert.Contains("frame-ancestors 'none'", csp, StringComparison.Ordinal);
+        Assert.Equal("nosniff", response.Headers.GetValues("X-Content-Type-Options").Single());
+        Assert.True(response.Headers.Contains("Referrer-Policy"));
+        Assert.False(response.Headers.Contains("Server"));
+    }
+
+    [Fact]
+    public async Task OpenApi_WhenFetched_DescribesTheModulesEndpoints()
+    {
+        await using var app = await MarqueeApp.StartAsync();
+
+        var doc = JsonDocument.Parse(await app.Client.GetStringAsync("/openapi/v1.json")).RootElement;
+
+        Assert.Equal("Marquee API", doc.GetProperty("info").GetProperty("title").GetString());
+        var paths = doc.GetProperty("paths");
+        Assert.True(paths.TryGetProperty("/api/catalog/titles", out var titles));
+        Assert.True(titles.TryGetProperty("post", out _));
+        Assert.True(paths.TryGetProperty("/api/compliance/audit", out _));
+    }
+
+    [Fact]
+    public async Task ReferenceAndMetrics_WhenProductionAndRemoteVisitor_AreRefused()
+    {
+        await using var app = await MarqueeApp.StartAsync(configure: s => s["Marquee:Web:KnownProxies:0"] = "127.0.0.1");
+        using var client = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = app.BaseAddress };
+
+        foreach (var path in new[] { "/api/reference/v1", "/metrics" })
+        {
+            using var remote = new HttpRequestMessage(HttpMethod.Get, path);
+            remote.Headers.Add("X-Forwarded-For", "198.51.100.7");
+            var refused = await client.SendAsync(remote);
+            Assert.True(refused.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden or HttpStatusCode.Redirect, $"{path}: {refused.StatusCode}");
+
+            var local = await client.GetAsync(path); // an operator on this machine
+            Assert.Equal(HttpStatusCode.OK, local.StatusCode);
+        }
+    }
+
+    [Fact]
+    public async Task Metrics_WhenScrapedFromConfiguredAddress_AnswersPrometheusText()
+    {
+        await using var app = await MarqueeApp.StartAsync(configure: s =>
+        {
+            s["Marquee:Web:KnownProxies:0"] = "127.0.0.1";
+            s["Marquee:Web:ScrapeAddresses:0"] = "192.0.2.50";
+        });
+        await app.Client.GetAsync("/api/catalog/titles");
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/metrics");
+        request.Headers.Add("X-Forwarded-For", "192.0.2.50");
+        var response = await app.Client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.Contains("http_server_request_duration_seconds", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Cookies_WhenIssued_AreHostPrefixedAndSecure()
+    {
+        await using var app = await MarqueeApp.StartAsync();
+
+        // The console's forms issue the antiforgery cookie.
+        var response = await app.Client.GetAsync("/console/catalog");
+
+        var cookies = response.Headers.TryGetValues("Set-Cookie", out var values) ? values.ToList() : [];
+        Assert.NotEmpty(cookies);
+        Assert.All(cookies, c =>
+        {
+            Assert.StartsWith("__Host-", c, StringComparison.Ordinal);
+            Assert.Contains("secure", c, StringComparison.OrdinalIgnoreCase);
+            Assert.Contains("path=/", c, StringComparison.OrdinalIgnoreCase);
+            Assert.DoesNotContain("domain=", c, StringComparison.OrdinalIgnoreCase);
+        });
+    }
+
+    [Fact]
+    public async Task UnknownApiRoute_WhenRequested_AnswersProblemDetails()
+    {
+        await using var app = await MarqueeApp.StartAsync();
+
+        var response = await app.Client.GetAsync("/api/catalog/titles/00000000-0000-0000-0000-000000000001");
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
+}
