@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Data.Common;
 using System.Net.Sockets;
 using Marquee.Platform;
 using Marquee.Platform.Data;
@@ -47,7 +48,10 @@ public static class MarqueeCommandLine
         root.Subcommands.Add(db);
 
         var parsed = root.Parse(args);
-        return await parsed.InvokeAsync();
+        var code = await parsed.InvokeAsync();
+
+        // A usage error (unknown command, missing subcommand) has printed its message and the help: exit 2, not 1.
+        return parsed.Errors.Count > 0 && code == Failed ? BadConfiguration : code;
     }
 
     private static readonly Dictionary<string, string?> QuietLogs = new()
@@ -55,6 +59,10 @@ public static class MarqueeCommandLine
         ["Logging:LogLevel:Default"] = "Warning",
         ["Logging:LogLevel:Marquee"] = "Warning",
         ["Logging:Console:FormatterName"] = "simple",
+        // EF Core logs each failed probe (a database or history table not there yet) as an error; the db commands
+        // report the outcome themselves, one line on stdout or stderr.
+        ["Logging:LogLevel:Microsoft.EntityFrameworkCore.Database.Connection"] = "None",
+        ["Logging:LogLevel:Microsoft.EntityFrameworkCore.Database.Command"] = "None",
     };
 
     private static Option<string?> UrlsOption() => new("--urls")
@@ -92,9 +100,22 @@ public static class MarqueeCommandLine
             {
                 await migrator.MigrateAsync(cancellationToken);
             }
-            else if ((await migrator.PendingAsync(cancellationToken)) is { Count: > 0 } pending)
+            else
             {
-                throw new StartupException($"The database has {pending.Count} migration(s) not applied ({settings.Describe()}); run 'marquee db migrate' first.");
+                IReadOnlyList<string> pending;
+                try
+                {
+                    pending = await migrator.PendingAsync(cancellationToken);
+                }
+                catch (Exception ex) when (DatabaseMigrator.IsUnreachable(ex))
+                {
+                    throw new StartupException($"Cannot reach the database ({settings.Describe()}): {DatabaseMigrator.Innermost(ex).Message}", ex);
+                }
+
+                if (pending.Count > 0)
+                {
+                    throw new StartupException($"The database has {pending.Count} migration(s) not applied ({settings.Describe()}); run 'marquee db migrate' first.");
+                }
             }
 
             if (demo)
@@ -198,6 +219,13 @@ public static class MarqueeCommandLine
         {
             await Console.Error.WriteLineAsync($"marquee: the database is unreachable: {DatabaseMigrator.Innermost(ex).Message}");
             return Unavailable;
+        }
+        catch (Exception ex) when (ex is DbException || DatabaseMigrator.Innermost(ex) is DbException)
+        {
+            // The server answered but refused (a missing privilege, say): the operator's to fix, not a crash.
+            var db = ex as DbException ?? (DbException)DatabaseMigrator.Innermost(ex);
+            await Console.Error.WriteLineAsync($"marquee: the database refused: {db.Message}");
+            return Failed;
         }
     }
 }
