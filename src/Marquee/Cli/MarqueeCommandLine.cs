@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Data.Common;
 using System.Net.Sockets;
+using System.Security.Cryptography;
 using Marquee.Platform;
 using Marquee.Platform.Data;
 using Marquee.Platform.Hosting;
@@ -127,7 +128,16 @@ public static class MarqueeCommandLine
                 }
             }
 
-            await app.StartAsync(cancellationToken);
+            try
+            {
+                await app.StartAsync(cancellationToken);
+            }
+            catch (Exception ex) when (ex is CryptographicException || (ex is InvalidOperationException && ex.Message.Contains("HTTPS", StringComparison.Ordinal)))
+            {
+                throw new StartupException(
+                    $"Cannot listen on HTTPS: {ex.Message.Split('\n')[0].Trim()} Set Kestrel:Certificates:Default:Path and KeyPath to a PEM certificate and key (docs/operations.md).");
+            }
+
             var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
             var first = addresses.FirstOrDefault() ?? "http://localhost:5080";
             await Console.Out.WriteLineAsync(demo

@@ -49,6 +49,8 @@ internal static class StartupChecks
             }
         }
 
+        CheckCertificateFiles(configuration, problems);
+
         if (problems.Count > 0)
         {
             throw new StartupException(problems[0]) { Problems = problems };
@@ -78,6 +80,28 @@ internal static class StartupChecks
         }
 
         return options;
+    }
+
+    /// <summary>Kestrel's certificate files (Kestrel:Certificates:NAME and Kestrel:Endpoints:NAME:Certificate) must exist.</summary>
+    private static void CheckCertificateFiles(IConfiguration configuration, List<string> problems)
+    {
+        var certificates = configuration.GetSection("Kestrel:Certificates").GetChildren()
+            .Concat(configuration.GetSection("Kestrel:Endpoints").GetChildren().Select(e => e.GetSection("Certificate")));
+        foreach (var certificate in certificates)
+        {
+            foreach (var key in (string[])["Path", "KeyPath"])
+            {
+                if (certificate[key] is { Length: > 0 } path)
+                {
+                    // Kestrel resolves a relative path against the content root, which is the program's folder.
+                    var full = Path.GetFullPath(path, AppContext.BaseDirectory);
+                    if (!File.Exists(full))
+                    {
+                        problems.Add($"{certificate.Path}:{key}: the file '{full}' does not exist.");
+                    }
+                }
+            }
+        }
     }
 
     private static void CheckDataDir(string dataDir, List<string> problems)
