@@ -12,6 +12,13 @@ public sealed class CommandLineTests
     }
 
     [Fact]
+    public async Task Serve_WhenDataDirEmpty_ExitsWithBadConfiguration()
+    {
+        Assert.Equal(MarqueeCommandLine.BadConfiguration, await MarqueeCommandLine.RunAsync(
+            ["serve", "--urls", "http://127.0.0.1:0", "--Marquee:DataDir="]));
+    }
+
+    [Fact]
     public async Task Serve_WhenProviderUnknown_ExitsWithBadConfiguration()
     {
         var dataDir = Path.Combine(Path.GetTempPath(), "marquee-tests", Guid.NewGuid().ToString("N"));

@@ -13,6 +13,8 @@ internal static class StartupChecks
         var problems = new List<string>();
 
         var marquee = Bind<MarqueeOptions>(configuration, MarqueeOptions.Section, problems);
+        // An empty Marquee:DataDir is reported by its [Required]; nothing below may resolve it.
+        var dataDirSet = marquee is not null && !string.IsNullOrWhiteSpace(marquee.DataDir);
         if (marquee is not null)
         {
             foreach (var role in marquee.Roles.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
@@ -21,7 +23,10 @@ internal static class StartupChecks
                 problems.Add($"Marquee:Roles: '{role}' is not a role; use web, worker or both (comma-separated).");
             }
 
-            CheckDataDir(marquee.FullDataDir, problems);
+            if (dataDirSet)
+            {
+                CheckDataDir(marquee.FullDataDir, problems);
+            }
         }
 
         try
@@ -31,6 +36,10 @@ internal static class StartupChecks
         catch (StartupException ex)
         {
             problems.Add(ex.Message);
+        }
+        catch (ArgumentException) when (!dataDirSet)
+        {
+            // The SQLite file would live in the data folder, which is already reported as missing.
         }
 
         Bind<WebOptions>(configuration, WebOptions.Section, problems);
