@@ -1,5 +1,7 @@
 using System.CommandLine;
+using System.Data.Common;
 using System.Net.Sockets;
+using System.Security.Cryptography;
 using Marquee.Platform;
 using Marquee.Platform.Data;
 using Marquee.Platform.Hosting;
@@ -47,7 +49,10 @@ public static class MarqueeCommandLine
         root.Subcommands.Add(db);
 
         var parsed = root.Parse(args);
-        return await parsed.InvokeAsync();
+        var code = await parsed.InvokeAsync();
+
+        // A usage error (unknown command, missing subcommand) has printed its message and the help: exit 2, not 1.
+        return parsed.Errors.Count > 0 && code == Failed ? BadConfiguration : code;
     }
 
     private static readonly Dictionary<string, string?> QuietLogs = new()
@@ -55,6 +60,10 @@ public static class MarqueeCommandLine
         ["Logging:LogLevel:Default"] = "Warning",
         ["Logging:LogLevel:Marquee"] = "Warning",
         ["Logging:Console:FormatterName"] = "simple",
+        // EF Core logs each failed probe (a database or history table not there yet) as an error; the db commands
+        // report the outcome themselves, one line on stdout or stderr.
+        ["Logging:LogLevel:Microsoft.EntityFrameworkCore.Database.Connection"] = "None",
+        ["Logging:LogLevel:Microsoft.EntityFrameworkCore.Database.Command"] = "None",
     };
 
     private static Option<string?> UrlsOption() => new("--urls")
@@ -92,9 +101,22 @@ public static class MarqueeCommandLine
             {
                 await migrator.MigrateAsync(cancellationToken);
             }
-            else if ((await migrator.PendingAsync(cancellationToken)) is { Count: > 0 } pending)
+            else
             {
-                throw new StartupException($"The database has {pending.Count} migration(s) not applied ({settings.Describe()}); run 'marquee db migrate' first.");
+                IReadOnlyList<string> pending;
+                try
+                {
+                    pending = await migrator.PendingAsync(cancellationToken);
+                }
+                catch (Exception ex) when (DatabaseMigrator.IsUnreachable(ex))
+                {
+                    throw new StartupException($"Cannot reach the database ({settings.Describe()}): {DatabaseMigrator.Innermost(ex).Message}", ex);
+                }
+
+                if (pending.Count > 0)
+                {
+                    throw new StartupException($"The database has {pending.Count} migration(s) not applied ({settings.Describe()}); run 'marquee db migrate' first.");
+                }
             }
 
             if (demo)
@@ -106,7 +128,16 @@ public static class MarqueeCommandLine
                 }
             }
 
-            await app.StartAsync(cancellationToken);
+            try
+            {
+                await app.StartAsync(cancellationToken);
+            }
+            catch (Exception ex) when (ex is CryptographicException || (ex is InvalidOperationException && ex.Message.Contains("HTTPS", StringComparison.Ordinal)))
+            {
+                throw new StartupException(
+                    $"Cannot listen on HTTPS: {ex.Message.Split('\n')[0].Trim()} Set Kestrel:Certificates:Default:Path and KeyPath to a PEM certificate and key (docs/operations.md).");
+            }
+
             var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
             var first = addresses.FirstOrDefault() ?? "http://localhost:5080";
             await Console.Out.WriteLineAsync(demo
@@ -198,6 +229,13 @@ public static class MarqueeCommandLine
         {
             await Console.Error.WriteLineAsync($"marquee: the database is unreachable: {DatabaseMigrator.Innermost(ex).Message}");
             return Unavailable;
+        }
+        catch (Exception ex) when (ex is DbException || DatabaseMigrator.Innermost(ex) is DbException)
+        {
+            // The server answered but refused (a missing privilege, say): the operator's to fix, not a crash.
+            var db = ex as DbException ?? (DbException)DatabaseMigrator.Innermost(ex);
+            await Console.Error.WriteLineAsync($"marquee: the database refused: {db.Message}");
+            return Failed;
         }
     }
 }

@@ -13,6 +13,8 @@ internal static class StartupChecks
         var problems = new List<string>();
 
         var marquee = Bind<MarqueeOptions>(configuration, MarqueeOptions.Section, problems);
+        // An empty Marquee:DataDir is reported by its [Required]; nothing below may resolve it.
+        var dataDirSet = marquee is not null && !string.IsNullOrWhiteSpace(marquee.DataDir);
         if (marquee is not null)
         {
             foreach (var role in marquee.Roles.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
@@ -21,7 +23,10 @@ internal static class StartupChecks
                 problems.Add($"Marquee:Roles: '{role}' is not a role; use web, worker or both (comma-separated).");
             }
 
-            CheckDataDir(marquee.FullDataDir, problems);
+            if (dataDirSet)
+            {
+                CheckDataDir(marquee.FullDataDir, problems);
+            }
         }
 
         try
@@ -31,6 +36,10 @@ internal static class StartupChecks
         catch (StartupException ex)
         {
             problems.Add(ex.Message);
+        }
+        catch (ArgumentException) when (!dataDirSet)
+        {
+            // The SQLite file would live in the data folder, which is already reported as missing.
         }
 
         Bind<WebOptions>(configuration, WebOptions.Section, problems);
@@ -48,6 +57,8 @@ internal static class StartupChecks
                 }
             }
         }
+
+        CheckCertificateFiles(configuration, problems);
 
         if (problems.Count > 0)
         {
@@ -78,6 +89,28 @@ internal static class StartupChecks
         }
 
         return options;
+    }
+
+    /// <summary>Kestrel's certificate files (Kestrel:Certificates:NAME and Kestrel:Endpoints:NAME:Certificate) must exist.</summary>
+    private static void CheckCertificateFiles(IConfiguration configuration, List<string> problems)
+    {
+        var certificates = configuration.GetSection("Kestrel:Certificates").GetChildren()
+            .Concat(configuration.GetSection("Kestrel:Endpoints").GetChildren().Select(e => e.GetSection("Certificate")));
+        foreach (var certificate in certificates)
+        {
+            foreach (var key in (string[])["Path", "KeyPath"])
+            {
+                if (certificate[key] is { Length: > 0 } path)
+                {
+                    // Kestrel resolves a relative path against the content root, which is the program's folder.
+                    var full = Path.GetFullPath(path, AppContext.BaseDirectory);
+                    if (!File.Exists(full))
+                    {
+                        problems.Add($"{certificate.Path}:{key}: the file '{full}' does not exist.");
+                    }
+                }
+            }
+        }
     }
 
     private static void CheckDataDir(string dataDir, List<string> problems)
