@@ -82,15 +82,33 @@ public sealed partial class EndpointAuthorizationTests
         Assert.True(checkedCount >= 3);
     }
 
-    [Fact]
-    public async Task ForwardedFor_WhenSentByAnUntrustedPeer_IsIgnored()
+    [Theory]
+    [InlineData("127.0.0.1")]
+    [InlineData("203.0.113.9")]
+    public async Task ForwardedFor_WhenNoProxyIsTrusted_IsNotBelievedAndTheCallerIsNoOperator(string claimed)
     {
-        // No proxy configured: a header claiming another client changes nothing (the caller stays loopback here),
-        // and a remote caller cannot claim to be loopback either.
+        // No proxy configured: the header is not believed (ASP.NET Core's middleware would believe anyone when no
+        // proxy is named, so it is not used at all), and a loopback peer relaying for someone else, such as an
+        // unconfigured nginx on the same machine, does not make its clients operators.
         await using var app = await MarqueeApp.StartAsync();
         using var request = new HttpRequestMessage(HttpMethod.Get, "/api/compliance/audit");
-        request.Headers.Add("X-Forwarded-For", "203.0.113.9");
+        request.Headers.Add("X-Forwarded-For", claimed);
 
+        var relayed = await app.Client.SendAsync(request);
+        var direct = await app.Client.GetAsync("/api/compliance/audit");
+
+        Assert.Equal(HttpStatusCode.Unauthorized, relayed.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, direct.StatusCode);
+    }
+
+    [Fact]
+    public async Task ForwardedFor_WhenSentByTheTrustedProxy_GivesTheClientsAddress()
+    {
+        await using var app = await MarqueeApp.StartAsync(configure: s => s["Marquee:Web:KnownProxies:0"] = "127.0.0.1");
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/compliance/audit");
+        request.Headers.Add("X-Forwarded-For", "127.0.0.1");
+
+        // The trusted proxy relays a client on the proxy's own machine: that client is local.
         var response = await app.Client.SendAsync(request);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);

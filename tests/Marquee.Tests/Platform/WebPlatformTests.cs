@@ -106,4 +106,14 @@ public sealed class WebPlatformTests
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
     }
+
+    [Fact]
+    public async Task WorkerOnlyProcess_WhenRequested_AnswersHealthButNoPagesOrApi()
+    {
+        await using var app = await MarqueeApp.StartAsync(configure: s => s["Marquee:Roles"] = "worker");
+
+        Assert.Equal(HttpStatusCode.OK, (await app.Client.GetAsync("/health/ready")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await app.Client.GetAsync("/api/catalog/titles")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await app.Client.GetAsync("/")).StatusCode);
+    }
 }

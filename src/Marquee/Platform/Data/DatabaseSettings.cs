@@ -68,6 +68,6 @@ public sealed record DatabaseSettings(DatabaseProvider Provider, string Connecti
         }
 
         var b = new NpgsqlConnectionStringBuilder(ConnectionString);
-        return $"PostgreSQL at {b.Host}:{b.Port} database {b.Database}";
+        return $"PostgreSQL at {b.Host}:{b.Port} database {b.Database ?? b.Username}";
     }
 }

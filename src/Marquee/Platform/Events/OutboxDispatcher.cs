@@ -31,7 +31,7 @@ internal sealed class OutboxDispatcher(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        logger.LogInformation("Event dispatcher started for modules {Modules}", modules.Select(m => m.Schema));
+        logger.LogInformation("Event dispatcher started for modules {Modules}", string.Join(", ", modules.Select(m => m.Schema)));
         while (!stoppingToken.IsCancellationRequested)
         {
             var handled = 0;

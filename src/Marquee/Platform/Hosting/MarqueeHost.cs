@@ -205,6 +205,14 @@ public static class MarqueeHost
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = HealthResponse.WriteAsync })
             .AllowAnonymous();
 
+        app.MapPrometheusScrapingEndpoint("/metrics").RequireAuthorization(Policies.Metrics);
+
+        var roles = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<MarqueeOptions>>().Value;
+        if (!roles.HasRole("web"))
+        {
+            return; // a worker-only process answers health and metrics, nothing else
+        }
+
         app.MapOpenApi().AllowAnonymous();
         var reference = app.MapScalarApiReference("/api/reference", o => o.WithTitle("Marquee API"));
         if (app.Environment.IsProduction())
@@ -215,8 +223,6 @@ public static class MarqueeHost
         {
             reference.AllowAnonymous();
         }
-
-        app.MapPrometheusScrapingEndpoint("/metrics").RequireAuthorization(Policies.Metrics);
 
         // The host owns each module's route prefix and the order.
         app.MapGroup("/api/compliance").MapCompliance();
