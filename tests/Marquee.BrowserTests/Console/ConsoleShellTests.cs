@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Marquee.BrowserTests.Support;
+using Marquee.Tests.Support;
 using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
 
@@ -27,6 +28,25 @@ public sealed class ConsoleShellTests(BrowserFixture browser)
         await Expect(delivery.GetByRole(AriaRole.Rowheader, new() { Name = "compliance" })).ToBeVisibleAsync();
         await Expect(session.Page.Locator("dl.facts")).ToContainTextAsync("SQLite");
         await Expect(session.Page.Locator("dl.facts")).ToContainTextAsync("Version");
+        session.AssertNoErrors();
+    }
+
+    [Fact]
+    public async Task OpenConsole_WhenRequestComesFromAnotherMachine_SendsToSignInPage()
+    {
+        // This machine's own address is a trusted proxy here, so the forwarded client address is believed.
+        await using var app = await MarqueeApp.StartAsync(c => c["Marquee:Web:KnownProxies:0"] = "127.0.0.1");
+        await using var session = await browser.OpenAsync(app: app);
+        await session.Page.Context.SetExtraHTTPHeadersAsync([new("X-Forwarded-For", "203.0.113.7")]);
+
+        foreach (var path in new[] { "/console", "/console/catalog", "/console/compliance/audit", "/console/events" })
+        {
+            await session.GoAsync(path);
+
+            await Expect(session.Page).ToHaveURLAsync(new Regex(@"/signin\?ReturnUrl=" + Regex.Escape(Uri.EscapeDataString(path)) + "$"));
+            await Expect(session.Page.GetByRole(AriaRole.Status)).ToContainTextAsync("open only to requests made on the server");
+        }
+
         session.AssertNoErrors();
     }
 

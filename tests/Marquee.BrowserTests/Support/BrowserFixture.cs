@@ -38,7 +38,7 @@ public sealed class BrowserFixture : IAsyncLifetime
         }
 
         App = await MarqueeApp.StartAsync();
-        BaseAddress = new UriBuilder(App.BaseAddress) { Host = "localhost" }.Uri;
+        BaseAddress = Localhost(App);
         await App.ScopedAsync(async services =>
         {
             foreach (var content in services.GetServices<IDemoContent>())
@@ -60,13 +60,14 @@ public sealed class BrowserFixture : IAsyncLifetime
 
     /// <summary>
     /// A fresh browser context and page that records every console error, page error and CSP violation;
-    /// a desktop window unless <paramref name="phone"/>, then the size of a phone held upright.
+    /// a desktop window unless <paramref name="phone"/>, then the size of a phone held upright. It browses the
+    /// shared host, or <paramref name="app"/>.
     /// </summary>
-    public async Task<BrowserSession> OpenAsync(bool phone = false)
+    public async Task<BrowserSession> OpenAsync(bool phone = false, MarqueeApp? app = null)
     {
         var context = await Browser.NewContextAsync(new BrowserNewContextOptions
         {
-            BaseURL = BaseAddress.ToString(),
+            BaseURL = (app is null ? BaseAddress : Localhost(app)).ToString(),
             ViewportSize = phone ? new ViewportSize { Width = 390, Height = 844 } : new ViewportSize { Width = 1280, Height = 800 },
             IsMobile = phone,
             HasTouch = phone,
@@ -74,6 +75,8 @@ public sealed class BrowserFixture : IAsyncLifetime
         context.SetDefaultTimeout(15_000);
         return await BrowserSession.StartAsync(context);
     }
+
+    private static Uri Localhost(MarqueeApp app) => new UriBuilder(app.BaseAddress) { Host = "localhost" }.Uri;
 
     public async Task DisposeAsync()
     {
