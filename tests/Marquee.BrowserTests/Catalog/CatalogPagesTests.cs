@@ -46,6 +46,22 @@ public sealed class CatalogPagesTests(BrowserFixture browser)
         session.AssertNoErrors();
     }
 
+    [Theory]
+    [InlineData("/browse?page=abc")]
+    [InlineData("/browse?page=99999999999")]
+    [InlineData("/browse?kind=1")]
+    public async Task OpenBrowse_WhenQueryIsMistyped_ShowsTitlesInsteadOfFailing(string path)
+    {
+        await using var session = await browser.OpenAsync();
+
+        var response = await session.GoAsync(path);
+
+        Assert.Equal(200, response.Status);
+        await Expect(session.Page.GetByRole(AriaRole.Heading, new() { Name = "All titles", Level = 1 })).ToBeVisibleAsync();
+        await Expect(session.Page.Locator("main .cards").GetByRole(AriaRole.Link, new() { Name = "Sintel" })).ToBeVisibleAsync();
+        session.AssertNoErrors();
+    }
+
     [Fact]
     public async Task OpenTitle_WhenFollowedFromBrowse_ShowsNameKindDurationAndSynopsis()
     {
