@@ -16,6 +16,8 @@ public static class CatalogModule
         services.AddScoped<Titles>();
         services.AddScoped<ICatalog>(sp => sp.GetRequiredService<Titles>());
         services.AddScoped<IDemoContent, CatalogDemo>();
+        services.AddConsoleLink("Catalog", "Titles", "/console/catalog");
+        services.AddConsoleFigures<CatalogFigures>();
         return services;
     }
 

@@ -38,6 +38,9 @@ internal sealed class Titles(CatalogDb db, TimeProvider time) : ICatalog
         return [.. rows.Select(t => t.ToSummary())];
     }
 
+    public Task<IReadOnlyList<TitleSummary>> NewestAsync(int take, CancellationToken cancellationToken) =>
+        ListAsync(kind: null, skip: 0, take, cancellationToken);
+
     public Task<int> CountAsync(CancellationToken cancellationToken) => db.Titles.CountAsync(cancellationToken);
 
     /// <summary>Creates a title; its <see cref="TitleCreated"/> event and audit line are committed in the same transaction.</summary>
@@ -109,4 +112,11 @@ internal sealed class Titles(CatalogDb db, TimeProvider time) : ICatalog
 
         return slug.Length == 0 ? "title" : slug;
     }
+}
+
+/// <summary>Catalog's figures on the console overview.</summary>
+internal sealed class CatalogFigures(Titles titles) : IConsoleFigures
+{
+    public async Task<IReadOnlyList<ConsoleFigure>> ReadAsync(CancellationToken cancellationToken) =>
+        [new("Catalog", "Titles", await titles.CountAsync(cancellationToken), "/console/catalog")];
 }

@@ -1,6 +1,8 @@
 using Marquee.Compliance.Contracts;
 using Marquee.Compliance.Data;
 using Marquee.Platform.Events;
+using Marquee.Platform.Web;
+using Microsoft.EntityFrameworkCore;
 
 namespace Marquee.Compliance;
 
@@ -26,6 +28,31 @@ internal sealed class AuditLog(ComplianceDb db, TimeProvider time) : IAuditLog, 
         await db.SaveChangesAsync(cancellationToken);
     }
 
+    /// <summary>Audit lines, newest first, optionally of one action and one actor.</summary>
+    public async Task<IReadOnlyList<AuditLine>> ListAsync(string? action, string? actor, int take, CancellationToken cancellationToken)
+    {
+        var query = db.AuditEntries.AsNoTracking();
+        if (!string.IsNullOrWhiteSpace(action))
+        {
+            query = query.Where(a => a.Action == action);
+        }
+
+        if (!string.IsNullOrWhiteSpace(actor))
+        {
+            query = query.Where(a => a.Actor == actor);
+        }
+
+        return await query.OrderByDescending(a => a.Id).Take(Math.Clamp(take, 1, 1000))
+            .Select(a => new AuditLine(a.Id, a.At, a.Actor, a.Action, a.Target, a.From, a.Details))
+            .ToListAsync(cancellationToken);
+    }
+
+    /// <summary>Every action that occurs in the log, in order, for filters.</summary>
+    public async Task<IReadOnlyList<string>> ActionsAsync(CancellationToken cancellationToken) =>
+        await db.AuditEntries.AsNoTracking().Select(a => a.Action).Distinct().OrderBy(a => a).ToListAsync(cancellationToken);
+
+    public Task<int> CountAsync(CancellationToken cancellationToken) => db.AuditEntries.CountAsync(cancellationToken);
+
     private static AuditEntry ToEntry(AuditRecord r, DateTimeOffset at, Guid? source) => new()
     {
         At = at,
@@ -38,4 +65,11 @@ internal sealed class AuditLog(ComplianceDb db, TimeProvider time) : IAuditLog, 
     };
 
     private static string Truncate(string value, int max) => value.Length <= max ? value : value[..max];
+}
+
+/// <summary>Compliance's figures on the console overview.</summary>
+internal sealed class ComplianceFigures(AuditLog auditLog) : IConsoleFigures
+{
+    public async Task<IReadOnlyList<ConsoleFigure>> ReadAsync(CancellationToken cancellationToken) =>
+        [new("Compliance", "Audit lines", await auditLog.CountAsync(cancellationToken), "/console/compliance/audit")];
 }

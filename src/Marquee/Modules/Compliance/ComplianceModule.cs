@@ -3,7 +3,6 @@ using Marquee.Compliance.Data;
 using Marquee.Platform.Data;
 using Marquee.Platform.Events;
 using Marquee.Platform.Web;
-using Microsoft.EntityFrameworkCore;
 
 namespace Marquee.Compliance;
 
@@ -16,6 +15,8 @@ public static class ComplianceModule
         services.AddScoped<AuditLog>();
         services.AddScoped<IAuditLog>(sp => sp.GetRequiredService<AuditLog>());
         services.AddEventHandler<AuditRequested, AuditLog>();
+        services.AddConsoleLink("Compliance", "Audit log", "/console/compliance/audit");
+        services.AddConsoleFigures<ComplianceFigures>();
         return services;
     }
 
@@ -23,24 +24,8 @@ public static class ComplianceModule
     {
         var group = endpoints.MapGroup("").WithTags("Compliance").RequireAuthorization(Policies.Console);
 
-        group.MapGet("/audit", async (ComplianceDb db, string? action, string? actor, int? take, CancellationToken ct) =>
-            {
-                var query = db.AuditEntries.AsNoTracking();
-                if (!string.IsNullOrWhiteSpace(action))
-                {
-                    query = query.Where(a => a.Action == action);
-                }
-
-                if (!string.IsNullOrWhiteSpace(actor))
-                {
-                    query = query.Where(a => a.Actor == actor);
-                }
-
-                var rows = await query.OrderByDescending(a => a.Id).Take(Math.Clamp(take ?? 100, 1, 1000))
-                    .Select(a => new AuditLine(a.Id, a.At, a.Actor, a.Action, a.Target, a.From, a.Details))
-                    .ToListAsync(ct);
-                return TypedResults.Ok(rows);
-            })
+        group.MapGet("/audit", async (AuditLog auditLog, string? action, string? actor, int? take, CancellationToken ct) =>
+                TypedResults.Ok(await auditLog.ListAsync(action, actor, take ?? 100, ct)))
             .WithName("ListAuditEntries")
             .WithSummary("The audit log, newest first (operators).");
 

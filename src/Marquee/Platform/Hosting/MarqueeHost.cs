@@ -58,6 +58,7 @@ public static class MarqueeHost
         services.AddSingleton<DatabaseMigrator>();
         services.AddSingleton<OutboxSignal>();
         services.AddSingleton<OutboxSignalInterceptor>();
+        services.AddSingleton<Outboxes>();
         services.AddHttpContextAccessor();
 
         var roles = configuration.GetSection(MarqueeOptions.Section).Get<MarqueeOptions>() ?? new MarqueeOptions();
@@ -191,6 +192,9 @@ public static class MarqueeHost
             pages.UseStatusCodePagesWithReExecute("/not-found");
         });
 
+        // Routing runs after the error and status-code handlers, so that their re-executed requests (/error, /not-found)
+        // are routed to those pages; with the implicit routing at the start of the pipeline they would find no endpoint.
+        app.UseRouting();
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseAntiforgery();
@@ -214,7 +218,17 @@ public static class MarqueeHost
         }
 
         app.MapOpenApi().AllowAnonymous();
-        var reference = app.MapScalarApiReference("/api/reference", o => o.WithTitle("Marquee API"));
+        // The API reference is a third-party single-page app. It loads nothing from elsewhere (no CDN fonts, telemetry,
+        // AI chat or hosted developer tools), and its one inline script carries a per-request nonce that the
+        // Content-Security-Policy names (see SecurityHeaders.ReferencePagePolicy).
+        var reference = app.MapScalarApiReference("/api/reference", o => o
+            .WithTitle("Marquee API")
+            .WithFavicon("/favicon.svg")
+            .DisableDefaultFonts()
+            .DisableTelemetry()
+            .DisableAgent()
+            .HideDeveloperTools()
+            .WithNonce());
         if (app.Environment.IsProduction())
         {
             reference.RequireAuthorization(Policies.Console);

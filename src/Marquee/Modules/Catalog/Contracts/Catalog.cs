@@ -18,6 +18,9 @@ public sealed record TitleSummary(Guid Id, string Slug, string Name, TitleKind K
 public interface ICatalog
 {
     Task<TitleSummary?> FindAsync(Guid titleId, CancellationToken cancellationToken);
+
+    /// <summary>The most recently added titles, newest first (at most <paramref name="take"/>, capped at 200).</summary>
+    Task<IReadOnlyList<TitleSummary>> NewestAsync(int take, CancellationToken cancellationToken);
 }
 
 [EventName("catalog.title-created.v1")]

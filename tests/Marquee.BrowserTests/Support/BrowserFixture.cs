@@ -1,0 +1,100 @@
+using Marquee.Platform.Hosting;
+using Marquee.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Playwright;
+
+namespace Marquee.BrowserTests.Support;
+
+/// <summary>
+/// One real Marquee host with the demo catalogue, and one headless Chromium, shared by the browser tests.
+/// The host listens on loopback and is browsed as <c>http://localhost:PORT</c>: its cookies are <c>__Host-</c> and
+/// Secure, which Chromium accepts over plain HTTP only for localhost.
+/// </summary>
+public sealed class BrowserFixture : IAsyncLifetime
+{
+    /// <summary>Debian's Chromium; Playwright's own browser download is not used. <c>MARQUEE_CHROMIUM</c> overrides it.</summary>
+    public static string ChromiumPath => Environment.GetEnvironmentVariable("MARQUEE_CHROMIUM") ?? "/usr/bin/chromium";
+
+    private static readonly string[] ChromiumArgs =
+    [
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    ];
+
+    private IPlaywright? playwright;
+
+    public MarqueeApp App { get; private set; } = null!;
+
+    public IBrowser Browser { get; private set; } = null!;
+
+    /// <summary>The host's address with <c>localhost</c> as the name.</summary>
+    public Uri BaseAddress { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        if (!File.Exists(ChromiumPath))
+        {
+            throw new InvalidOperationException($"Chromium was not found at {ChromiumPath}: install it with 'apt-get install -y chromium', or set MARQUEE_CHROMIUM.");
+        }
+
+        App = await MarqueeApp.StartAsync();
+        BaseAddress = Localhost(App);
+        await App.ScopedAsync(async services =>
+        {
+            foreach (var content in services.GetServices<IDemoContent>())
+            {
+                await content.SeedAsync(CancellationToken.None);
+            }
+
+            return true;
+        });
+
+        playwright = await Playwright.CreateAsync();
+        Browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = ChromiumPath,
+            Headless = true,
+            Args = ChromiumArgs,
+        });
+    }
+
+    /// <summary>
+    /// A fresh browser context and page that records every console error, page error and CSP violation;
+    /// a desktop window unless <paramref name="phone"/>, then the size of a phone held upright. It browses the
+    /// shared host, or <paramref name="app"/>.
+    /// </summary>
+    public async Task<BrowserSession> OpenAsync(bool phone = false, MarqueeApp? app = null)
+    {
+        var context = await Browser.NewContextAsync(new BrowserNewContextOptions
+        {
+            BaseURL = (app is null ? BaseAddress : Localhost(app)).ToString(),
+            ViewportSize = phone ? new ViewportSize { Width = 390, Height = 844 } : new ViewportSize { Width = 1280, Height = 800 },
+            IsMobile = phone,
+            HasTouch = phone,
+        });
+        context.SetDefaultTimeout(15_000);
+        return await BrowserSession.StartAsync(context);
+    }
+
+    private static Uri Localhost(MarqueeApp app) => new UriBuilder(app.BaseAddress) { Host = "localhost" }.Uri;
+
+    public async Task DisposeAsync()
+    {
+        if (Browser is not null)
+        {
+            await Browser.DisposeAsync();
+        }
+
+        playwright?.Dispose();
+        if (App is not null)
+        {
+            await App.DisposeAsync();
+        }
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class BrowserCollection : ICollectionFixture<BrowserFixture>
+{
+    public const string Name = "Browser";
+}
