@@ -116,4 +116,19 @@ public sealed class WebPlatformTests
         Assert.Equal(HttpStatusCode.NotFound, (await app.Client.GetAsync("/api/catalog/titles")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await app.Client.GetAsync("/")).StatusCode);
     }
+
+    [Fact]
+    public async Task StaticAssets_WhenServedFromTheBuildOutput_CarryTheirContentTypes()
+    {
+        await using var app = await MarqueeApp.StartAsync();
+
+        var script = await app.Client.GetAsync("/_framework/blazor.web.js");
+        var home = await app.Client.GetStringAsync("/");
+        var css = System.Text.RegularExpressions.Regex.Match(home, "href=\"(css/site[^\"]*\\.css)\"").Groups[1].Value;
+        var style = await app.Client.GetAsync("/" + css);
+
+        Assert.Equal("text/javascript", script.Content.Headers.ContentType?.MediaType);
+        Assert.NotEmpty(css);
+        Assert.Equal("text/css", style.Content.Headers.ContentType?.MediaType);
+    }
 }

@@ -36,6 +36,9 @@ public static class MarqueeHost
 
         StartupChecks.Validate(builder.Configuration);
         ConfigureServices(builder.Services, builder.Configuration, builder.Environment);
+        // Serve wwwroot from the build output as from a published one (MapStaticAssets needs the runtime manifest
+        // to find the files and their content types when the program runs from bin/ rather than a publish folder).
+        builder.WebHost.UseStaticWebAssets();
         builder.WebHost.ConfigureKestrel(k => k.AddServerHeader = false);
         return builder;
     }
