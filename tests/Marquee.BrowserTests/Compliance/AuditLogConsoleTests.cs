@@ -1,5 +1,5 @@
 using Marquee.BrowserTests.Support;
-using Marquee.Compliance.Contracts;
+using Marquee.Platform.Audit;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;

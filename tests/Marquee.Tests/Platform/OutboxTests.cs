@@ -93,6 +93,33 @@ public sealed class OutboxTests
     }
 
     [Fact]
+    public async Task Retry_WhenOperatorRetriesAFailedMessage_DeliversItAndAuditsTheRetry()
+    {
+        var log = new FlakyHandler.Log { FailuresPerMessage = 1 };
+        await using var app = await MarqueeApp.StartAsync(
+            configure: s => s["Marquee:Events:MaxAttempts"] = "1",
+            services: WithFlakyHandler(log));
+        var id = await PublishAsync(app, new Ping("second chance"));
+        await Poll.UntilAsync(() => MessageAsync(app, id), m => m.FailedAt is not null, what: "the failure");
+
+        var retried = await app.ScopedAsync(sp => sp.GetRequiredService<Outboxes>()
+            .RetryAsync("catalog", id, new Marquee.Platform.Web.RequestActor("ops@example.test", "192.0.2.1"), CancellationToken.None));
+        var again = await app.ScopedAsync(sp => sp.GetRequiredService<Outboxes>()
+            .RetryAsync("catalog", id, new Marquee.Platform.Web.RequestActor("ops@example.test", "192.0.2.1"), CancellationToken.None));
+
+        Assert.True(retried);
+        var message = await Poll.UntilAsync(() => MessageAsync(app, id), m => m.DeliveredAt is not null, what: "delivery after retry");
+        Assert.Equal("second chance", log.Effects[id]);
+        Assert.Equal(1, message.Attempts);
+        var audit = await Poll.UntilAsync(
+            () => app.Client.GetFromJsonAsync<JsonElement[]>("/api/compliance/audit?action=platform.event-retried")!,
+            l => l!.Length == 1, what: "the retry's audit line");
+        Assert.Equal($"event:catalog/{id}", audit![0].GetProperty("target").GetString());
+        Assert.Equal("ops@example.test", audit[0].GetProperty("actor").GetString());
+        Assert.False(again); // already retried (and since delivered): nothing to do, nothing audited
+    }
+
+    [Fact]
     public async Task Deliver_WhenRestartedBetweenStoreAndDelivery_DeliversOnce()
     {
         await using var storage = await TestStorage.CreateAsync();

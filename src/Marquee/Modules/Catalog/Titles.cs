@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text;
 using Marquee.Catalog.Contracts;
 using Marquee.Catalog.Data;
-using Marquee.Compliance.Contracts;
+using Marquee.Platform.Audit;
 using Marquee.Platform.Web;
 using Microsoft.EntityFrameworkCore;
 

@@ -1,4 +1,4 @@
-using Marquee.Compliance.Contracts;
+using Marquee.Platform.Audit;
 using Marquee.Compliance.Data;
 using Marquee.Platform.Events;
 using Marquee.Platform.Web;

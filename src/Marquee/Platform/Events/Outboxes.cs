@@ -1,3 +1,5 @@
+using Marquee.Platform.Audit;
+using Marquee.Platform.Web;
 using Marquee.Platform.Data;
 using Microsoft.EntityFrameworkCore;
 
@@ -81,8 +83,9 @@ internal sealed class Outboxes(IServiceProvider services, IEnumerable<ModuleData
     /// Gives a failed message a fresh set of attempts, due now, and wakes the dispatcher. The last error stays
     /// until a delivery succeeds. False when the message is unknown or is not failed (already retried or delivered).
     /// </summary>
-    public async Task<bool> RetryAsync(string module, Guid messageId, CancellationToken cancellationToken)
+    public async Task<bool> RetryAsync(string module, Guid messageId, RequestActor actor, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(actor);
         var m = modules.FirstOrDefault(x => x.Schema == module);
         if (m is null)
         {
@@ -92,6 +95,8 @@ internal sealed class Outboxes(IServiceProvider services, IEnumerable<ModuleData
         await using var scope = services.CreateAsyncScope();
         var db = Context(scope, m);
         var now = time.GetUtcNow();
+        // The retry and its audit line commit together, through the module's own outbox.
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var updated = await db.Outbox
             .Where(x => x.Id == messageId && x.DeliveredAt == null && x.FailedAt != null)
             .ExecuteUpdateAsync(s => s
@@ -99,12 +104,16 @@ internal sealed class Outboxes(IServiceProvider services, IEnumerable<ModuleData
                 .SetProperty(x => x.Attempts, 0)
                 .SetProperty(x => x.NextAttemptAt, now)
                 .SetProperty(x => x.LockedUntil, (DateTimeOffset?)null), cancellationToken);
-        if (updated == 1)
+        if (updated != 1)
         {
-            signal.Notify();
+            return false;
         }
 
-        return updated == 1;
+        db.Publish(new AuditRequested(new AuditRecord(actor.Name, "platform.event-retried", $"event:{module}/{messageId}", actor.From), now));
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        signal.Notify();
+        return true;
     }
 
     private static ModuleDbContext Context(AsyncServiceScope scope, ModuleDatabase module) =>

@@ -1,6 +1,6 @@
 using Marquee.Platform.Events;
 
-namespace Marquee.Compliance.Contracts;
+namespace Marquee.Platform.Audit;
 
 /// <summary>One line of the audit log: who did what to which object, when and from where.</summary>
 /// <param name="Actor">The account or operator who acted (or <c>system</c>, or a loopback console operator before Identity).</param>
@@ -11,7 +11,7 @@ namespace Marquee.Compliance.Contracts;
 public sealed record AuditRecord(string Actor, string Action, string Target, string? From, string? Details = null);
 
 /// <summary>
-/// The audit log every module writes through. <see cref="RecordAsync"/> appends at once; to audit a change
+/// The audit log every module (and the platform itself) writes through; the Compliance module stores it, append-only. <see cref="RecordAsync"/> appends at once; to audit a change
 /// in the same transaction as the change itself, publish <see cref="AuditRequested"/> through the module's outbox.
 /// </summary>
 public interface IAuditLog
@@ -20,5 +20,5 @@ public interface IAuditLog
 }
 
 /// <summary>Published through a module's outbox so that the audit line is committed with the change it describes.</summary>
-[EventName("compliance.audit-requested.v1")]
+[EventName("platform.audit-requested.v1")]
 public sealed record AuditRequested(AuditRecord Record, DateTimeOffset At) : IDomainEvent;
