@@ -93,6 +93,41 @@ public sealed class OutboxTests
     }
 
     [Fact]
+    public async Task Deliver_WhenTwoWorkersShareOneDatabase_EachMessageIsHandledOnce()
+    {
+        var log = new FlakyHandler.Log(); // shared by both processes' handlers, to see a double delivery
+        await using var storage = await TestStorage.CreateAsync();
+        await using var first = await MarqueeApp.StartAsync(services: WithFlakyHandler(log), storage: storage);
+        await using var second = await MarqueeApp.StartAsync(services: WithFlakyHandler(log), storage: storage);
+
+        var ids = new List<Guid>();
+        for (var batch = 0; batch < 4; batch++)
+        {
+            ids.AddRange(await first.ScopedAsync(async sp =>
+            {
+                var db = sp.GetRequiredService<CatalogDb>();
+                for (var i = 0; i < 20; i++)
+                {
+                    db.Publish(new Ping($"{batch}-{i}"));
+                }
+
+                await db.SaveChangesAsync();
+                return await db.Outbox.Select(m => m.Id).ToListAsync();
+            }));
+        }
+
+        ids = [.. ids.Distinct()];
+        await Poll.UntilAsync(
+            () => second.ScopedAsync(sp => sp.GetRequiredService<CatalogDb>().Outbox.CountAsync(m => m.DeliveredAt == null)),
+            n => n == 0, TimeSpan.FromSeconds(30), "every message delivered");
+
+        Assert.Equal(80, ids.Count);
+        Assert.All(ids, id => Assert.Equal(1, log.Calls[id]));
+        var attempts = await first.ScopedAsync(sp => sp.GetRequiredService<CatalogDb>().Outbox.Select(m => m.Attempts).Distinct().ToListAsync());
+        Assert.Equal([1], attempts);
+    }
+
+    [Fact]
     public async Task Retry_WhenOperatorRetriesAFailedMessage_DeliversItAndAuditsTheRetry()
     {
         var log = new FlakyHandler.Log { FailuresPerMessage = 1 };
