@@ -46,6 +46,8 @@ internal sealed class Packager(Transcoder transcoder, ILogger<Packager> logger)
                 await File.WriteAllTextAsync(master, WithoutAudioOnlyVariant(await File.ReadAllTextAsync(master, cancellationToken)), cancellationToken);
             }
 
+            await NameInitSegmentsAlikeAsync(staging, cancellationToken);
+
             string? poster = null;
             if (!plan.IsAudioOnly)
             {
@@ -87,6 +89,27 @@ internal sealed class Packager(Transcoder transcoder, ILogger<Packager> logger)
         }
 
         return string.Join('\n', kept);
+    }
+
+    /// <summary>
+    /// ffmpeg 5.1 numbers the init segment of each variant (init_0.mp4, init_1.mp4 ...) even though each lives in a folder of
+    /// its own; every variant's is renamed init.mp4 so that Delivery and caches see one shape.
+    /// </summary>
+    private static async Task NameInitSegmentsAlikeAsync(string staging, CancellationToken cancellationToken)
+    {
+        foreach (var playlist in HlsEncryption.MediaPlaylists(staging))
+        {
+            var dir = Path.GetDirectoryName(playlist)!;
+            var text = await File.ReadAllTextAsync(playlist, cancellationToken);
+            var map = System.Text.RegularExpressions.Regex.Match(text, "#EXT-X-MAP:URI=\"([^\"/]+)\"");
+            if (!map.Success || map.Groups[1].Value == "init.mp4")
+            {
+                continue;
+            }
+
+            File.Move(Path.Combine(dir, map.Groups[1].Value), Path.Combine(dir, "init.mp4"));
+            await File.WriteAllTextAsync(playlist, text.Replace(map.Value, "#EXT-X-MAP:URI=\"init.mp4\"", StringComparison.Ordinal), cancellationToken);
+        }
     }
 
     internal static void DeleteQuietly(string folder)
