@@ -1,4 +1,5 @@
 using Marquee.Media.Data;
+using Marquee.Platform;
 using Marquee.Platform.Data;
 
 namespace Marquee.Media;
@@ -14,6 +15,18 @@ public static class MediaModule
         services.AddSingleton<Transcoder>();
         services.AddSingleton<Packager>();
         services.AddScoped<AssetKeys>();
+        services.AddSingleton<MediaStorage>();
+        services.AddSingleton<MediaPipelineSignal>();
+        services.AddScoped<Assets>();
+        services.AddSingleton<MediaPipeline>();
+
+        // The pipeline runs where background work runs (the worker role), like the outbox dispatcher.
+        var roles = configuration.GetSection(MarqueeOptions.Section).Get<MarqueeOptions>() ?? new MarqueeOptions();
+        if (roles.HasRole("worker"))
+        {
+            services.AddHostedService(sp => sp.GetRequiredService<MediaPipeline>());
+        }
+
         return services;
     }
 

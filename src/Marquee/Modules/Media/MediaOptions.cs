@@ -50,4 +50,8 @@ internal sealed class MediaOptions
 
     [Range(0, 50)]
     public double TruncationTolerancePercent { get; set; } = 2;
+
+    /// <summary>How often the pipeline looks for received sources when nothing wakes it.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(5);
 }
