@@ -34,6 +34,21 @@ public sealed partial class PackagingTests(PackagedVideo packaged) : IClassFixtu
     }
 
     [Fact]
+    public async Task Package_When720pSource_CutsEveryRenditionIntoTheSameFourSecondSegments()
+    {
+        var durations = new List<string>();
+        foreach (var variant in new[] { "720p", "480p", "360p", "240p", "audio" })
+        {
+            var lines = await File.ReadAllLinesAsync(Path.Combine(Folder, variant, "index.m3u8"));
+            durations.Add(string.Join(' ', lines.Where(l => l.StartsWith("#EXTINF:", StringComparison.Ordinal)).Select(l => l[8..].TrimEnd(','))));
+        }
+
+        Assert.Equal("4.000000 1.000000", durations[0]); // a keyframe every 4 s, the same in every rendition
+        Assert.All(durations.Take(4), d => Assert.Equal(durations[0], d));
+        Assert.Equal(2, durations[4].Split(' ').Length);
+    }
+
+    [Fact]
     public async Task Package_WhenEncrypted_SegmentsDecryptWithTheKeyToH264AtTheRungSize()
     {
         var (segment, iv) = await FirstSegmentAsync("480p");
