@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.DataProtection;
 using Marquee.Catalog;
 using Marquee.Compliance;
+using Marquee.Media;
 using Marquee.Components;
 using Marquee.Platform.Data;
 using Marquee.Platform.Events;
@@ -153,6 +154,7 @@ public static class MarqueeHost
         // Modules, in dependency order. Each owns its data, endpoints and pages.
         services.AddCompliance(configuration);
         services.AddCatalog(configuration);
+        services.AddMedia(configuration);
         _ = environment;
     }
 
@@ -244,6 +246,7 @@ public static class MarqueeHost
         // The host owns each module's route prefix and the order.
         app.MapGroup("/api/compliance").MapCompliance();
         app.MapGroup("/api/catalog").MapCatalog();
+        app.MapGroup("/api/media").MapMedia();
 
         app.MapRazorComponents<App>()
             .AddInteractiveServerRenderMode();
