@@ -82,7 +82,7 @@ public sealed class TusUploadTests
 
         Assert.Equal(HttpStatusCode.NoContent, second.StatusCode);
         Assert.Equal(bytes.Length, await OffsetAsync(app.Client, location));
-        var stored = Directory.GetFiles(Path.Combine(app.DataDir, "uploads"), "*.bin").Single();
+        var stored = Directory.GetFiles(Path.Combine(app.DataDir, "media", "sources")).Single(); // handed to the pipeline
         Assert.Equal(bytes, await File.ReadAllBytesAsync(stored));
     }
 
@@ -147,6 +147,7 @@ public sealed class TusUploadTests
     }
 
     [Fact]
+    [Trait("Category", "Media")]
     public async Task TusJsClient_WhenConnectionIsCutMidway_ResumesAndCompletes()
     {
         var client = await TusClient.EnsureInstalledAsync();
@@ -161,7 +162,7 @@ public sealed class TusUploadTests
         Assert.True(exit == 0, output);
         Assert.Equal(1, proxy.Cuts);
         Assert.Contains("\"retry\"", output, StringComparison.Ordinal); // the cut was noticed and retried
-        var stored = Directory.GetFiles(Path.Combine(app.DataDir, "uploads"), "*.bin").Single();
+        var stored = Directory.GetFiles(Path.Combine(app.DataDir, "media", "sources")).Single(); // handed to the pipeline
         Assert.Equal(SHA256.HashData(bytes), SHA256.HashData(await File.ReadAllBytesAsync(stored)));
     }
 }

@@ -1,4 +1,6 @@
+using Marquee.Media.Contracts;
 using Marquee.Media.Data;
+using Marquee.Media.Uploads;
 using Marquee.Platform;
 using Marquee.Platform.Data;
 
@@ -19,6 +21,12 @@ public static class MediaModule
         services.AddSingleton<MediaPipelineSignal>();
         services.AddScoped<Assets>();
         services.AddSingleton<MediaPipeline>();
+        services.AddScoped<IMediaPackages, MediaPackages>();
+
+        // Resumable uploads (tus 1.0) into <DataDir>/uploads; a finished one is received by the pipeline.
+        services.AddOptions<UploadOptions>().Bind(configuration.GetSection(UploadOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton(sp => new UploadStore(Path.Combine(sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<MarqueeOptions>>().Value.FullDataDir, "uploads")));
+        services.AddScoped<IUploadCompletion, UploadIngest>();
 
         // The pipeline runs where background work runs (the worker role), like the outbox dispatcher.
         var roles = configuration.GetSection(MarqueeOptions.Section).Get<MarqueeOptions>() ?? new MarqueeOptions();
@@ -30,7 +38,10 @@ public static class MediaModule
         return services;
     }
 
-    /// <summary>No endpoints yet: uploads and playback arrive with the next slices.</summary>
-    public static RouteGroupBuilder MapMedia(this IEndpointRouteBuilder endpoints) =>
-        endpoints.MapGroup("").WithTags("Media");
+    public static RouteGroupBuilder MapMedia(this IEndpointRouteBuilder endpoints)
+    {
+        var group = endpoints.MapGroup("").WithTags("Media");
+        group.MapTus();
+        return group;
+    }
 }

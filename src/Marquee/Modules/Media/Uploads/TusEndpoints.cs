@@ -112,7 +112,7 @@ internal static class TusEndpoints
             }
 
             http.Response.Headers.CacheControl = "no-store";
-            http.Response.Headers["Upload-Offset"] = store.OffsetOf(id).ToString(CultureInfo.InvariantCulture);
+            http.Response.Headers["Upload-Offset"] = store.OffsetOf(info).ToString(CultureInfo.InvariantCulture);
             http.Response.Headers["Upload-Length"] = info.Length.ToString(CultureInfo.InvariantCulture);
             http.Response.Headers["Upload-Expires"] = info.ExpiresAt.ToString("R", CultureInfo.InvariantCulture);
             return TypedResults.Ok();
@@ -148,7 +148,13 @@ internal static class TusEndpoints
                 return Problem(StatusCodes.Status409Conflict, "Upload busy", "Another request is writing to this upload; ask its offset with HEAD and try again.");
             }
 
-            var current = store.OffsetOf(id);
+            var current = store.OffsetOf(info);
+            if (info.Completed && offset == current)
+            {
+                http.Response.Headers["Upload-Offset"] = current.ToString(CultureInfo.InvariantCulture);
+                return TypedResults.NoContent(); // already complete: nothing to add
+            }
+
             if (offset != current)
             {
                 return Problem(StatusCodes.Status409Conflict, "Offset mismatch", $"The server has {current} bytes of this upload; send the chunk that starts there.");

@@ -52,6 +52,9 @@ internal sealed class UploadStore(string folder)
         return await JsonSerializer.DeserializeAsync<UploadInfo>(stream, Json, cancellationToken);
     }
 
+    /// <summary>The bytes received; a completed upload (its file handed on to the pipeline) has all of them.</summary>
+    public long OffsetOf(UploadInfo info) => info.Completed ? info.Length : OffsetOf(info.Id);
+
     public long OffsetOf(Guid id)
     {
         var file = new FileInfo(DataPath(id));
