@@ -22,6 +22,7 @@ public static class MediaModule
         services.AddScoped<Assets>();
         services.AddSingleton<MediaPipeline>();
         services.AddScoped<IMediaPackages, MediaPackages>();
+        services.AddScoped<IMediaIngest, MediaIngest>();
 
         // Resumable uploads (tus 1.0) into <DataDir>/uploads; a finished one is received by the pipeline.
         services.AddOptions<UploadOptions>().Bind(configuration.GetSection(UploadOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
