@@ -23,6 +23,7 @@ public static class MediaModule
         services.AddSingleton<MediaPipeline>();
         services.AddScoped<IMediaPackages, MediaPackages>();
         services.AddScoped<IMediaIngest, MediaIngest>();
+        services.AddScoped<Marquee.Platform.Hosting.IDemoContent, MediaDemo>();
 
         // Resumable uploads (tus 1.0) into <DataDir>/uploads; a finished one is received by the pipeline.
         services.AddOptions<UploadOptions>().Bind(configuration.GetSection(UploadOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
