@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.DataProtection;
 using Marquee.Catalog;
 using Marquee.Compliance;
 using Marquee.Components;
+using Marquee.Delivery;
 using Marquee.Platform.Data;
 using Marquee.Platform.Events;
 using Marquee.Platform.Web;
@@ -153,6 +154,7 @@ public static class MarqueeHost
         // Modules, in dependency order. Each owns its data, endpoints and pages.
         services.AddCompliance(configuration);
         services.AddCatalog(configuration);
+        services.AddDelivery(configuration);
         _ = environment;
     }
 
@@ -244,6 +246,7 @@ public static class MarqueeHost
         // The host owns each module's route prefix and the order.
         app.MapGroup("/api/compliance").MapCompliance();
         app.MapGroup("/api/catalog").MapCatalog();
+        app.MapGroup("/api/playback").MapDelivery();
 
         app.MapRazorComponents<App>()
             .AddInteractiveServerRenderMode();
