@@ -2,6 +2,7 @@ using System.ComponentModel.DataAnnotations;
 using Marquee.Delivery.Contracts;
 using Marquee.Delivery.Data;
 using Marquee.Platform;
+using Marquee.Platform.Audit;
 using Marquee.Platform.Data;
 using Marquee.Platform.Web;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -73,6 +74,36 @@ public static class DeliveryModule
         media.MapGet("/{**path}", FileAsync).WithName("PlaybackFile").WithSummary("A media playlist (key URIs rewritten), init segment or media segment of the session's package.");
         group.MapMethods("/s/{token}/{**path}", [HttpMethods.Options], Preflight).AllowAnonymous().ExcludeFromDescription();
         return group;
+    }
+
+    /// <summary>
+    /// For <c>marquee playback-url</c>: starts a session as the operator on this machine whose heartbeat timeout and token
+    /// lifetime are both <paramref name="ttl"/>, audits it (<c>delivery.playback-url-issued</c>), and answers the absolute
+    /// manifest URL under <paramref name="publicBase"/>, or why there is none.
+    /// </summary>
+    public static async Task<(Uri? Url, string? Problem)> IssueOperatorUrlAsync(
+        IServiceProvider services, Guid titleId, TimeSpan ttl, Uri publicBase, string actor, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(publicBase);
+        await using var scope = services.CreateAsyncScope();
+        var sessions = scope.ServiceProvider.GetRequiredService<Sessions>();
+        switch (await sessions.StartAsync(Viewer.LocalOperator, titleId, ttl, cancellationToken))
+        {
+            case StartOutcome.Started s:
+                var path = scope.ServiceProvider.GetRequiredService<LinkGenerator>().GetPathByName(MasterRoute, new { token = s.Grant.Token })
+                           ?? throw new InvalidOperationException("The playback routes are not mapped (is the web role off?).");
+                var url = new Uri(publicBase.ToString().TrimEnd('/') + path);
+                await scope.ServiceProvider.GetRequiredService<IAuditLog>().RecordAsync(
+                    new AuditRecord(actor, "delivery.playback-url-issued", $"title:{titleId}", null,
+                        $"session {s.Grant.SessionId}, expires {s.Grant.ExpiresAt:O}"),
+                    cancellationToken);
+                return (url, null);
+            case StartOutcome.Refused r:
+                return (null, $"playback refused: {r.Reason}");
+            default:
+                return (null, $"title {titleId} has no playable package (not uploaded, still processing, or unknown).");
+        }
     }
 
     private static async Task<Results<Created<SessionStarted>, ProblemHttpResult>> StartSessionAsync(
