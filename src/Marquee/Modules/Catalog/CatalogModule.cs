@@ -1,6 +1,7 @@
 using Marquee.Catalog.Contracts;
 using Marquee.Catalog.Data;
 using Marquee.Platform.Data;
+using Marquee.Platform.Events;
 using Marquee.Platform.Hosting;
 using Marquee.Platform.Web;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -16,6 +17,7 @@ public static class CatalogModule
         services.AddScoped<Titles>();
         services.AddScoped<ICatalog>(sp => sp.GetRequiredService<Titles>());
         services.AddScoped<IDemoContent, CatalogDemo>();
+        services.AddEventHandler<Marquee.Media.Contracts.AssetReady, MediaEvents>();
         services.AddConsoleLink("Catalog", "Titles", "/console/catalog");
         services.AddConsoleFigures<CatalogFigures>();
         return services;

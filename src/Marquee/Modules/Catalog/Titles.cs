@@ -43,6 +43,29 @@ internal sealed class Titles(CatalogDb db, TimeProvider time) : ICatalog
 
     public Task<int> CountAsync(CancellationToken cancellationToken) => db.Titles.CountAsync(cancellationToken);
 
+    public async Task<TitleSummary> CreateAsync(TitleDraft draft, RequestActor actor, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(draft);
+        var input = new NewTitle(draft.Name, draft.Kind, draft.Synopsis);
+        var errors = Validation.Errors(input);
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException(string.Join(" ", errors.SelectMany(e => e.Value)), nameof(draft));
+        }
+
+        return await CreateAsync(input, actor, cancellationToken);
+    }
+
+    /// <summary>Takes the playable duration Media measured when the title's own is not set; the caller saves.</summary>
+    public async Task ApplyMeasuredDurationAsync(Guid titleId, TimeSpan duration, CancellationToken cancellationToken)
+    {
+        var title = await db.Titles.FirstOrDefaultAsync(t => t.Id == titleId, cancellationToken);
+        if (title is not null && title.DurationMs is null)
+        {
+            title.DurationMs = (long)duration.TotalMilliseconds;
+        }
+    }
+
     /// <summary>Creates a title; its <see cref="TitleCreated"/> event and audit line are committed in the same transaction.</summary>
     public async Task<TitleSummary> CreateAsync(NewTitle input, RequestActor actor, CancellationToken cancellationToken)
     {

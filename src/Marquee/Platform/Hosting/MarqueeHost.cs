@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.DataProtection;
 using Marquee.Catalog;
 using Marquee.Compliance;
+using Marquee.Media;
 using Marquee.Components;
 using Marquee.Delivery;
 using Marquee.Platform.Data;
@@ -154,6 +155,7 @@ public static class MarqueeHost
         // Modules, in dependency order. Each owns its data, endpoints and pages.
         services.AddCompliance(configuration);
         services.AddCatalog(configuration);
+        services.AddMedia(configuration);
         services.AddDelivery(configuration);
         _ = environment;
     }
@@ -246,6 +248,7 @@ public static class MarqueeHost
         // The host owns each module's route prefix and the order.
         app.MapGroup("/api/compliance").MapCompliance();
         app.MapGroup("/api/catalog").MapCatalog();
+        app.MapGroup("/api/media").MapMedia();
         app.MapGroup("/api/playback").MapDelivery();
 
         app.MapRazorComponents<App>()

@@ -14,10 +14,16 @@ public enum TitleKind
 /// <summary>A title as other modules see it.</summary>
 public sealed record TitleSummary(Guid Id, string Slug, string Name, TitleKind Kind, string? Synopsis, TimeSpan? Duration, string? ArtworkUrl, DateTimeOffset CreatedAt);
 
-/// <summary>Catalog's read contract for other modules.</summary>
+/// <summary>A title another module asks Catalog to create (an upload or an ingest that names a new title).</summary>
+public sealed record TitleDraft(string Name, TitleKind Kind, string? Synopsis = null);
+
+/// <summary>Catalog's contract for other modules.</summary>
 public interface ICatalog
 {
     Task<TitleSummary?> FindAsync(Guid titleId, CancellationToken cancellationToken);
+
+    /// <summary>Creates a title (audited, <see cref="TitleCreated"/> published); throws <see cref="ArgumentException"/> on an invalid draft.</summary>
+    Task<TitleSummary> CreateAsync(TitleDraft draft, Marquee.Platform.Web.RequestActor actor, CancellationToken cancellationToken);
 
     /// <summary>The most recently added titles, newest first (at most <paramref name="take"/>, capped at 200).</summary>
     Task<IReadOnlyList<TitleSummary>> NewestAsync(int take, CancellationToken cancellationToken);

@@ -1,0 +1,47 @@
+using Marquee.Media.Contracts;
+using Marquee.Media.Data;
+using Marquee.Media.Uploads;
+using Marquee.Platform;
+using Marquee.Platform.Data;
+
+namespace Marquee.Media;
+
+/// <summary>Media: sources of titles, probing, the transcoding ladder, HLS packaging and content keys.</summary>
+public static class MediaModule
+{
+    public static IServiceCollection AddMedia(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<MediaOptions>().Bind(configuration.GetSection(MediaOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddModuleDb<MediaDb, SqliteMediaDb, PostgresMediaDb>(configuration);
+        services.AddSingleton<Probe>();
+        services.AddSingleton<Transcoder>();
+        services.AddSingleton<Packager>();
+        services.AddScoped<AssetKeys>();
+        services.AddSingleton<MediaStorage>();
+        services.AddSingleton<MediaPipelineSignal>();
+        services.AddScoped<Assets>();
+        services.AddSingleton<MediaPipeline>();
+        services.AddScoped<IMediaPackages, MediaPackages>();
+
+        // Resumable uploads (tus 1.0) into <DataDir>/uploads; a finished one is received by the pipeline.
+        services.AddOptions<UploadOptions>().Bind(configuration.GetSection(UploadOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton(sp => new UploadStore(Path.Combine(sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<MarqueeOptions>>().Value.FullDataDir, "uploads")));
+        services.AddScoped<IUploadCompletion, UploadIngest>();
+
+        // The pipeline runs where background work runs (the worker role), like the outbox dispatcher.
+        var roles = configuration.GetSection(MarqueeOptions.Section).Get<MarqueeOptions>() ?? new MarqueeOptions();
+        if (roles.HasRole("worker"))
+        {
+            services.AddHostedService(sp => sp.GetRequiredService<MediaPipeline>());
+        }
+
+        return services;
+    }
+
+    public static RouteGroupBuilder MapMedia(this IEndpointRouteBuilder endpoints)
+    {
+        var group = endpoints.MapGroup("").WithTags("Media");
+        group.MapTus();
+        return group;
+    }
+}

@@ -1,0 +1,57 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Marquee.Media;
+
+/// <summary>The media pipeline's settings, bound from <c>Marquee:Media</c>: tools, source limits, encoding.</summary>
+internal sealed class MediaOptions
+{
+    public const string Section = "Marquee:Media";
+
+    /// <summary>The ffmpeg executable: a path, or a name looked up on PATH.</summary>
+    [Required]
+    public string FfmpegPath { get; set; } = "ffmpeg";
+
+    /// <summary>The ffprobe executable: a path, or a name looked up on PATH.</summary>
+    [Required]
+    public string FfprobePath { get; set; } = "ffprobe";
+
+    /// <summary>Sources longer than this are refused before any decoding.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "2.00:00:00")]
+    public TimeSpan MaxDuration { get; set; } = TimeSpan.FromHours(6);
+
+    [Range(16, 16384)]
+    public int MaxWidth { get; set; } = 7680;
+
+    [Range(16, 16384)]
+    public int MaxHeight { get; set; } = 4320;
+
+    [Range(1, 480)]
+    public double MaxFrameRate { get; set; } = 120;
+
+    /// <summary>Most streams (video, audio, subtitles, data) a source may carry.</summary>
+    [Range(1, 256)]
+    public int MaxStreams { get; set; } = 32;
+
+    [Range(1, long.MaxValue)]
+    public long MaxFileSizeBytes { get; set; } = 200L * 1024 * 1024 * 1024;
+
+    /// <summary>Target length of one HLS segment; keyframes are forced on this grid in every rendition.</summary>
+    [Range(1, 20)]
+    public int SegmentSeconds { get; set; } = 4;
+
+    /// <summary>The x264 preset (ultrafast ... veryslow); tests use ultrafast.</summary>
+    [Required]
+    [RegularExpression("^(ultrafast|superfast|veryfast|faster|fast|medium|slow|slower|veryslow)$")]
+    public string X264Preset { get; set; } = "veryfast";
+
+    /// <summary>How far the decoded length may fall short of the probed one before a source counts as truncated: the larger of this and <see cref="TruncationTolerancePercent"/>.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
+    public TimeSpan TruncationTolerance { get; set; } = TimeSpan.FromSeconds(0.5);
+
+    [Range(0, 50)]
+    public double TruncationTolerancePercent { get; set; } = 2;
+
+    /// <summary>How often the pipeline looks for received sources when nothing wakes it.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(5);
+}

@@ -1,0 +1,132 @@
+using Microsoft.Extensions.Logging;
+
+namespace Marquee.Media;
+
+/// <summary>A title packaged and published: its folder, master playlist and the ladder it got.</summary>
+internal sealed record PackagedAsset(string Folder, string MasterPlaylist, string? Poster, LadderPlan Ladder);
+
+/// <summary>
+/// Transcode, poster, encryption and publication of one asset. Everything is written into <c>&lt;root&gt;/&lt;asset&gt;.staging/</c>
+/// and published by one rename to <c>&lt;root&gt;/&lt;asset&gt;/</c> only when every step succeeded, so no half-written or
+/// unencrypted rendition is ever published; a failed or cancelled run deletes its staging folder.
+/// </summary>
+internal sealed class Packager(Transcoder transcoder, ILogger<Packager> logger)
+{
+    public const string StagingSuffix = ".staging";
+
+    public static string PublishedFolder(string root, Guid assetId) => Path.Combine(root, assetId.ToString("N"));
+
+    public static string StagingFolder(string root, Guid assetId) => PublishedFolder(root, assetId) + StagingSuffix;
+
+    public async Task<PackagedAsset> PackageAsync(Guid assetId, string sourcePath, MediaInfo info, string root, byte[] key,
+        IProgress<TranscodeProgress>? progress, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(info);
+        var published = PublishedFolder(root, assetId);
+        if (Directory.Exists(published))
+        {
+            throw new InvalidOperationException($"Asset {assetId} is published already.");
+        }
+
+        var staging = StagingFolder(root, assetId);
+        DeleteQuietly(staging); // left over from a crash
+        Directory.CreateDirectory(staging);
+        try
+        {
+            var plan = Ladder.For(info);
+            await transcoder.RunAsync(sourcePath, info, plan, staging, progress, cancellationToken);
+            var master = Path.Combine(staging, "master.m3u8");
+            if (!File.Exists(master))
+            {
+                throw new TranscodeFailedException("ffmpeg wrote no master playlist.");
+            }
+
+            if (!plan.IsAudioOnly && plan.Audio.Count > 0)
+            {
+                await File.WriteAllTextAsync(master, WithoutAudioOnlyVariant(await File.ReadAllTextAsync(master, cancellationToken)), cancellationToken);
+            }
+
+            await NameInitSegmentsAlikeAsync(staging, cancellationToken);
+
+            string? poster = null;
+            if (!plan.IsAudioOnly)
+            {
+                poster = Path.Combine(staging, "poster.jpg");
+                await transcoder.PosterAsync(sourcePath, info, poster, cancellationToken);
+            }
+
+            await HlsEncryption.EncryptAsync(staging, key, HlsEncryption.KeyUriFor(assetId), cancellationToken);
+
+            Directory.Move(staging, published); // the publication: one rename on one file system
+            logger.LogInformation("Published asset {AssetId}: {Rungs} video and {Audio} audio renditions", assetId, plan.Video.Count, plan.Audio.Count);
+            return new PackagedAsset(published, Path.Combine(published, "master.m3u8"),
+                poster is null ? null : Path.Combine(published, "poster.jpg"), plan);
+        }
+        catch
+        {
+            DeleteQuietly(staging);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// ffmpeg 5.1 lists the audio group's own playlist as a variant of its own (a STREAM-INF with audio codecs only) beside the
+    /// video variants; a player could pick it and show no picture, so it goes. The group (EXT-X-MEDIA) stays.
+    /// </summary>
+    internal static string WithoutAudioOnlyVariant(string master)
+    {
+        var lines = master.Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n');
+        var kept = new List<string>();
+        for (var i = 0; i < lines.Length; i++)
+        {
+            if (lines[i].StartsWith("#EXT-X-STREAM-INF:", StringComparison.Ordinal) && !lines[i].Contains("RESOLUTION=", StringComparison.Ordinal))
+            {
+                i++; // and its URI line
+                continue;
+            }
+
+            kept.Add(lines[i]);
+        }
+
+        return string.Join('\n', kept);
+    }
+
+    /// <summary>
+    /// ffmpeg 5.1 numbers the init segment of each variant (init_0.mp4, init_1.mp4 ...) even though each lives in a folder of
+    /// its own; every variant's is renamed init.mp4 so that Delivery and caches see one shape.
+    /// </summary>
+    private static async Task NameInitSegmentsAlikeAsync(string staging, CancellationToken cancellationToken)
+    {
+        foreach (var playlist in HlsEncryption.MediaPlaylists(staging))
+        {
+            var dir = Path.GetDirectoryName(playlist)!;
+            var text = await File.ReadAllTextAsync(playlist, cancellationToken);
+            var map = System.Text.RegularExpressions.Regex.Match(text, "#EXT-X-MAP:URI=\"([^\"/]+)\"");
+            if (!map.Success || map.Groups[1].Value == "init.mp4")
+            {
+                continue;
+            }
+
+            File.Move(Path.Combine(dir, map.Groups[1].Value), Path.Combine(dir, "init.mp4"));
+            await File.WriteAllTextAsync(playlist, text.Replace(map.Value, "#EXT-X-MAP:URI=\"init.mp4\"", StringComparison.Ordinal), cancellationToken);
+        }
+    }
+
+    internal static void DeleteQuietly(string folder)
+    {
+        try
+        {
+            if (Directory.Exists(folder))
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+        }
+        catch (IOException)
+        {
+            // best effort; the next run or start-up sweeps it
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+}

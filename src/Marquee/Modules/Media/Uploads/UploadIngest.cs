@@ -1,0 +1,39 @@
+using Marquee.Catalog.Contracts;
+using Marquee.Platform.Audit;
+using Marquee.Platform.Web;
+
+namespace Marquee.Media.Uploads;
+
+/// <summary>
+/// A finished upload becomes a source of a title: moved into the sources folder and received by the pipeline.
+/// Upload-Metadata names the title: <c>titleId</c> (an existing title) or <c>title</c> and <c>kind</c> (a new one).
+/// </summary>
+internal sealed class UploadIngest(Assets assets, ICatalog catalog, MediaStorage storage, IAuditLog audit) : IUploadCompletion
+{
+    public async Task CompletedAsync(UploadInfo upload, string dataPath, RequestActor actor, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(upload);
+        var fileName = upload.Metadata.GetValueOrDefault("filename") ?? "source";
+        var titleId = await TitleForAsync(upload, fileName, actor, cancellationToken);
+        var extension = Path.GetExtension(fileName).ToLowerInvariant();
+        var sourceName = $"{upload.Id:N}{extension}";
+        Directory.CreateDirectory(storage.Sources);
+        File.Move(dataPath, Path.Combine(storage.Sources, sourceName), overwrite: true);
+        var assetId = await assets.ReceiveAsync(titleId, sourceName, cancellationToken);
+        await audit.RecordAsync(new AuditRecord(actor.Name, "media.source-uploaded", $"asset:{assetId}", actor.From,
+            $"{fileName} ({upload.Length} bytes) for title {titleId}"), cancellationToken);
+    }
+
+    private async Task<Guid> TitleForAsync(UploadInfo upload, string fileName, RequestActor actor, CancellationToken cancellationToken)
+    {
+        if (Guid.TryParse(upload.Metadata.GetValueOrDefault("titleId"), out var existing)
+            && await catalog.FindAsync(existing, cancellationToken) is not null)
+        {
+            return existing;
+        }
+
+        var name = upload.Metadata.GetValueOrDefault("title") is { Length: > 0 } t ? t : Path.GetFileNameWithoutExtension(fileName);
+        var kind = Enum.TryParse<TitleKind>(upload.Metadata.GetValueOrDefault("kind"), ignoreCase: true, out var k) ? k : TitleKind.Film;
+        return (await catalog.CreateAsync(new TitleDraft(name, kind), actor, cancellationToken)).Id;
+    }
+}

@@ -1,0 +1,71 @@
+using Marquee.Media;
+using Microsoft.Extensions.Options;
+
+namespace Marquee.Tests.Media;
+
+/// <summary>Small sources made with ffmpeg's lavfi at test time (no media is committed), in a temp folder of their own.</summary>
+public sealed class MediaSources : IAsyncLifetime
+{
+    public string Folder { get; } = Path.Combine(Path.GetTempPath(), "marquee-media-tests", Guid.NewGuid().ToString("N"));
+
+    /// <summary>1280x720, 25 fps, 5 s, with a stereo sine; moov in front (so a cut copy still passes ffprobe).</summary>
+    public const string Video720 = "video720.mp4";
+
+    public const string AudioOnly = "audio.m4a";
+
+    public const string NotMedia = "notes.mp4";
+
+    public const string Empty = "empty.mp4";
+
+    public const string Truncated = "truncated.mp4";
+
+    public string PathOf(string name) => Path.Combine(Folder, name);
+
+    /// <summary>Options for tests: fastest x264 preset, everything else as configured by default.</summary>
+    internal static IOptions<MediaOptions> Options(Action<MediaOptions>? change = null)
+    {
+        var o = new MediaOptions { X264Preset = "ultrafast" };
+        change?.Invoke(o);
+        return Microsoft.Extensions.Options.Options.Create(o);
+    }
+
+    public async Task InitializeAsync()
+    {
+        Directory.CreateDirectory(Folder);
+        await FfmpegAsync(["-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+            "-t", "5", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ac", "2",
+            "-movflags", "+faststart", PathOf(Video720)]);
+        await FfmpegAsync(["-f", "lavfi", "-i", "sine=frequency=330:sample_rate=44100", "-t", "5", "-c:a", "aac", "-b:a", "96k", PathOf(AudioOnly)]);
+        await File.WriteAllTextAsync(PathOf(NotMedia), "These are meeting notes, not a film.\n");
+        await File.WriteAllBytesAsync(PathOf(Empty), []);
+        var full = await File.ReadAllBytesAsync(PathOf(Video720));
+        await File.WriteAllBytesAsync(PathOf(Truncated), full[..(full.Length * 60 / 100)]);
+    }
+
+    public Task DisposeAsync()
+    {
+        try
+        {
+            Directory.Delete(Folder, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+
+        return Task.CompletedTask;
+    }
+
+    internal static async Task<ToolRun> FfmpegAsync(string[] arguments, bool mustSucceed = true)
+    {
+        var run = await Tool.RunAsync("ffmpeg", ["-nostdin", "-v", "error", "-y", .. arguments], null, CancellationToken.None);
+        if (mustSucceed)
+        {
+            Assert.True(run.Succeeded, $"ffmpeg {string.Join(' ', arguments)}: {run.Errors}");
+        }
+
+        return run;
+    }
+
+    internal static Task<ToolRun> FfprobeAsync(params string[] arguments) =>
+        Tool.RunAsync("ffprobe", ["-v", "error", .. arguments], null, CancellationToken.None);
+}

@@ -1,0 +1,28 @@
+// Uploads one file with tus-js-client (an independent tus implementation) and prints a JSON line per event:
+//   node upload.mjs ENDPOINT FILE [chunkBytes]
+// Retries after a broken connection are tus-js-client's own: it asks the server for the offset (HEAD) and
+// resumes from there. The last line is {"done": true, "url": ...} or {"error": ...} (exit 1).
+import fs from 'node:fs';
+import path from 'node:path';
+import * as tus from 'tus-js-client';
+
+const [endpoint, file, chunk] = process.argv.slice(2);
+const size = fs.statSync(file).size;
+const chunkSize = Number(chunk || 8 * 1024 * 1024);
+const log = (o) => process.stdout.write(JSON.stringify(o) + '\n');
+
+const upload = new tus.Upload(fs.createReadStream(file), {
+  endpoint,
+  uploadSize: size,
+  chunkSize,
+  retryDelays: [0, 200, 500, 1000, 2000],
+  metadata: { filename: path.basename(file), title: process.env.TUS_TITLE || path.basename(file), kind: process.env.TUS_KIND || 'Film' },
+  onShouldRetry: (err, retryAttempt) => {
+    log({ retry: retryAttempt, status: err.originalResponse ? err.originalResponse.getStatus() : null, message: String(err.message).slice(0, 200) });
+    return true;
+  },
+  onProgress: (sent, total) => { if (sent === total) log({ progress: sent, total }); },
+  onError: (err) => { log({ error: String(err.message).slice(0, 500) }); process.exit(1); },
+  onSuccess: () => { log({ done: true, url: upload.url, size }); },
+});
+upload.start();
