@@ -9,7 +9,7 @@ namespace Marquee.Tests.Delivery;
 /// <summary>The real host with the test package as Media's answer, and the calls a player makes.</summary>
 internal static class PlaybackHost
 {
-    public static Task<MarqueeApp> StartAsync(HlsFixture package, Action<IDictionary<string, string?>>? configure = null, IPlaybackPolicy? policy = null) =>
+    public static Task<MarqueeApp> StartAsync(TestPackage package, Action<IDictionary<string, string?>>? configure = null, IPlaybackPolicy? policy = null) =>
         MarqueeApp.StartAsync(configure, services =>
         {
             services.AddSingleton(package.Media);

@@ -9,8 +9,8 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Marquee.Tests.Delivery;
 
-[Trait("Category", "Media")]
-public sealed class PlaybackSessionsApiTests(HlsFixture package) : IClassFixture<HlsFixture>
+/// <summary>The sessions API over a stub package (no ffmpeg): runs on SQLite and PostgreSQL.</summary>
+public sealed class PlaybackSessionsApiTests(HlsStub package) : IClassFixture<HlsStub>
 {
     [Fact]
     public async Task StartSession_WhenLocalViewer_Answers201WithSignedManifestUrl()

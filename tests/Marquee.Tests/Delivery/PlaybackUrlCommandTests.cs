@@ -12,8 +12,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Marquee.Tests.Delivery;
 
 /// <summary><c>marquee playback-url TITLE_ID [--ttl 10m]</c>: a signed URL for an operator's player, audited.</summary>
-[Trait("Category", "Media")]
-public sealed class PlaybackUrlCommandTests(HlsFixture package) : IClassFixture<HlsFixture>
+public sealed class PlaybackUrlCommandTests(HlsStub package) : IClassFixture<HlsStub>
 {
     [Fact]
     public async Task IssueOperatorUrl_WhenTitlePlayable_GivesAnAbsoluteUrlThatPlaysAndIsAudited()

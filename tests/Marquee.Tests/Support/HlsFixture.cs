@@ -5,13 +5,8 @@ using Marquee.Media.Contracts;
 
 namespace Marquee.Tests.Support;
 
-/// <summary>
-/// A real published HLS package made with ffmpeg: two fMP4 variants (360p in <c>360p/</c>, 240p in <c>240p/</c>) with
-/// AAC audio, 6 s in 2 s segments; every media segment encrypted whole with AES-128-CBC (PKCS7, IV = its media sequence
-/// number), the init segments clear, and <c>#EXT-X-KEY:METHOD=AES-128,URI="key://ASSET"</c> after <c>#EXT-X-MAP</c>,
-/// as the Media module publishes them.
-/// </summary>
-public sealed class HlsFixture : IAsyncLifetime
+/// <summary>A published HLS package for Delivery's tests, answered by a Media contract for <see cref="TitleId"/> only.</summary>
+public abstract class TestPackage : IAsyncLifetime
 {
     public static readonly string[] Variants = ["360p", "240p"];
 
@@ -23,12 +18,76 @@ public sealed class HlsFixture : IAsyncLifetime
 
     public byte[] Key { get; } = RandomNumberGenerator.GetBytes(16);
 
-    public PackagedTitle Package => new(TitleId, AssetId, Root, "master.m3u8", TimeSpan.FromSeconds(6));
+    public virtual string MasterPlaylist => "master.m3u8";
+
+    public PackagedTitle Package => new(TitleId, AssetId, Root, MasterPlaylist, TimeSpan.FromSeconds(6));
 
     /// <summary>A Media contract answering this package for <see cref="TitleId"/> and nothing else.</summary>
     public IMediaPackages Media => new FixedMediaPackages(this);
 
-    public async Task InitializeAsync()
+    public abstract Task InitializeAsync();
+
+    public Task DisposeAsync()
+    {
+        try
+        {
+            Directory.Delete(Root, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A temp folder: best effort.
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private sealed class FixedMediaPackages(TestPackage fixture) : IMediaPackages
+    {
+        public Task<PackagedTitle?> FindPlayableAsync(Guid titleId, CancellationToken cancellationToken) =>
+            Task.FromResult(titleId == fixture.TitleId ? fixture.Package : null);
+
+        public Task<byte[]?> GetContentKeyAsync(Guid assetId, CancellationToken cancellationToken) =>
+            Task.FromResult(assetId == fixture.AssetId ? (byte[]?)fixture.Key.ToArray() : null);
+    }
+}
+
+/// <summary>
+/// The same layout as <see cref="HlsFixture"/> written as text and random bytes, without ffmpeg: for tests of sessions and
+/// tokens that never decode (they run on PostgreSQL too).
+/// </summary>
+public sealed class HlsStub : TestPackage
+{
+    public override async Task InitializeAsync()
+    {
+        Directory.CreateDirectory(Root);
+        await File.WriteAllTextAsync(Path.Combine(Root, "master.m3u8"),
+            "#EXTM3U\n#EXT-X-VERSION:7\n" +
+            "#EXT-X-STREAM-INF:BANDWIDTH=800000,RESOLUTION=640x360,CODECS=\"avc1.42c01e,mp4a.40.2\"\n360p/index.m3u8\n" +
+            "#EXT-X-STREAM-INF:BANDWIDTH=400000,RESOLUTION=426x240,CODECS=\"avc1.42c015,mp4a.40.2\"\n240p/index.m3u8\n");
+        for (var v = 0; v < Variants.Length; v++)
+        {
+            var folder = Path.Combine(Root, Variants[v]);
+            Directory.CreateDirectory(folder);
+            await File.WriteAllTextAsync(Path.Combine(folder, "index.m3u8"),
+                "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:VOD\n" +
+                $"#EXT-X-MAP:URI=\"init_{v}.mp4\"\n#EXT-X-KEY:METHOD=AES-128,URI=\"key://{AssetId}\"\n" +
+                "#EXTINF:2.000000,\nseg_0.m4s\n#EXTINF:2.000000,\nseg_1.m4s\n#EXT-X-ENDLIST\n");
+            await File.WriteAllBytesAsync(Path.Combine(folder, $"init_{v}.mp4"), RandomNumberGenerator.GetBytes(800));
+            await File.WriteAllBytesAsync(Path.Combine(folder, "seg_0.m4s"), RandomNumberGenerator.GetBytes(4096));
+            await File.WriteAllBytesAsync(Path.Combine(folder, "seg_1.m4s"), RandomNumberGenerator.GetBytes(4096));
+        }
+    }
+}
+
+/// <summary>
+/// A real published HLS package made with ffmpeg: two fMP4 variants (360p in <c>360p/</c>, 240p in <c>240p/</c>) with
+/// AAC audio, 6 s in 2 s segments; every media segment encrypted whole with AES-128-CBC (PKCS7, IV = its media sequence
+/// number), the init segments clear, and <c>#EXT-X-KEY:METHOD=AES-128,URI="key://ASSET"</c> after <c>#EXT-X-MAP</c>,
+/// as the Media module publishes them.
+/// </summary>
+public sealed class HlsFixture : TestPackage
+{
+    public override async Task InitializeAsync()
     {
         Directory.CreateDirectory(Root);
         var (exit, error) = await RunAsync("/usr/bin/ffmpeg", Root,
@@ -53,20 +112,6 @@ public sealed class HlsFixture : IAsyncLifetime
         {
             Encrypt(Path.Combine(Root, variant, "index.m3u8"));
         }
-    }
-
-    public Task DisposeAsync()
-    {
-        try
-        {
-            Directory.Delete(Root, recursive: true);
-        }
-        catch (IOException)
-        {
-            // A temp folder: best effort.
-        }
-
-        return Task.CompletedTask;
     }
 
     /// <summary>Every media segment of every variant (relative paths).</summary>
@@ -117,14 +162,5 @@ public sealed class HlsFixture : IAsyncLifetime
         await process.WaitForExitAsync(timeout.Token);
         await stdout;
         return (process.ExitCode, await stderr);
-    }
-
-    private sealed class FixedMediaPackages(HlsFixture fixture) : IMediaPackages
-    {
-        public Task<PackagedTitle?> FindPlayableAsync(Guid titleId, CancellationToken cancellationToken) =>
-            Task.FromResult(titleId == fixture.TitleId ? fixture.Package : null);
-
-        public Task<byte[]?> GetContentKeyAsync(Guid assetId, CancellationToken cancellationToken) =>
-            Task.FromResult(assetId == fixture.AssetId ? (byte[]?)fixture.Key.ToArray() : null);
     }
 }
