@@ -110,6 +110,9 @@ public sealed class PlaybackSessionsApiTests(HlsStub package) : IClassFixture<Hl
         Assert.Equal(HttpStatusCode.NoContent, stop.StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, (await app.Client.GetAsync(session.ManifestUrl)).StatusCode);
         Assert.Equal(HttpStatusCode.Gone, (await app.PostJsonAsync(session.HeartbeatUrl, new { positionSeconds = 1 })).StatusCode);
+        var state = await app.Client.GetFromJsonAsync<JsonElement>($"/api/playback/sessions/{session.Id}");
+        Assert.False(state.GetProperty("live").GetBoolean());
+        Assert.Equal("stopped", state.GetProperty("endReason").GetString());
         await app.ScopedAsync(async sp =>
         {
             var db = sp.GetRequiredService<DeliveryDb>();

@@ -91,7 +91,7 @@ public sealed class PlaybackTokenTests(HlsStub package) : IClassFixture<HlsStub>
     [Fact]
     public async Task Request_WhenTokenExpired_Answers403()
     {
-        await using var app = await PlaybackHost.StartAsync(package, c => c["Marquee:Delivery:TokenLifetime"] = "00:00:01");
+        await using var app = await PlaybackHost.StartAsync(package, c => c["Marquee:Delivery:TokenLifetime"] = "00:00:02");
         var session = await app.StartSessionAsync(package.TitleId);
         Assert.Equal(HttpStatusCode.OK, (await app.Client.GetAsync(session.Base + "240p/seg_0.m4s")).StatusCode);
 

@@ -39,8 +39,10 @@ public sealed class PlaybackUrlCommandTests(HlsStub package) : IClassFixture<Hls
     public async Task PlaybackUrl_WhenTitleHasNoPackage_ExitsFailed()
     {
         await using var storage = await TestStorage.CreateAsync();
+        var settings = storage.Settings().Where(kv => kv.Value is not null).Select(kv => $"--{kv.Key}={kv.Value}").ToList();
+        Assert.Equal(MarqueeCommandLine.Ok, await MarqueeCommandLine.RunAsync(["db", "migrate", .. settings]));
         var args = new List<string> { "playback-url", Guid.NewGuid().ToString(), "--ttl", "5m" };
-        args.AddRange(storage.Settings().Where(kv => kv.Value is not null).Select(kv => $"--{kv.Key}={kv.Value}"));
+        args.AddRange(settings);
 
         Assert.Equal(MarqueeCommandLine.Failed, await MarqueeCommandLine.RunAsync([.. args]));
     }

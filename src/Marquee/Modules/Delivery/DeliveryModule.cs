@@ -16,6 +16,7 @@ public static class DeliveryModule
     internal const string MasterRoute = "PlaybackMaster";
     internal const string KeyRoute = "PlaybackKey";
     internal const string HeartbeatRoute = "PlaybackHeartbeat";
+    internal const string SessionRoute = "GetPlaybackSession";
 
     public static IServiceCollection AddDelivery(this IServiceCollection services, IConfiguration configuration)
     {
@@ -46,6 +47,12 @@ public static class DeliveryModule
             .WithName("StartPlayback")
             .WithSummary("Starts a playback session for a title: a manifest URL carrying a signed, expiring token.")
             .ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status404NotFound);
+
+        group.MapGet("/sessions/{id:guid}", GetSessionAsync)
+            .AllowAnonymous() // the session's own viewer only (checked in the handler)
+            .WithName(SessionRoute)
+            .WithSummary("A session's state: live or ended (and why), last heartbeat and position.")
             .ProducesProblem(StatusCodes.Status404NotFound);
 
         group.MapPost("/sessions/{id:guid}/heartbeat", HeartbeatAsync)
@@ -114,11 +121,20 @@ public static class DeliveryModule
         return await sessions.StartAsync(viewer, titleId, ttl: null, ct) switch
         {
             StartOutcome.Started s => TypedResults.Created(
-                links.GetPathByName(http, HeartbeatRoute, new { id = s.Grant.SessionId })![..^"/heartbeat".Length],
+                links.GetPathByName(http, SessionRoute, new { id = s.Grant.SessionId }),
                 Describe(s.Grant, links, http)),
             StartOutcome.Refused r => TypedResults.Problem(title: "Playback refused", detail: r.Reason, statusCode: StatusCodes.Status403Forbidden),
             _ => TypedResults.Problem(title: "Not playable", detail: $"Title {titleId} has no playable package (not uploaded, still processing, or unknown).", statusCode: StatusCodes.Status404NotFound),
         };
+    }
+
+    private static async Task<Results<Ok<SessionState>, ProblemHttpResult>> GetSessionAsync(Guid id, Sessions sessions, HttpContext http, CancellationToken ct)
+    {
+        var session = await sessions.FindAsync(id, Viewer.Of(http), ct);
+        return session is null
+            ? TypedResults.Problem(title: "No such session", statusCode: StatusCodes.Status404NotFound)
+            : TypedResults.Ok(new SessionState(session.Id, session.TitleId, session.EndedAt is null, session.CreatedAt, session.LastHeartbeatAt,
+                session.PositionSeconds, session.MaxHeight, session.EndedAt, session.EndReason));
     }
 
     private static async Task<Results<Ok<SessionStarted>, ProblemHttpResult>> HeartbeatAsync(
@@ -321,3 +337,7 @@ internal sealed record Heartbeat([property: Range(0, 1_000_000)] double? Positio
 
 /// <summary>A started or renewed session: the manifest URL (token inside) and when the token expires.</summary>
 internal sealed record SessionStarted(Guid SessionId, string ManifestUrl, DateTimeOffset ExpiresAt, string HeartbeatUrl, int? MaxHeight);
+
+/// <summary>A session as its viewer may see it.</summary>
+internal sealed record SessionState(Guid SessionId, Guid TitleId, bool Live, DateTimeOffset CreatedAt, DateTimeOffset LastHeartbeatAt,
+    double? PositionSeconds, int? MaxHeight, DateTimeOffset? EndedAt, string? EndReason);

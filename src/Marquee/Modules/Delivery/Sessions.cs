@@ -74,7 +74,7 @@ internal sealed class Sessions(
         db.Sessions.Add(session);
         db.Publish(new PlaybackStarted(session.Id, session.AccountId, session.ProfileId, titleId, package.AssetId, session.Platform, session.MaxHeight, session.WithAds, now));
         await db.SaveChangesAsync(cancellationToken);
-        var expires = now + (ttl ?? options.Value.TokenLifetime);
+        var expires = TokenExpiry(now, ttl ?? options.Value.TokenLifetime);
         return new StartOutcome.Started(new SessionGrant(session.Id, tokens.Issue(session.Id, expires), expires, session.MaxHeight));
     }
 
@@ -99,7 +99,7 @@ internal sealed class Sessions(
         session.IdleDeadline = now + TimeSpan.FromSeconds(session.HeartbeatTimeoutSeconds);
         session.PositionSeconds = positionSeconds ?? session.PositionSeconds;
         await db.SaveChangesAsync(cancellationToken);
-        var expires = now + options.Value.TokenLifetime;
+        var expires = TokenExpiry(now, options.Value.TokenLifetime);
         return new SessionGrant(session.Id, tokens.Issue(session.Id, expires), expires, session.MaxHeight);
     }
 
@@ -153,6 +153,14 @@ internal sealed class Sessions(
 
         await db.SaveChangesAsync(cancellationToken);
         return silent.Count;
+    }
+
+    /// <summary>Tokens carry whole seconds: round up, so that a token never expires before the time it was promised.</summary>
+    private static DateTimeOffset TokenExpiry(DateTimeOffset now, TimeSpan lifetime)
+    {
+        var exact = now + lifetime;
+        var seconds = exact.ToUnixTimeSeconds();
+        return DateTimeOffset.FromUnixTimeSeconds(exact > DateTimeOffset.FromUnixTimeSeconds(seconds) ? seconds + 1 : seconds);
     }
 
     private async Task<bool> EndIfSilentAsync(PlaybackSession session, CancellationToken cancellationToken)
