@@ -124,6 +124,47 @@ public sealed class PlaybackSessionsApiTests(HlsStub package) : IClassFixture<Hl
     }
 
     [Fact]
+    public async Task End_WhenWatchPageLeavesWithBeacon_EndsSessionAndNextSessionResumesThere()
+    {
+        await using var app = await PlaybackHost.StartAsync(package);
+        var first = await app.StartSessionAsync(package.TitleId);
+        Assert.Equal(HttpStatusCode.OK, (await app.PostJsonAsync(first.HeartbeatUrl, new { position = 2.5 })).StatusCode);
+
+        // The watch page's navigator.sendBeacon: POST .../end with {"position": seconds}.
+        var end = await app.PostJsonAsync($"/api/playback/sessions/{first.Id}/end", new { position = 3.25 });
+
+        Assert.Equal(HttpStatusCode.NoContent, end.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await app.Client.GetAsync(first.ManifestUrl)).StatusCode);
+        var second = await app.PostJsonAsync("/api/playback/sessions", new { titleId = package.TitleId });
+        Assert.Equal(3.25, (await second.JsonAsync<JsonElement>()).GetProperty("resumeAt").GetDouble());
+    }
+
+    [Fact]
+    public async Task Heartbeat_WhenPositionNegative_Answers400Problem()
+    {
+        await using var app = await PlaybackHost.StartAsync(package);
+        var session = await app.StartSessionAsync(package.TitleId);
+
+        var response = await app.PostJsonAsync(session.HeartbeatUrl, new { positionSeconds = -4 });
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task Heartbeat_WhenSessionIsSomeoneElses_Answers404()
+    {
+        await using var app = await PlaybackHost.StartAsync(package, c => c["Marquee:Web:KnownProxies:0"] = "127.0.0.1");
+        var session = await app.StartSessionAsync(package.TitleId);
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, session.HeartbeatUrl) { Content = JsonContent.Create(new { position = 1 }) };
+        request.Headers.Add("X-Forwarded-For", "203.0.113.7");
+        var response = await app.Client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+    }
+
+    [Fact]
     public async Task Session_WhenNoHeartbeatWithinTimeout_IsEndedAndItsTokenAnswers403()
     {
         await using var app = await PlaybackHost.StartAsync(package, c => c["Marquee:Delivery:HeartbeatTimeout"] = "00:00:01");

@@ -68,6 +68,12 @@ public static class DeliveryModule
             .WithSummary("Ends a session (the viewer stopped).")
             .ProducesProblem(StatusCodes.Status404NotFound);
 
+        group.MapPost("/sessions/{id:guid}/end", StopWithBodyAsync)
+            .AllowAnonymous() // the session's own viewer only (checked in the handler)
+            .WithName("EndPlayback")
+            .WithSummary("Ends a session, with the last position (for navigator.sendBeacon when the page closes).")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+
         group.MapPost("/sessions/{id:guid}/revoke", RevokeAsync)
             .RequireAuthorization(Policies.Console)
             .WithName("RevokePlayback")
@@ -151,7 +157,12 @@ public static class DeliveryModule
             return TypedResults.Problem(title: "Session ended", detail: $"The session has ended ({session.EndReason}); start a new one.", statusCode: StatusCodes.Status410Gone);
         }
 
-        var grant = await sessions.HeartbeatAsync(session, input?.PositionSeconds, ct);
+        if (input is not null && Validation.Errors(input) is { Count: > 0 } errors)
+        {
+            return TypedResults.Problem(title: "Invalid heartbeat", detail: string.Join(" ", errors.SelectMany(e => e.Value)), statusCode: StatusCodes.Status400BadRequest);
+        }
+
+        var grant = await sessions.HeartbeatAsync(session, input?.Seconds, ct);
         return TypedResults.Ok(Describe(grant, links, http));
     }
 
@@ -166,6 +177,9 @@ public static class DeliveryModule
         await sessions.EndAsync(session, Sessions.Stopped, position, ct);
         return TypedResults.NoContent();
     }
+
+    private static Task<Results<NoContent, ProblemHttpResult>> StopWithBodyAsync(Guid id, Heartbeat? input, Sessions sessions, HttpContext http, CancellationToken ct) =>
+        StopAsync(id, input?.Seconds is { } s && s >= 0 ? s : null, sessions, http, ct);
 
     private static async Task<Results<NoContent, ProblemHttpResult>> RevokeAsync(Guid id, Sessions sessions, CancellationToken ct)
     {
@@ -326,17 +340,21 @@ public static class DeliveryModule
         links.GetPathByName(http, MasterRoute, new { token = grant.Token })!,
         grant.ExpiresAt,
         links.GetPathByName(http, HeartbeatRoute, new { id = grant.SessionId })!,
-        grant.MaxHeight);
+        grant.MaxHeight,
+        grant.ResumeAt);
 }
 
 /// <summary>The body of <c>POST /api/playback/sessions</c>.</summary>
 internal sealed record StartPlayback([property: Required] Guid? TitleId);
 
-/// <summary>The body of a heartbeat: where the player is.</summary>
-internal sealed record Heartbeat([property: Range(0, 1_000_000)] double? PositionSeconds);
+/// <summary>The body of a heartbeat or an end: where the player is, in seconds (<c>positionSeconds</c>, or <c>position</c> as the watch page sends it).</summary>
+internal sealed record Heartbeat([property: Range(0, 1_000_000)] double? PositionSeconds = null, [property: Range(0, 1_000_000)] double? Position = null)
+{
+    public double? Seconds => PositionSeconds ?? Position;
+}
 
 /// <summary>A started or renewed session: the manifest URL (token inside) and when the token expires.</summary>
-internal sealed record SessionStarted(Guid SessionId, string ManifestUrl, DateTimeOffset ExpiresAt, string HeartbeatUrl, int? MaxHeight);
+internal sealed record SessionStarted(Guid SessionId, string ManifestUrl, DateTimeOffset ExpiresAt, string HeartbeatUrl, int? MaxHeight, double? ResumeAt);
 
 /// <summary>A session as its viewer may see it.</summary>
 internal sealed record SessionState(Guid SessionId, Guid TitleId, bool Live, DateTimeOffset CreatedAt, DateTimeOffset LastHeartbeatAt,

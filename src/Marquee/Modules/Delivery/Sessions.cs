@@ -7,7 +7,8 @@ using Microsoft.Extensions.Options;
 namespace Marquee.Delivery;
 
 /// <summary>A session as the player gets it: where to fetch the manifest and where to send heartbeats.</summary>
-internal sealed record SessionGrant(Guid SessionId, string Token, DateTimeOffset ExpiresAt, int? MaxHeight);
+/// <param name="ResumeAt">Where this viewer left the title last time (seconds), when not near its end.</param>
+internal sealed record SessionGrant(Guid SessionId, string Token, DateTimeOffset ExpiresAt, int? MaxHeight, double? ResumeAt = null);
 
 internal abstract record StartOutcome
 {
@@ -52,6 +53,14 @@ internal sealed class Sessions(
             return new StartOutcome.NoPackage();
         }
 
+        var lastPosition = await db.Sessions.AsNoTracking()
+            .Where(s => s.AccountId == viewer.AccountId && s.ProfileId == viewer.ProfileId && s.TitleId == titleId && s.PositionSeconds != null)
+            .OrderByDescending(s => s.LastHeartbeatAt)
+            .Select(s => s.PositionSeconds)
+            .FirstOrDefaultAsync(cancellationToken);
+        // Watched to 95% or more counts as finished: start from the beginning.
+        var resumeAt = lastPosition is { } p && p > 0 && (package.Duration <= TimeSpan.Zero || p < package.Duration.TotalSeconds * 0.95) ? lastPosition : null;
+
         var now = time.GetUtcNow();
         var timeout = ttl ?? options.Value.HeartbeatTimeout;
         var session = new PlaybackSession
@@ -75,7 +84,7 @@ internal sealed class Sessions(
         db.Publish(new PlaybackStarted(session.Id, session.AccountId, session.ProfileId, titleId, package.AssetId, session.Platform, session.MaxHeight, session.WithAds, now));
         await db.SaveChangesAsync(cancellationToken);
         var expires = TokenExpiry(now, ttl ?? options.Value.TokenLifetime);
-        return new StartOutcome.Started(new SessionGrant(session.Id, tokens.Issue(session.Id, expires), expires, session.MaxHeight));
+        return new StartOutcome.Started(new SessionGrant(session.Id, tokens.Issue(session.Id, expires), expires, session.MaxHeight, resumeAt));
     }
 
     /// <summary>The viewer's session, ended first if its heartbeat timed out; null when it is not theirs or does not exist.</summary>
