@@ -63,7 +63,19 @@ public static class MarqueeCommandLine
         ingest.SetAction((result, ct) => IngestAsync(
             result, result.GetValue(ingestFile)!, result.GetValue(ingestTitle), result.GetValue(ingestKind)!, result.GetValue(ingestTitleId), result.GetValue(ingestWait), ct));
 
+        var playbackUrl = new Command("playback-url", "Print a signed playback URL (HLS master playlist) of a title, for an operator's player; audited.");
+        var titleArgument = new Argument<Guid>("TITLE_ID") { Description = "The title's id." };
+        var ttlOption = new Option<string?>("--ttl")
+        {
+            Description = "How long the URL works (and its session lives without heartbeats): e.g. 90s, 10m, 2h, 1d. Default 10m.",
+        };
+        playbackUrl.Arguments.Add(titleArgument);
+        playbackUrl.Options.Add(ttlOption);
+        playbackUrl.TreatUnmatchedTokensAsErrors = false;
+        playbackUrl.SetAction((result, ct) => PlaybackUrlAsync(result, titleArgument, ttlOption, ct));
+
         root.Subcommands.Add(serve);
+        root.Subcommands.Add(playbackUrl);
         root.Subcommands.Add(demo);
         root.Subcommands.Add(db);
         root.Subcommands.Add(ingest);
@@ -271,6 +283,76 @@ public static class MarqueeCommandLine
             : $"{pending.Count} migration(s) pending on {settings.Describe()}:{Environment.NewLine}  {string.Join(Environment.NewLine + "  ", pending)}");
         return Ok;
     });
+
+    private static async Task<int> PlaybackUrlAsync(ParseResult result, Argument<Guid> titleArgument, Option<string?> ttlOption, CancellationToken cancellationToken) => await Guard(async () =>
+    {
+        var ttlText = result.GetValue(ttlOption) ?? "10m";
+        if (ParseDuration(ttlText) is not { } ttl || ttl <= TimeSpan.Zero || ttl > TimeSpan.FromDays(30))
+        {
+            await Console.Error.WriteLineAsync($"marquee: --ttl '{ttlText}' is not a duration between 1s and 30d (e.g. 90s, 10m, 2h).");
+            return BadConfiguration;
+        }
+
+        var builder = MarqueeHost.CreateBuilder(ConfigArgs(result), QuietLogs);
+        await using var app = MarqueeHost.Build(builder);
+        var settings = app.Services.GetRequiredService<DatabaseSettings>();
+        var migrator = app.Services.GetRequiredService<DatabaseMigrator>();
+        if (builder.Configuration.GetValue<bool?>("Marquee:Database:MigrateOnStart") ?? settings.Provider == DatabaseProvider.Sqlite)
+        {
+            await migrator.MigrateAsync(cancellationToken);
+        }
+        else if ((await migrator.PendingAsync(cancellationToken)).Count > 0)
+        {
+            throw new StartupException($"The database has migrations not applied ({settings.Describe()}); run 'marquee db migrate' first.");
+        }
+
+        var (url, problem) = await Delivery.DeliveryModule.IssueOperatorUrlAsync(
+            app.Services, result.GetValue(titleArgument), ttl, PublicBase(builder.Configuration), $"{Environment.UserName}@{Environment.MachineName} (cli)", cancellationToken);
+        if (url is null)
+        {
+            await Console.Error.WriteLineAsync($"marquee: {problem}");
+            return Failed;
+        }
+
+        await Console.Out.WriteLineAsync($"Valid for {ttlText} (the session ends after that long without heartbeats); audited as delivery.playback-url-issued.");
+        await Console.Out.WriteLineAsync(url.ToString());
+        return Ok;
+    });
+
+    /// <summary><c>Marquee:PublicBaseUrl</c>, else the first of <c>urls</c> (a wildcard host read as localhost), else http://localhost:5080.</summary>
+    internal static Uri PublicBase(IConfiguration configuration)
+    {
+        if (configuration["Marquee:PublicBaseUrl"] is { Length: > 0 } configured)
+        {
+            return new Uri(configured);
+        }
+
+        var first = (configuration["urls"] ?? "http://localhost:5080").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault() ?? "http://localhost:5080";
+        foreach (var wildcard in new[] { "://*", "://+", "://0.0.0.0", "://[::]" })
+        {
+            first = first.Replace(wildcard, "://localhost", StringComparison.Ordinal);
+        }
+
+        return new Uri(first);
+    }
+
+    /// <summary>90s, 10m, 2h, 1d, or a TimeSpan (00:10:00).</summary>
+    internal static TimeSpan? ParseDuration(string text)
+    {
+        text = text.Trim();
+        if (text.Length >= 2 && double.TryParse(text[..^1], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var n) && n > 0)
+        {
+            switch (char.ToLowerInvariant(text[^1]))
+            {
+                case 's': return TimeSpan.FromSeconds(n);
+                case 'm': return TimeSpan.FromMinutes(n);
+                case 'h': return TimeSpan.FromHours(n);
+                case 'd': return TimeSpan.FromDays(n);
+            }
+        }
+
+        return TimeSpan.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out var span) ? span : null;
+    }
 
     /// <summary>Turns the failures an operator can fix into one readable line each on stderr and an exit code.</summary>
     private static async Task<int> Guard(Func<Task<int>> action)

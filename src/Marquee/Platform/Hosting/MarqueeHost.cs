@@ -5,6 +5,7 @@ using Marquee.Catalog;
 using Marquee.Compliance;
 using Marquee.Media;
 using Marquee.Components;
+using Marquee.Delivery;
 using Marquee.Platform.Data;
 using Marquee.Platform.Events;
 using Marquee.Platform.Web;
@@ -155,6 +156,7 @@ public static class MarqueeHost
         services.AddCompliance(configuration);
         services.AddCatalog(configuration);
         services.AddMedia(configuration);
+        services.AddDelivery(configuration);
         _ = environment;
     }
 
@@ -247,6 +249,7 @@ public static class MarqueeHost
         app.MapGroup("/api/compliance").MapCompliance();
         app.MapGroup("/api/catalog").MapCatalog();
         app.MapGroup("/api/media").MapMedia();
+        app.MapGroup("/api/playback").MapDelivery();
 
         app.MapRazorComponents<App>()
             .AddInteractiveServerRenderMode();

@@ -1,0 +1,68 @@
+using System.Security.Claims;
+using Marquee.Delivery.Contracts;
+using Marquee.Platform.Web;
+
+namespace Marquee.Delivery;
+
+/// <summary>Asks every registered <see cref="IPlaybackPolicy"/> and combines their answers.</summary>
+internal sealed class PlaybackPolicies(IEnumerable<IPlaybackPolicy> policies)
+{
+    public async Task<PlaybackDecision> EvaluateAsync(PlaybackRequest request, CancellationToken cancellationToken)
+    {
+        var decisions = new List<PlaybackDecision>();
+        foreach (var policy in policies)
+        {
+            decisions.Add(await policy.EvaluateAsync(request, cancellationToken));
+        }
+
+        return Combine(decisions);
+    }
+
+    /// <summary>All must allow; the first refusal's reason wins; the smallest height limit wins; ads if any says so.</summary>
+    public static PlaybackDecision Combine(IEnumerable<PlaybackDecision> decisions)
+    {
+        var list = decisions.ToList();
+        var refusal = list.FirstOrDefault(d => !d.Allowed);
+        var heights = list.Where(d => d.MaxHeight is not null).Select(d => d.MaxHeight!.Value).ToList();
+        return new PlaybackDecision(
+            refusal is null,
+            refusal is null ? null : refusal.Reason ?? "Playback is not allowed.",
+            heights.Count > 0 ? heights.Min() : null,
+            list.Any(d => d.WithAds));
+    }
+}
+
+/// <summary>Playback needs a signed-in viewer.</summary>
+internal sealed class SignedInPolicy : IPlaybackPolicy
+{
+    public const string Reason = "Sign in to watch.";
+
+    public Task<PlaybackDecision> EvaluateAsync(PlaybackRequest request, CancellationToken cancellationToken) =>
+        Task.FromResult(request.SignedIn ? PlaybackDecision.Allow() : PlaybackDecision.Refuse(Reason));
+}
+
+/// <summary>The viewer behind an HTTP request.</summary>
+internal sealed record Viewer(Guid AccountId, Guid ProfileId, bool SignedIn, ClientPlatform Platform)
+{
+    public static readonly Viewer LocalOperator = new(PlaybackViewers.LocalOperatorAccountId, PlaybackViewers.LocalOperatorAccountId, true, ClientPlatform.Other);
+
+    /// <summary>
+    /// Until accounts exist, a viewer is signed in when the request is authenticated (account id from its
+    /// NameIdentifier claim when that is a GUID) or comes from an operator on this machine
+    /// (<see cref="RequestActor.IsLocal"/>), who gets <see cref="PlaybackViewers.LocalOperatorAccountId"/>.
+    /// The platform is that of the registered client app; none are registered yet, so every request is <see cref="ClientPlatform.Web"/>.
+    /// </summary>
+    public static Viewer Of(HttpContext http)
+    {
+        ArgumentNullException.ThrowIfNull(http);
+        if (http.User.Identity is { IsAuthenticated: true })
+        {
+            var id = Guid.TryParse(http.User.FindFirstValue(ClaimTypes.NameIdentifier), out var g) ? g : Guid.Empty;
+            return new Viewer(id, id, true, ClientPlatform.Web);
+        }
+
+        return RequestActor.IsLocal(http)
+            ? LocalOperator with { Platform = ClientPlatform.Web }
+            : new Viewer(Guid.Empty, Guid.Empty, false, ClientPlatform.Web);
+    }
+}

@@ -1,0 +1,96 @@
+using System.Buffers.Binary;
+using System.Buffers.Text;
+using System.Security.Cryptography;
+using Marquee.Platform;
+using Microsoft.Extensions.Options;
+
+namespace Marquee.Delivery;
+
+/// <summary>
+/// Playback tokens, carried in the URL path so that relative URIs in playlists keep them:
+/// <c>base64url(sessionId[16, big-endian GUID bytes] || expiry[8, Unix seconds, big-endian] || HMAC-SHA256(secret, first 24 bytes)[32])</c>,
+/// 75 characters. The secret is 32 random bytes in <c>&lt;DataDir&gt;/keys/playback-token.key</c>, made on first use.
+/// </summary>
+internal sealed class PlaybackTokens
+{
+    private const int PayloadLength = 24;
+    private const int MacLength = 32;
+    private readonly byte[] secret;
+
+    public PlaybackTokens(IOptions<MarqueeOptions> options)
+    {
+        secret = LoadOrCreateSecret(Path.Combine(options.Value.FullDataDir, "keys", "playback-token.key"));
+    }
+
+    public string Issue(Guid sessionId, DateTimeOffset expiresAt)
+    {
+        Span<byte> token = stackalloc byte[PayloadLength + MacLength];
+        sessionId.TryWriteBytes(token[..16], bigEndian: true, out _);
+        BinaryPrimitives.WriteInt64BigEndian(token[16..PayloadLength], expiresAt.ToUnixTimeSeconds());
+        HMACSHA256.HashData(secret, token[..PayloadLength], token[PayloadLength..]);
+        return Base64Url.EncodeToString(token);
+    }
+
+    /// <summary>The session and expiry of a well-formed token whose signature is right (checked in constant time); null otherwise.</summary>
+    public (Guid SessionId, DateTimeOffset ExpiresAt)? Read(string? token)
+    {
+        if (string.IsNullOrEmpty(token) || token.Length > 128)
+        {
+            return null;
+        }
+
+        Span<byte> bytes = stackalloc byte[96];
+        if (!Base64Url.TryDecodeFromChars(token, bytes, out var length) || length != PayloadLength + MacLength)
+        {
+            return null;
+        }
+
+        // Only the canonical encoding is accepted (no alternative spellings of the same bytes).
+        if (!string.Equals(Base64Url.EncodeToString(bytes[..length]), token, StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        Span<byte> expected = stackalloc byte[MacLength];
+        HMACSHA256.HashData(secret, bytes[..PayloadLength], expected);
+        if (!CryptographicOperations.FixedTimeEquals(expected, bytes[PayloadLength..length]))
+        {
+            return null;
+        }
+
+        var sessionId = new Guid(bytes[..16], bigEndian: true);
+        var expiry = BinaryPrimitives.ReadInt64BigEndian(bytes[16..PayloadLength]);
+        return (sessionId, DateTimeOffset.FromUnixTimeSeconds(expiry));
+    }
+
+    private static byte[] LoadOrCreateSecret(string path)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        if (!File.Exists(path))
+        {
+            var fresh = RandomNumberGenerator.GetBytes(32);
+            try
+            {
+                var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+                if (!OperatingSystem.IsWindows())
+                {
+                    options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+                }
+
+                using var file = new FileStream(path, options);
+                file.Write(fresh);
+                file.Flush(flushToDisk: true);
+                return fresh;
+            }
+            catch (IOException) when (File.Exists(path))
+            {
+                // Another process made it first: use theirs.
+            }
+        }
+
+        var existing = File.ReadAllBytes(path);
+        return existing.Length == 32
+            ? existing
+            : throw new InvalidOperationException($"{path} must hold exactly 32 bytes (it holds {existing.Length}); delete it to make a new one (every playback URL issued so far stops working).");
+    }
+}
