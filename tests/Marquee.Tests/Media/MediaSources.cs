@@ -13,6 +13,9 @@ public sealed class MediaSources : IAsyncLifetime
 
     public const string AudioOnly = "audio.m4a";
 
+    /// <summary>350x199 (an odd height), 25 fps, 3 s, no sound.</summary>
+    public const string TinySilent = "tiny-silent.mp4";
+
     public const string NotMedia = "notes.mp4";
 
     public const string Empty = "empty.mp4";
@@ -36,6 +39,8 @@ public sealed class MediaSources : IAsyncLifetime
             "-t", "5", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ac", "2",
             "-movflags", "+faststart", PathOf(Video720)]);
         await FfmpegAsync(["-f", "lavfi", "-i", "sine=frequency=330:sample_rate=44100", "-t", "5", "-c:a", "aac", "-b:a", "96k", PathOf(AudioOnly)]);
+        await FfmpegAsync(["-f", "lavfi", "-i", "testsrc2=size=352x200:rate=25", "-vf", "scale=350:199,setsar=1,format=yuv444p",
+            "-t", "3", "-c:v", "libx264", "-preset", "ultrafast", PathOf(TinySilent)]);
         await File.WriteAllTextAsync(PathOf(NotMedia), "These are meeting notes, not a film.\n");
         await File.WriteAllBytesAsync(PathOf(Empty), []);
         var full = await File.ReadAllBytesAsync(PathOf(Video720));

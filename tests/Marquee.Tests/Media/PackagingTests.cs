@@ -167,6 +167,24 @@ public sealed partial class PackagingTests(PackagedVideo packaged) : IClassFixtu
     }
 
     [Fact]
+    public async Task Package_WhenSilentVideoBelow240pWithAnOddHeight_GetsOneEvenRungWithoutAudio()
+    {
+        var options = MediaSources.Options();
+        var probed = Assert.IsType<MediaAccepted>(await new Probe(options).InspectAsync(packaged.Sources.Folder, MediaSources.TinySilent, CancellationToken.None));
+        var id = Guid.NewGuid();
+
+        var result = await new Packager(new Transcoder(options), NullLogger<Packager>.Instance)
+            .PackageAsync(id, packaged.Sources.PathOf(MediaSources.TinySilent), probed.Info, packaged.Root, HlsEncryption.NewKey(), null, CancellationToken.None);
+
+        var master = await File.ReadAllTextAsync(result.MasterPlaylist);
+        var variant = Assert.Single(VariantLine().Matches(master)).Value;
+        Assert.Contains("RESOLUTION=348x198", variant, StringComparison.Ordinal);
+        Assert.Matches("CODECS=\"avc1\\.[0-9a-f]{6}\"", variant);
+        Assert.DoesNotContain("EXT-X-MEDIA", master, StringComparison.Ordinal);
+        Assert.NotNull(result.Poster);
+    }
+
+    [Fact]
     public async Task Package_WhenCancelled_KillsFfmpegAndPublishesNothing()
     {
         var options = MediaSources.Options();
@@ -180,6 +198,30 @@ public sealed partial class PackagingTests(PackagedVideo packaged) : IClassFixtu
 
         Assert.False(Directory.Exists(Packager.StagingFolder(packaged.Root, id)));
         Assert.False(Directory.Exists(Packager.PublishedFolder(packaged.Root, id)));
+        Assert.DoesNotContain(Packager.StagingFolder(packaged.Root, id), WorkingDirectoriesOfRunningProcesses()); // no ffmpeg left behind
+    }
+
+    private static List<string> WorkingDirectoriesOfRunningProcesses()
+    {
+        var found = new List<string>();
+        foreach (var proc in Directory.EnumerateDirectories("/proc").Where(d => Path.GetFileName(d).All(char.IsAsciiDigit)))
+        {
+            try
+            {
+                if (new FileInfo(Path.Combine(proc, "cwd")).LinkTarget is { } cwd)
+                {
+                    found.Add(cwd.Replace(" (deleted)", "", StringComparison.Ordinal));
+                }
+            }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
+
+        return found;
     }
 
     [Fact]
