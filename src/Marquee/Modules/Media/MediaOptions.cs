@@ -19,6 +19,10 @@ internal sealed class MediaOptions
     [Range(typeof(TimeSpan), "00:00:01", "2.00:00:00")]
     public TimeSpan MaxDuration { get; set; } = TimeSpan.FromHours(6);
 
+    /// <summary>Shorter sources (a still image renamed, a blip) are refused: too short to be a title.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan MinDuration { get; set; } = TimeSpan.FromSeconds(1);
+
     [Range(16, 16384)]
     public int MaxWidth { get; set; } = 7680;
 
