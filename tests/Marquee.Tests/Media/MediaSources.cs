@@ -22,6 +22,9 @@ public sealed class MediaSources : IAsyncLifetime
 
     public const string Truncated = "truncated.mp4";
 
+    /// <summary>An HLS playlist named .mp4 that points at another file on the machine.</summary>
+    public const string PlaylistInDisguise = "playlist.mp4";
+
     public string PathOf(string name) => Path.Combine(Folder, name);
 
     /// <summary>Options for tests: fastest x264 preset, everything else as configured by default.</summary>
@@ -43,6 +46,7 @@ public sealed class MediaSources : IAsyncLifetime
             "-t", "3", "-c:v", "libx264", "-preset", "ultrafast", PathOf(TinySilent)]);
         await File.WriteAllTextAsync(PathOf(NotMedia), "These are meeting notes, not a film.\n");
         await File.WriteAllBytesAsync(PathOf(Empty), []);
+        await File.WriteAllTextAsync(PathOf(PlaylistInDisguise), $"#EXTM3U\n#EXT-X-TARGETDURATION:5\n#EXTINF:5,\n{PathOf(Video720)}\n#EXT-X-ENDLIST\n");
         var full = await File.ReadAllBytesAsync(PathOf(Video720));
         await File.WriteAllBytesAsync(PathOf(Truncated), full[..(full.Length * 60 / 100)]);
     }

@@ -36,6 +36,15 @@ public sealed class ProbeTests(MediaSources sources) : IClassFixture<MediaSource
     }
 
     [Fact]
+    public async Task Inspect_WhenAPlaylistIsNamedMp4_RejectsItWithoutFollowingItToOtherFiles()
+    {
+        // Opened as HLS, it would "play" another local file; only real containers are opened.
+        var rejected = Assert.IsType<MediaRejected>(await InspectAsync(sources, MediaSources.PlaylistInDisguise));
+
+        Assert.StartsWith("Not a media file", rejected.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Inspect_WhenZeroLength_RejectsAsEmpty()
     {
         var rejected = Assert.IsType<MediaRejected>(await InspectAsync(sources, MediaSources.Empty));

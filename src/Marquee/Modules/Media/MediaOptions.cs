@@ -15,6 +15,14 @@ internal sealed class MediaOptions
     [Required]
     public string FfprobePath { get; set; } = "ffprobe";
 
+    /// <summary>
+    /// The demuxers ffmpeg may use on a source (its <c>-format_whitelist</c>), comma-separated. Without it a source named
+    /// <c>.mp4</c> that is really an HLS or concat playlist would be opened as one and make ffmpeg read other local files.
+    /// </summary>
+    [Required]
+    [RegularExpression("^[a-z0-9_]+(,[a-z0-9_]+)*$")]
+    public string AllowedContainers { get; set; } = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,mpegts,mpeg,mxf,flv,asf,mp3,flac,wav,w64,ogg,aac,aiff";
+
     /// <summary>Sources longer than this are refused before any decoding.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "2.00:00:00")]
     public TimeSpan MaxDuration { get; set; } = TimeSpan.FromHours(6);

@@ -33,7 +33,7 @@ internal sealed class Probe(IOptions<MediaOptions> options)
         }
 
         var probe = await Tool.RunAsync(options.FfprobePath,
-            ["-v", "error", "-protocol_whitelist", "file", "-print_format", "json", "-show_format", "-show_streams", "file:" + path],
+            ["-v", "error", "-protocol_whitelist", "file", "-format_whitelist", options.AllowedContainers, "-print_format", "json", "-show_format", "-show_streams", "file:" + path],
             null, cancellationToken);
         if (!probe.Succeeded)
         {
@@ -166,7 +166,7 @@ internal sealed class Probe(IOptions<MediaOptions> options)
     {
         long decodedUs = 0;
         var run = await Tool.RunAsync(options.FfmpegPath,
-            ["-nostdin", "-v", "error", "-xerror", "-protocol_whitelist", "file", "-i", "file:" + path,
+            ["-nostdin", "-v", "error", "-xerror", "-protocol_whitelist", "file", "-format_whitelist", options.AllowedContainers, "-i", "file:" + path,
              "-f", "null", "-progress", "pipe:1", "-nostats", "-"],
             line =>
             {
