@@ -3,6 +3,10 @@ using Microsoft.Extensions.Options;
 
 namespace Marquee.Tests.Media;
 
+/// <summary>The heavy Media test classes run one after another, not side by side, so that ffmpeg leaves cores for the rest of the suite.</summary>
+[CollectionDefinition("Media")]
+public sealed class MediaCollection;
+
 /// <summary>Small sources made with ffmpeg's lavfi at test time (no media is committed), in a temp folder of their own.</summary>
 public sealed class MediaSources : IAsyncLifetime
 {
@@ -30,7 +34,7 @@ public sealed class MediaSources : IAsyncLifetime
     /// <summary>Options for tests: fastest x264 preset, everything else as configured by default.</summary>
     internal static IOptions<MediaOptions> Options(Action<MediaOptions>? change = null)
     {
-        var o = new MediaOptions { X264Preset = "ultrafast" };
+        var o = new MediaOptions { X264Preset = "ultrafast", EncoderThreads = 1 };
         change?.Invoke(o);
         return Microsoft.Extensions.Options.Options.Create(o);
     }

@@ -7,6 +7,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Marquee.Tests.Media;
 
 [Trait("Category", "Media")]
+[Collection("Media")]
 public sealed partial class PackagingTests(PackagedVideo packaged) : IClassFixture<PackagedVideo>
 {
     private string Folder => packaged.Result.Folder;

@@ -3,6 +3,7 @@ using Marquee.Media;
 namespace Marquee.Tests.Media;
 
 [Trait("Category", "Media")]
+[Collection("Media")]
 public sealed class ProbeTests(MediaSources sources) : IClassFixture<MediaSources>
 {
     private static Task<ProbeOutcome> InspectAsync(MediaSources sources, string name, Action<MediaOptions>? change = null) =>

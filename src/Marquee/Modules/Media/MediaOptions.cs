@@ -56,6 +56,10 @@ internal sealed class MediaOptions
     [RegularExpression("^(ultrafast|superfast|veryfast|faster|fast|medium|slow|slower|veryslow)$")]
     public string X264Preset { get; set; } = "veryfast";
 
+    /// <summary>Threads each encoder may use; 0 lets ffmpeg decide (all cores). Tests use 1 to leave room for the rest of the suite.</summary>
+    [Range(0, 64)]
+    public int EncoderThreads { get; set; }
+
     /// <summary>How far the decoded length may fall short of the probed one before a source counts as truncated: the larger of this and <see cref="TruncationTolerancePercent"/>.</summary>
     [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
     public TimeSpan TruncationTolerance { get; set; } = TimeSpan.FromSeconds(0.5);

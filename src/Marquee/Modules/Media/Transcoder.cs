@@ -81,6 +81,11 @@ internal sealed class Transcoder(IOptions<MediaOptions> options)
             }
         }
 
+        if (options.EncoderThreads > 0)
+        {
+            a.AddRange(["-threads", options.EncoderThreads.ToString(CultureInfo.InvariantCulture)]);
+        }
+
         a.AddRange(["-f", "hls", "-hls_time", seg, "-hls_playlist_type", "vod", "-hls_segment_type", "fmp4",
             "-hls_flags", "independent_segments", "-hls_fmp4_init_filename", "init.mp4",
             "-hls_segment_filename", "%v/seg_%05d.m4s", "-master_pl_name", "master.m3u8",
