@@ -75,7 +75,7 @@ public sealed class MarqueeProcess : IAsyncDisposable
 
     public async Task WaitUntilReadyAsync(Uri baseAddress, TimeSpan timeout)
     {
-        using var client = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(5) };
+        using var client = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(10) };
         await Poll.UntilAsync(async () =>
         {
             if (process.HasExited)
@@ -87,9 +87,9 @@ public sealed class MarqueeProcess : IAsyncDisposable
             {
                 return (await client.GetAsync("/health/ready")).IsSuccessStatusCode;
             }
-            catch (HttpRequestException)
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
             {
-                return false;
+                return false; // not listening yet, or too busy to answer in time: ask again until the deadline
             }
         }, ok => ok, timeout, "marquee to be ready");
     }
