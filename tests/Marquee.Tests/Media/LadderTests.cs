@@ -4,9 +4,9 @@ namespace Marquee.Tests.Media;
 
 public sealed class LadderTests
 {
-    private static MediaInfo Video(int width, int height, bool audio = true)
+    private static MediaInfo Video(int width, int height, bool audio = true, double? sar = null)
     {
-        var streams = new List<MediaStream> { new(0, StreamKind.Video, "h264", width, height, 25, null, null, null) };
+        var streams = new List<MediaStream> { new(0, StreamKind.Video, "h264", width, height, 25, null, null, null, sar) };
         if (audio)
         {
             streams.Add(new MediaStream(1, StreamKind.Audio, "aac", null, null, null, 2, 48000, "eng"));
@@ -31,9 +31,16 @@ public sealed class LadderTests
     }
 
     [Fact]
-    public void For_When480pWidescreenAnamorphicWidth_KeepsTheShapeWithEvenWidths()
+    public void For_When480pAt3To2_KeepsTheShapeWithEvenWidths()
     {
         Assert.Equal("720x480@1400 540x360@800 360x240@400 | audio@128", Describe(Ladder.For(Video(720, 480))));
+    }
+
+    [Fact]
+    public void For_WhenAnamorphic_SizesRenditionsToTheDisplayShape()
+    {
+        // A 16:9 DVD: 720x480 stored, pixels 32:27 wide.
+        Assert.Equal("854x480@1400 640x360@800 426x240@400 | audio@128", Describe(Ladder.For(Video(720, 480, sar: 32d / 27))));
     }
 
     [Fact]

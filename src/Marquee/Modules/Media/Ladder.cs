@@ -27,7 +27,8 @@ internal static class Ladder
         ArgumentNullException.ThrowIfNull(info);
         if (info.Video is { Width: > 0, Height: > 0 } video)
         {
-            var (w, h) = (video.Width.Value, video.Height.Value);
+            // Renditions have square pixels, so their shape follows the display width (anamorphic sources get wider).
+            var (w, h) = (video.DisplayWidth!.Value, video.Height.Value);
             var rungs = VideoRungs
                 .Where(r => r.Height <= h)
                 .Select(r => new VideoRung($"{r.Height}p", EvenWidth(w, h, r.Height), r.Height, r.Kbps))

@@ -9,7 +9,7 @@ internal enum StreamKind
     Other,
 }
 
-/// <summary>One stream of a source as ffprobe saw it.</summary>
+/// <summary>One stream of a source as ffprobe saw it. <see cref="Width"/> is in stored pixels; <see cref="SampleAspectRatio"/> (when not square) widens them for display.</summary>
 internal sealed record MediaStream(
     int Index,
     StreamKind Kind,
@@ -19,7 +19,14 @@ internal sealed record MediaStream(
     double? FrameRate,
     int? Channels,
     int? SampleRate,
-    string? Language);
+    string? Language,
+    double? SampleAspectRatio = null)
+{
+    /// <summary>The width the picture is shown at: anamorphic sources (a DVD's 720x480 at 32:27) are wider than they are stored.</summary>
+    public int? DisplayWidth => Width is { } w && SampleAspectRatio is > 0 and var sar && Math.Abs(sar - 1) > 0.001
+        ? (int)Math.Round(w * sar)
+        : Width;
+}
 
 /// <summary>What a probe learned of a source: its container, length and streams.</summary>
 internal sealed record MediaInfo(string Container, TimeSpan Duration, long SizeBytes, IReadOnlyList<MediaStream> Streams)

@@ -50,11 +50,17 @@ internal sealed partial class MediaPipeline(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        await RecoverAsync(stoppingToken);
+        var recovered = false;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
+                if (!recovered)
+                {
+                    await RecoverAsync(stoppingToken); // retried each poll until the database answers
+                    recovered = true;
+                }
+
                 if (await RunNextAsync(stoppingToken))
                 {
                     continue;

@@ -98,7 +98,8 @@ internal sealed class Probe(IOptions<MediaOptions> options)
                     rate,
                     kind == StreamKind.Audio ? Int(s, "channels") : null,
                     kind == StreamKind.Audio ? Int(s, "sample_rate") : null,
-                    s.TryGetProperty("tags", out var tags) ? Str(tags, "language") : null));
+                    s.TryGetProperty("tags", out var tags) ? Str(tags, "language") : null,
+                    kind == StreamKind.Video ? Ratio(Str(s, "sample_aspect_ratio"), ':') : null));
             }
         }
 
@@ -219,14 +220,17 @@ internal sealed class Probe(IOptions<MediaOptions> options)
         } : null;
 
     /// <summary>ffprobe's rational "30000/1001"; "0/0" means unknown.</summary>
-    private static double? Rate(string? rational)
+    private static double? Rate(string? rational) => Ratio(rational, '/');
+
+    /// <summary>A ratio "a/b" or "a:b" as a number; null when unknown ("0/0", "0:1", "N/A").</summary>
+    private static double? Ratio(string? rational, char separator)
     {
         if (rational is null)
         {
             return null;
         }
 
-        var parts = rational.Split('/');
+        var parts = rational.Split(separator);
         if (parts.Length == 2
             && double.TryParse(parts[0], NumberStyles.Float, CultureInfo.InvariantCulture, out var n)
             && double.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out var d)
