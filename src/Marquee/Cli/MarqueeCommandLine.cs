@@ -293,21 +293,18 @@ public static class MarqueeCommandLine
             return BadConfiguration;
         }
 
-        var builder = MarqueeHost.CreateBuilder(ConfigArgs(result), QuietLogs);
+        // The URL is built from the routes, which exist once the host runs: run it briefly, web role only (no workers
+        // take jobs in this process), on a free loopback port; the URL itself names the configured public address.
+        var builder = MarqueeHost.CreateBuilder(ConfigArgs(result), new Dictionary<string, string?>(QuietLogs) { ["Marquee:Roles"] = "web" });
+        var publicBase = PublicBase(builder.Configuration);
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
         await using var app = MarqueeHost.Build(builder);
-        var settings = app.Services.GetRequiredService<DatabaseSettings>();
-        var migrator = app.Services.GetRequiredService<DatabaseMigrator>();
-        if (builder.Configuration.GetValue<bool?>("Marquee:Database:MigrateOnStart") ?? settings.Provider == DatabaseProvider.Sqlite)
-        {
-            await migrator.MigrateAsync(cancellationToken);
-        }
-        else if ((await migrator.PendingAsync(cancellationToken)).Count > 0)
-        {
-            throw new StartupException($"The database has migrations not applied ({settings.Describe()}); run 'marquee db migrate' first.");
-        }
+        await PrepareDatabaseAsync(app, builder.Configuration, cancellationToken);
+        await app.StartAsync(cancellationToken);
 
         var (url, problem) = await Delivery.DeliveryModule.IssueOperatorUrlAsync(
-            app.Services, result.GetValue(titleArgument), ttl, PublicBase(builder.Configuration), $"{Environment.UserName}@{Environment.MachineName} (cli)", cancellationToken);
+            app.Services, result.GetValue(titleArgument), ttl, publicBase, $"{Environment.UserName}@{Environment.MachineName} (cli)", cancellationToken);
+        await app.StopAsync(cancellationToken);
         if (url is null)
         {
             await Console.Error.WriteLineAsync($"marquee: {problem}");
