@@ -196,6 +196,11 @@ public sealed class PlaybackSessionsApiTests(HlsStub package) : IClassFixture<Hl
             Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
             Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
         }
+
+        var audit = await Poll.UntilAsync(
+            () => app.Client.GetFromJsonAsync<JsonElement[]>("/api/compliance/audit?action=delivery.playback-revoked")!,
+            lines => lines!.Length == 1, what: "the revocation's audit line");
+        Assert.Equal($"playback-session:{session.Id}", audit![0].GetProperty("target").GetString());
     }
 
     [Fact]

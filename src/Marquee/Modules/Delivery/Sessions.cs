@@ -1,6 +1,7 @@
 using Marquee.Delivery.Contracts;
 using Marquee.Delivery.Data;
 using Marquee.Media.Contracts;
+using Marquee.Platform.Audit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
@@ -112,15 +113,22 @@ internal sealed class Sessions(
         return new SessionGrant(session.Id, tokens.Issue(session.Id, expires), expires, session.MaxHeight);
     }
 
-    public async Task EndAsync(PlaybackSession session, string reason, double? positionSeconds, CancellationToken cancellationToken)
+    /// <param name="audit">When an operator ends it: the audit line, committed with the change.</param>
+    public async Task EndAsync(PlaybackSession session, string reason, double? positionSeconds, CancellationToken cancellationToken, AuditRecord? audit = null)
     {
         if (session.EndedAt is not null)
         {
             return;
         }
 
-        End(session, reason, time.GetUtcNow());
+        var now = time.GetUtcNow();
         session.PositionSeconds = positionSeconds ?? session.PositionSeconds;
+        End(session, reason, now);
+        if (audit is not null)
+        {
+            db.Publish(new AuditRequested(audit, now));
+        }
+
         await db.SaveChangesAsync(cancellationToken);
     }
 
