@@ -2,7 +2,10 @@ using System.CommandLine;
 using System.Data.Common;
 using System.Net.Sockets;
 using System.Security.Cryptography;
+using Marquee.Catalog.Contracts;
+using Marquee.Media.Contracts;
 using Marquee.Platform;
+using Marquee.Platform.Web;
 using Marquee.Platform.Data;
 using Marquee.Platform.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -44,6 +47,22 @@ public static class MarqueeCommandLine
         db.Subcommands.Add(migrate);
         db.Subcommands.Add(status);
 
+        var ingest = new Command("ingest", "Add a media file from this machine to a title (a new one, or --title-id) and queue it for transcoding. Prints the title's id as the last line.");
+        var ingestFile = new Argument<FileInfo>("file") { Description = "The video or audio file to ingest." };
+        var ingestTitle = new Option<string?>("--title") { Description = "Name of the new title (default: the file name)." };
+        var ingestKind = new Option<string>("--kind") { Description = "Kind of the new title.", DefaultValueFactory = _ => "film" };
+        ingestKind.AcceptOnlyFromAmong("film", "episode", "track", "podcast");
+        var ingestTitleId = new Option<Guid?>("--title-id") { Description = "Add the file to this existing title instead of creating one." };
+        var ingestWait = new Option<bool>("--wait") { Description = "Return only when the title is playable (exit 0) or the file was refused or failed (exit 1, reason on stderr)." };
+        ingest.Arguments.Add(ingestFile);
+        ingest.Options.Add(ingestTitle);
+        ingest.Options.Add(ingestKind);
+        ingest.Options.Add(ingestTitleId);
+        ingest.Options.Add(ingestWait);
+        ingest.TreatUnmatchedTokensAsErrors = false;
+        ingest.SetAction((result, ct) => IngestAsync(
+            result, result.GetValue(ingestFile)!, result.GetValue(ingestTitle), result.GetValue(ingestKind)!, result.GetValue(ingestTitleId), result.GetValue(ingestWait), ct));
+
         var playbackUrl = new Command("playback-url", "Print a signed playback URL (HLS master playlist) of a title, for an operator's player; audited.");
         var titleArgument = new Argument<Guid>("TITLE_ID") { Description = "The title's id." };
         var ttlOption = new Option<string?>("--ttl")
@@ -59,6 +78,7 @@ public static class MarqueeCommandLine
         root.Subcommands.Add(playbackUrl);
         root.Subcommands.Add(demo);
         root.Subcommands.Add(db);
+        root.Subcommands.Add(ingest);
 
         var parsed = root.Parse(args);
         var code = await parsed.InvokeAsync();
@@ -76,6 +96,7 @@ public static class MarqueeCommandLine
         // report the outcome themselves, one line on stdout or stderr.
         ["Logging:LogLevel:Microsoft.EntityFrameworkCore.Database.Connection"] = "None",
         ["Logging:LogLevel:Microsoft.EntityFrameworkCore.Database.Command"] = "None",
+        ["Logging:LogLevel:Microsoft.AspNetCore.DataProtection"] = "Error",
     };
 
     private static Option<string?> UrlsOption() => new("--urls")
@@ -105,31 +126,7 @@ public static class MarqueeCommandLine
         {
             var builder = MarqueeHost.CreateBuilder(DemoArgs(ConfigArgs(result), demo), overrides);
             await using var app = MarqueeHost.Build(builder);
-            var settings = app.Services.GetRequiredService<DatabaseSettings>();
-            var migrateOnStart = builder.Configuration.GetValue<bool?>("Marquee:Database:MigrateOnStart")
-                                 ?? settings.Provider == DatabaseProvider.Sqlite;
-            var migrator = app.Services.GetRequiredService<DatabaseMigrator>();
-            if (migrateOnStart)
-            {
-                await migrator.MigrateAsync(cancellationToken);
-            }
-            else
-            {
-                IReadOnlyList<string> pending;
-                try
-                {
-                    pending = await migrator.PendingAsync(cancellationToken);
-                }
-                catch (Exception ex) when (DatabaseMigrator.IsUnreachable(ex))
-                {
-                    throw new StartupException($"Cannot reach the database ({settings.Describe()}): {DatabaseMigrator.Innermost(ex).Message}", ex);
-                }
-
-                if (pending.Count > 0)
-                {
-                    throw new StartupException($"The database has {pending.Count} migration(s) not applied ({settings.Describe()}); run 'marquee db migrate' first.");
-                }
-            }
+            await PrepareDatabaseAsync(app, builder.Configuration, cancellationToken);
 
             if (demo)
             {
@@ -164,6 +161,95 @@ public static class MarqueeCommandLine
         demo && !args.Any(a => a.Contains("Marquee:DataDir", StringComparison.OrdinalIgnoreCase)) && Environment.GetEnvironmentVariable("Marquee__DataDir") is null
             ? [.. args, "--Marquee:DataDir=./data/demo"]
             : args;
+
+    private static async Task<int> IngestAsync(ParseResult result, FileInfo file, string? title, string kind, Guid? titleId, bool wait, CancellationToken cancellationToken) => await Guard(async () =>
+    {
+        var builder = MarqueeHost.CreateBuilder(ConfigArgs(result), QuietLogs);
+        await using var app = MarqueeHost.Build(builder);
+        await PrepareDatabaseAsync(app, builder.Configuration, cancellationToken);
+        await using var scope = app.Services.CreateAsyncScope();
+        var catalog = scope.ServiceProvider.GetRequiredService<ICatalog>();
+        var media = scope.ServiceProvider.GetRequiredService<IMediaIngest>();
+        if (media.Refusal(file.FullName) is { } refusal)
+        {
+            throw new StartupException(refusal); // before any title is created
+        }
+
+        var actor = new RequestActor($"cli:{Environment.UserName}", null);
+        TitleSummary target;
+        if (titleId is { } existing)
+        {
+            target = await catalog.FindAsync(existing, cancellationToken)
+                     ?? throw new StartupException($"There is no title {existing}.");
+        }
+        else
+        {
+            var draft = new TitleDraft(title ?? Path.GetFileNameWithoutExtension(file.Name), Enum.Parse<TitleKind>(kind, ignoreCase: true));
+            try
+            {
+                target = await catalog.CreateAsync(draft, actor, cancellationToken);
+            }
+            catch (ArgumentException ex)
+            {
+                throw new StartupException(ex.Message);
+            }
+        }
+
+        AssetStatus status;
+        try
+        {
+            status = await media.IngestFileAsync(file.FullName, target.Id, actor, cancellationToken);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new StartupException(ex.Message);
+        }
+
+        await Console.Out.WriteLineAsync($"Title \"{target.Name}\" ({target.Kind}), asset {status.AssetId}: {status.State}.");
+        if (wait)
+        {
+            var progress = new Progress<string>(state => Console.Error.WriteLine($"marquee: {state}…"));
+            status = await media.WaitAsync(status.AssetId, progress, cancellationToken);
+            if (status.State != AssetState.Ready)
+            {
+                await Console.Error.WriteLineAsync($"marquee: {status.State.ToString().ToLowerInvariant()}: {status.Reason}");
+                await Console.Out.WriteLineAsync(target.Id.ToString());
+                return Failed;
+            }
+
+            await Console.Out.WriteLineAsync($"Playable: open /watch/{target.Id}");
+        }
+
+        await Console.Out.WriteLineAsync(target.Id.ToString());
+        return Ok;
+    });
+
+    /// <summary>Migrates on the embedded default (or when configured); elsewhere refuses to run on a database with pending migrations.</summary>
+    private static async Task PrepareDatabaseAsync(WebApplication app, IConfiguration configuration, CancellationToken cancellationToken)
+    {
+        var settings = app.Services.GetRequiredService<DatabaseSettings>();
+        var migrator = app.Services.GetRequiredService<DatabaseMigrator>();
+        if (configuration.GetValue<bool?>("Marquee:Database:MigrateOnStart") ?? settings.Provider == DatabaseProvider.Sqlite)
+        {
+            await migrator.MigrateAsync(cancellationToken);
+            return;
+        }
+
+        IReadOnlyList<string> pending;
+        try
+        {
+            pending = await migrator.PendingAsync(cancellationToken);
+        }
+        catch (Exception ex) when (DatabaseMigrator.IsUnreachable(ex))
+        {
+            throw new StartupException($"Cannot reach the database ({settings.Describe()}): {DatabaseMigrator.Innermost(ex).Message}", ex);
+        }
+
+        if (pending.Count > 0)
+        {
+            throw new StartupException($"The database has {pending.Count} migration(s) not applied ({settings.Describe()}); run 'marquee db migrate' first.");
+        }
+    }
 
     private static async Task<int> MigrateAsync(ParseResult result, CancellationToken cancellationToken) => await Guard(async () =>
     {

@@ -9,12 +9,14 @@ namespace Marquee.Tests.Media;
 
 /// <summary>The durable runner in the real host: received sources become Ready or Rejected; a crash mid-transcode is recovered.</summary>
 [Trait("Category", "Media")]
+[Collection("Media")]
 public sealed class MediaPipelineTests(MediaSources sources) : IClassFixture<MediaSources>
 {
     private static void FastMedia(IDictionary<string, string?> settings)
     {
         settings["Marquee:Media:X264Preset"] = "ultrafast";
         settings["Marquee:Media:PollInterval"] = "00:00:00.100";
+        settings["Marquee:Media:EncoderThreads"] = "1";
     }
 
     private static string SourcesFolder(string dataDir)

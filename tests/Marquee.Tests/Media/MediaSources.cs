@@ -3,6 +3,10 @@ using Microsoft.Extensions.Options;
 
 namespace Marquee.Tests.Media;
 
+/// <summary>The heavy Media test classes run one after another, not side by side, so that ffmpeg leaves cores for the rest of the suite.</summary>
+[CollectionDefinition("Media")]
+public sealed class MediaCollection;
+
 /// <summary>Small sources made with ffmpeg's lavfi at test time (no media is committed), in a temp folder of their own.</summary>
 public sealed class MediaSources : IAsyncLifetime
 {
@@ -13,18 +17,24 @@ public sealed class MediaSources : IAsyncLifetime
 
     public const string AudioOnly = "audio.m4a";
 
+    /// <summary>350x199 (an odd height), 25 fps, 3 s, no sound.</summary>
+    public const string TinySilent = "tiny-silent.mp4";
+
     public const string NotMedia = "notes.mp4";
 
     public const string Empty = "empty.mp4";
 
     public const string Truncated = "truncated.mp4";
 
+    /// <summary>An HLS playlist named .mp4 that points at another file on the machine.</summary>
+    public const string PlaylistInDisguise = "playlist.mp4";
+
     public string PathOf(string name) => Path.Combine(Folder, name);
 
     /// <summary>Options for tests: fastest x264 preset, everything else as configured by default.</summary>
     internal static IOptions<MediaOptions> Options(Action<MediaOptions>? change = null)
     {
-        var o = new MediaOptions { X264Preset = "ultrafast" };
+        var o = new MediaOptions { X264Preset = "ultrafast", EncoderThreads = 1 };
         change?.Invoke(o);
         return Microsoft.Extensions.Options.Options.Create(o);
     }
@@ -36,8 +46,11 @@ public sealed class MediaSources : IAsyncLifetime
             "-t", "5", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ac", "2",
             "-movflags", "+faststart", PathOf(Video720)]);
         await FfmpegAsync(["-f", "lavfi", "-i", "sine=frequency=330:sample_rate=44100", "-t", "5", "-c:a", "aac", "-b:a", "96k", PathOf(AudioOnly)]);
+        await FfmpegAsync(["-f", "lavfi", "-i", "testsrc2=size=352x200:rate=25", "-vf", "scale=350:199,setsar=1,format=yuv444p",
+            "-t", "3", "-c:v", "libx264", "-preset", "ultrafast", PathOf(TinySilent)]);
         await File.WriteAllTextAsync(PathOf(NotMedia), "These are meeting notes, not a film.\n");
         await File.WriteAllBytesAsync(PathOf(Empty), []);
+        await File.WriteAllTextAsync(PathOf(PlaylistInDisguise), $"#EXTM3U\n#EXT-X-TARGETDURATION:5\n#EXTINF:5,\n{PathOf(Video720)}\n#EXT-X-ENDLIST\n");
         var full = await File.ReadAllBytesAsync(PathOf(Video720));
         await File.WriteAllBytesAsync(PathOf(Truncated), full[..(full.Length * 60 / 100)]);
     }

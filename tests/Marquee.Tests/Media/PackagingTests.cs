@@ -7,6 +7,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Marquee.Tests.Media;
 
 [Trait("Category", "Media")]
+[Collection("Media")]
 public sealed partial class PackagingTests(PackagedVideo packaged) : IClassFixture<PackagedVideo>
 {
     private string Folder => packaged.Result.Folder;
@@ -52,7 +53,7 @@ public sealed partial class PackagingTests(PackagedVideo packaged) : IClassFixtu
     public async Task Package_WhenEncrypted_SegmentsDecryptWithTheKeyToH264AtTheRungSize()
     {
         var (segment, iv) = await FirstSegmentAsync("480p");
-        var clear = Aes.Create();
+        using var clear = Aes.Create();
         clear.Key = packaged.Key;
         var bytes = clear.DecryptCbc(await File.ReadAllBytesAsync(segment), iv, PaddingMode.PKCS7);
         var joined = Path.Combine(packaged.Sources.Folder, "480p-first.mp4");
@@ -147,14 +148,15 @@ public sealed partial class PackagingTests(PackagedVideo packaged) : IClassFixtu
     }
 
     [Fact]
-    public async Task Package_WhenAudioOnly_GetsLoudnessNormalisedAacLadder()
+    public async Task Package_WhenAudioOnly_GetsAnAacLadderNormalisedToMinus16Lufs()
     {
         var options = MediaSources.Options();
         var probed = Assert.IsType<MediaAccepted>(await new Probe(options).InspectAsync(packaged.Sources.Folder, MediaSources.AudioOnly, CancellationToken.None));
         var id = Guid.NewGuid();
+        var key = HlsEncryption.NewKey();
 
         var result = await new Packager(new Transcoder(options), NullLogger<Packager>.Instance)
-            .PackageAsync(id, packaged.Sources.PathOf(MediaSources.AudioOnly), probed.Info, packaged.Root, HlsEncryption.NewKey(), null, CancellationToken.None);
+            .PackageAsync(id, packaged.Sources.PathOf(MediaSources.AudioOnly), probed.Info, packaged.Root, key, null, CancellationToken.None);
 
         var master = await File.ReadAllTextAsync(result.MasterPlaylist);
         var variants = VariantLine().Matches(master).Select(m => m.Value).ToList();
@@ -163,7 +165,62 @@ public sealed partial class PackagingTests(PackagedVideo packaged) : IClassFixtu
         Assert.All(variants, v => Assert.DoesNotContain("RESOLUTION", v, StringComparison.Ordinal));
         Assert.Null(result.Poster);
         Assert.Equal(["aac128", "aac256", "aac64"], Directory.GetDirectories(result.Folder).Select(Path.GetFileName).Order(StringComparer.Ordinal));
-        Assert.Contains("loudnorm=I=-16", string.Join(' ', new Transcoder(options).Arguments("x", probed.Info, result.Ladder)), StringComparison.Ordinal);
+
+        // The source sine sits near -22 LUFS; every rendition comes out at about -16 (EBU R128).
+        Assert.InRange(await IntegratedLoudnessAsync(packaged.Sources.PathOf(MediaSources.AudioOnly)), -24, -20);
+        var clear = await DecryptedVariantAsync(result.Folder, "aac128", key);
+        Assert.InRange(await IntegratedLoudnessAsync(clear), -17.5, -14.5);
+    }
+
+    private static async Task<double> IntegratedLoudnessAsync(string file)
+    {
+        var run = await Tool.RunAsync("ffmpeg", ["-nostdin", "-hide_banner", "-nostats", "-i", file, "-af", "ebur128", "-f", "null", "-"], null, CancellationToken.None);
+        Assert.True(run.Succeeded, run.Errors);
+        var summary = run.Errors[run.Errors.LastIndexOf("Integrated loudness:", StringComparison.Ordinal)..];
+        return double.Parse(Regex.Match(summary, "I:\\s+(-?[0-9.]+) LUFS").Groups[1].Value, CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>A variant's init segment and every media segment, decrypted with the key and the IVs its playlist names, as one file.</summary>
+    private async Task<string> DecryptedVariantAsync(string folder, string variant, byte[] key)
+    {
+        using var aes = Aes.Create();
+        aes.Key = key;
+        var dir = Path.Combine(folder, variant);
+        var bytes = new List<byte>(await File.ReadAllBytesAsync(Path.Combine(dir, "init.mp4")));
+        byte[]? iv = null;
+        foreach (var line in await File.ReadAllLinesAsync(Path.Combine(dir, "index.m3u8")))
+        {
+            if (line.StartsWith("#EXT-X-KEY:", StringComparison.Ordinal))
+            {
+                iv = Convert.FromHexString(Regex.Match(line, "IV=0x([0-9A-F]{32})").Groups[1].Value);
+            }
+            else if (line.EndsWith(".m4s", StringComparison.Ordinal))
+            {
+                bytes.AddRange(aes.DecryptCbc(await File.ReadAllBytesAsync(Path.Combine(dir, line)), iv!, PaddingMode.PKCS7));
+            }
+        }
+
+        var joined = Path.Combine(packaged.Sources.Folder, $"{Guid.NewGuid():N}-{variant}.mp4");
+        await File.WriteAllBytesAsync(joined, [.. bytes]);
+        return joined;
+    }
+
+    [Fact]
+    public async Task Package_WhenSilentVideoBelow240pWithAnOddHeight_GetsOneEvenRungWithoutAudio()
+    {
+        var options = MediaSources.Options();
+        var probed = Assert.IsType<MediaAccepted>(await new Probe(options).InspectAsync(packaged.Sources.Folder, MediaSources.TinySilent, CancellationToken.None));
+        var id = Guid.NewGuid();
+
+        var result = await new Packager(new Transcoder(options), NullLogger<Packager>.Instance)
+            .PackageAsync(id, packaged.Sources.PathOf(MediaSources.TinySilent), probed.Info, packaged.Root, HlsEncryption.NewKey(), null, CancellationToken.None);
+
+        var master = await File.ReadAllTextAsync(result.MasterPlaylist);
+        var variant = Assert.Single(VariantLine().Matches(master)).Value;
+        Assert.Contains("RESOLUTION=348x198", variant, StringComparison.Ordinal);
+        Assert.Matches("CODECS=\"avc1\\.[0-9a-f]{6}\"", variant);
+        Assert.DoesNotContain("EXT-X-MEDIA", master, StringComparison.Ordinal);
+        Assert.NotNull(result.Poster);
     }
 
     [Fact]
@@ -180,6 +237,30 @@ public sealed partial class PackagingTests(PackagedVideo packaged) : IClassFixtu
 
         Assert.False(Directory.Exists(Packager.StagingFolder(packaged.Root, id)));
         Assert.False(Directory.Exists(Packager.PublishedFolder(packaged.Root, id)));
+        Assert.DoesNotContain(Packager.StagingFolder(packaged.Root, id), WorkingDirectoriesOfRunningProcesses()); // no ffmpeg left behind
+    }
+
+    private static List<string> WorkingDirectoriesOfRunningProcesses()
+    {
+        var found = new List<string>();
+        foreach (var proc in Directory.EnumerateDirectories("/proc").Where(d => Path.GetFileName(d).All(char.IsAsciiDigit)))
+        {
+            try
+            {
+                if (new FileInfo(Path.Combine(proc, "cwd")).LinkTarget is { } cwd)
+                {
+                    found.Add(cwd.Replace(" (deleted)", "", StringComparison.Ordinal));
+                }
+            }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
+
+        return found;
     }
 
     [Fact]

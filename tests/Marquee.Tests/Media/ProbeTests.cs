@@ -3,6 +3,7 @@ using Marquee.Media;
 namespace Marquee.Tests.Media;
 
 [Trait("Category", "Media")]
+[Collection("Media")]
 public sealed class ProbeTests(MediaSources sources) : IClassFixture<MediaSources>
 {
     private static Task<ProbeOutcome> InspectAsync(MediaSources sources, string name, Action<MediaOptions>? change = null) =>
@@ -32,6 +33,16 @@ public sealed class ProbeTests(MediaSources sources) : IClassFixture<MediaSource
         var rejected = Assert.IsType<MediaRejected>(await InspectAsync(sources, MediaSources.NotMedia));
 
         Assert.StartsWith("Not a media file", rejected.Reason, StringComparison.Ordinal);
+        Assert.DoesNotContain(sources.Folder, rejected.Reason, StringComparison.Ordinal); // no server paths in a reason
+    }
+
+    [Fact]
+    public async Task Inspect_WhenAPlaylistIsNamedMp4_RejectsItWithoutFollowingItToOtherFiles()
+    {
+        // Opened as HLS, it would "play" another local file; only real containers are opened.
+        var rejected = Assert.IsType<MediaRejected>(await InspectAsync(sources, MediaSources.PlaylistInDisguise));
+
+        Assert.StartsWith("Not a media file", rejected.Reason, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -58,6 +69,7 @@ public sealed class ProbeTests(MediaSources sources) : IClassFixture<MediaSource
     public static TheoryData<string, string> Limits() => new()
     {
         { "duration", "lasts" },
+        { "minimum duration", "shorter than the minimum" },
         { "height", "over the limit of 1920x480" },
         { "frame rate", "frames per second" },
         { "streams", "streams" },
@@ -75,6 +87,7 @@ public sealed class ProbeTests(MediaSources sources) : IClassFixture<MediaSource
             switch (limit)
             {
                 case "duration": o.MaxDuration = TimeSpan.FromSeconds(2); break;
+                case "minimum duration": o.MinDuration = TimeSpan.FromSeconds(10); break;
                 case "height": (o.MaxWidth, o.MaxHeight) = (1920, 480); break;
                 case "frame rate": o.MaxFrameRate = 24; break;
                 case "streams": o.MaxStreams = 1; break;

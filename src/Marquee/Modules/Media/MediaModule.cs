@@ -3,6 +3,7 @@ using Marquee.Media.Data;
 using Marquee.Media.Uploads;
 using Marquee.Platform;
 using Marquee.Platform.Data;
+using Marquee.Platform.Web;
 
 namespace Marquee.Media;
 
@@ -22,6 +23,11 @@ public static class MediaModule
         services.AddScoped<Assets>();
         services.AddSingleton<MediaPipeline>();
         services.AddScoped<IMediaPackages, MediaPackages>();
+        services.AddScoped<IMediaIngest, MediaIngest>();
+        services.AddScoped<Marquee.Platform.Hosting.IDemoContent, MediaDemo>();
+        services.AddSingleton<MediaJobs>();
+        services.AddConsoleLink("Media", "Jobs", "/console/media");
+        services.AddConsoleLink("Media", "Upload", "/console/media/upload");
 
         // Resumable uploads (tus 1.0) into <DataDir>/uploads; a finished one is received by the pipeline.
         services.AddOptions<UploadOptions>().Bind(configuration.GetSection(UploadOptions.Section)).ValidateDataAnnotations().ValidateOnStart();

@@ -15,9 +15,21 @@ internal sealed class MediaOptions
     [Required]
     public string FfprobePath { get; set; } = "ffprobe";
 
+    /// <summary>
+    /// The demuxers ffmpeg may use on a source (its <c>-format_whitelist</c>), comma-separated. Without it a source named
+    /// <c>.mp4</c> that is really an HLS or concat playlist would be opened as one and make ffmpeg read other local files.
+    /// </summary>
+    [Required]
+    [RegularExpression("^[a-z0-9_]+(,[a-z0-9_]+)*$")]
+    public string AllowedContainers { get; set; } = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,mpegts,mpeg,mxf,flv,asf,mp3,flac,wav,w64,ogg,aac,aiff";
+
     /// <summary>Sources longer than this are refused before any decoding.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "2.00:00:00")]
     public TimeSpan MaxDuration { get; set; } = TimeSpan.FromHours(6);
+
+    /// <summary>Shorter sources (a still image renamed, a blip) are refused: too short to be a title.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan MinDuration { get; set; } = TimeSpan.FromSeconds(1);
 
     [Range(16, 16384)]
     public int MaxWidth { get; set; } = 7680;
@@ -43,6 +55,10 @@ internal sealed class MediaOptions
     [Required]
     [RegularExpression("^(ultrafast|superfast|veryfast|faster|fast|medium|slow|slower|veryslow)$")]
     public string X264Preset { get; set; } = "veryfast";
+
+    /// <summary>Threads each encoder may use; 0 lets ffmpeg decide (all cores). Tests use 1 to leave room for the rest of the suite.</summary>
+    [Range(0, 64)]
+    public int EncoderThreads { get; set; }
 
     /// <summary>How far the decoded length may fall short of the probed one before a source counts as truncated: the larger of this and <see cref="TruncationTolerancePercent"/>.</summary>
     [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]

@@ -33,11 +33,11 @@ internal sealed class Probe(IOptions<MediaOptions> options)
         }
 
         var probe = await Tool.RunAsync(options.FfprobePath,
-            ["-v", "error", "-protocol_whitelist", "file", "-print_format", "json", "-show_format", "-show_streams", "file:" + path],
+            ["-v", "error", "-protocol_whitelist", "file", "-format_whitelist", options.AllowedContainers, "-print_format", "json", "-show_format", "-show_streams", "file:" + path],
             null, cancellationToken);
         if (!probe.Succeeded)
         {
-            return new MediaRejected($"Not a media file that can be read ({probe.LastError}).");
+            return new MediaRejected($"Not a media file that can be read ({Anonymised(probe.LastError, path)}).");
         }
 
         MediaInfo info;
@@ -125,6 +125,11 @@ internal sealed class Probe(IOptions<MediaOptions> options)
             return new MediaRejected("The file has no duration: it holds no playable media.");
         }
 
+        if (info.Duration < options.MinDuration)
+        {
+            return new MediaRejected($"The media lasts {info.Duration.TotalSeconds:0.###} s, shorter than the minimum of {options.MinDuration.TotalSeconds:0.###} s.");
+        }
+
         if (info.Duration > options.MaxDuration)
         {
             return new MediaRejected($"The media lasts {info.Duration:g}, over the limit of {options.MaxDuration:g}.");
@@ -161,7 +166,7 @@ internal sealed class Probe(IOptions<MediaOptions> options)
     {
         long decodedUs = 0;
         var run = await Tool.RunAsync(options.FfmpegPath,
-            ["-nostdin", "-v", "error", "-xerror", "-protocol_whitelist", "file", "-i", "file:" + path,
+            ["-nostdin", "-v", "error", "-xerror", "-protocol_whitelist", "file", "-format_whitelist", options.AllowedContainers, "-i", "file:" + path,
              "-f", "null", "-progress", "pipe:1", "-nostats", "-"],
             line =>
             {
@@ -174,7 +179,7 @@ internal sealed class Probe(IOptions<MediaOptions> options)
             cancellationToken);
         if (!run.Succeeded)
         {
-            return new MediaRejected($"The file is damaged or truncated: decoding failed at {TimeSpan.FromMicroseconds(decodedUs):g} ({run.LastError}).");
+            return new MediaRejected($"The file is damaged or truncated: decoding failed at {TimeSpan.FromMicroseconds(decodedUs):g} ({Anonymised(run.LastError, path)}).");
         }
 
         var decoded = TimeSpan.FromMicroseconds(decodedUs);
@@ -186,6 +191,10 @@ internal sealed class Probe(IOptions<MediaOptions> options)
 
         return null;
     }
+
+    /// <summary>A tool's message without the server's folder names (reasons are shown to the people who uploaded).</summary>
+    private static string Anonymised(string message, string path) =>
+        message.Replace("file:" + path, Path.GetFileName(path), StringComparison.Ordinal).Replace(path, Path.GetFileName(path), StringComparison.Ordinal);
 
     private static bool IsAttachedPicture(JsonElement s) =>
         s.TryGetProperty("disposition", out var d) && Int(d, "attached_pic") == 1;

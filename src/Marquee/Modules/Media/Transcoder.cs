@@ -23,7 +23,7 @@ internal sealed class Transcoder(IOptions<MediaOptions> options)
         ArgumentNullException.ThrowIfNull(info);
         ArgumentNullException.ThrowIfNull(plan);
         var seg = options.SegmentSeconds.ToString(CultureInfo.InvariantCulture);
-        var a = new List<string> { "-nostdin", "-v", "error", "-protocol_whitelist", "file", "-i", "file:" + sourcePath };
+        var a = new List<string> { "-nostdin", "-v", "error", "-protocol_whitelist", "file", "-format_whitelist", options.AllowedContainers, "-i", "file:" + sourcePath };
         var streamMap = new List<string>();
 
         if (!plan.IsAudioOnly)
@@ -81,6 +81,11 @@ internal sealed class Transcoder(IOptions<MediaOptions> options)
             }
         }
 
+        if (options.EncoderThreads > 0)
+        {
+            a.AddRange(["-threads", options.EncoderThreads.ToString(CultureInfo.InvariantCulture)]);
+        }
+
         a.AddRange(["-f", "hls", "-hls_time", seg, "-hls_playlist_type", "vod", "-hls_segment_type", "fmp4",
             "-hls_flags", "independent_segments", "-hls_fmp4_init_filename", "init.mp4",
             "-hls_segment_filename", "%v/seg_%05d.m4s", "-master_pl_name", "master.m3u8",
@@ -108,7 +113,7 @@ internal sealed class Transcoder(IOptions<MediaOptions> options)
         ArgumentNullException.ThrowIfNull(info);
         var at = (info.Duration.TotalSeconds / 10).ToString("0.###", CultureInfo.InvariantCulture);
         var run = await Tool.RunAsync(options.FfmpegPath,
-            ["-nostdin", "-v", "error", "-protocol_whitelist", "file", "-ss", at, "-i", "file:" + sourcePath,
+            ["-nostdin", "-v", "error", "-protocol_whitelist", "file", "-format_whitelist", options.AllowedContainers, "-ss", at, "-i", "file:" + sourcePath,
              "-map", "0:v:0", "-frames:v", "1", "-q:v", "3", "-y", "file:" + posterPath],
             null, cancellationToken);
         if (!run.Succeeded || !File.Exists(posterPath))

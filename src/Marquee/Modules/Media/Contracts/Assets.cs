@@ -29,3 +29,20 @@ public sealed record AssetReady(Guid AssetId, Guid TitleId, TimeSpan Duration, b
 /// <summary>An asset's source was refused (not media, empty, damaged, truncated or over a limit).</summary>
 [Marquee.Platform.Events.EventName("media.asset-rejected.v1")]
 public sealed record AssetRejected(Guid AssetId, Guid TitleId, string Reason) : Marquee.Platform.Events.IDomainEvent;
+
+/// <summary>Where an asset is and why, as an operator or a CLI sees it.</summary>
+public sealed record AssetStatus(Guid AssetId, Guid TitleId, AssetState State, string? Reason);
+
+/// <summary>Ingest from the shell (<c>marquee ingest</c>): a file on this machine becomes a source of a title.</summary>
+public interface IMediaIngest
+{
+    /// <summary>Why the file cannot be ingested (missing, empty, a type not accepted), or null when it can be tried.</summary>
+    string? Refusal(string file);
+
+    /// <summary>Copies <paramref name="file"/> into the media store and queues it for the pipeline.</summary>
+    /// <exception cref="ArgumentException">The file does not exist, is empty, or its type is not accepted.</exception>
+    Task<AssetStatus> IngestFileAsync(string file, Guid titleId, Marquee.Platform.Web.RequestActor actor, CancellationToken cancellationToken);
+
+    /// <summary>Runs the pipeline in this process (alongside any server's workers) until the asset is Ready, Rejected or Failed.</summary>
+    Task<AssetStatus> WaitAsync(Guid assetId, IProgress<string>? progress, CancellationToken cancellationToken);
+}
