@@ -204,6 +204,17 @@ public sealed class PlaybackSessionsApiTests(HlsStub package) : IClassFixture<Hl
     }
 
     [Fact]
+    public async Task ConsoleOverview_WhenASessionIsLive_ShowsLivePlaybackSessions()
+    {
+        await using var app = await PlaybackHost.StartAsync(package);
+        await app.StartSessionAsync(package.TitleId);
+
+        var page = await app.Client.GetStringAsync("/console");
+
+        Assert.Contains("Live playback sessions", page, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Revoke_WhenRemoteVisitor_IsRefused()
     {
         await using var app = await PlaybackHost.StartAsync(package, c => c["Marquee:Web:KnownProxies:0"] = "127.0.0.1");

@@ -28,6 +28,7 @@ public static class DeliveryModule
         services.AddSingleton<IPlaybackPolicy, SignedInPolicy>();
         services.AddScoped<Sessions>();
         services.AddScoped<IPlaybackSessions>(sp => sp.GetRequiredService<Sessions>());
+        services.AddConsoleFigures<DeliveryFigures>();
         var marquee = configuration.GetSection(MarqueeOptions.Section).Get<MarqueeOptions>() ?? new MarqueeOptions();
         if (marquee.HasRole("worker"))
         {

@@ -158,6 +158,13 @@ internal sealed class Sessions(
         return await db.Sessions.CountAsync(s => s.AccountId == accountId && s.EndedAt == null && s.IdleDeadline >= now, cancellationToken);
     }
 
+    /// <summary>Sessions of every account that are live now (for the console overview).</summary>
+    public async Task<int> CountAllLiveAsync(CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        return await db.Sessions.CountAsync(s => s.EndedAt == null && s.IdleDeadline >= now, cancellationToken);
+    }
+
     /// <summary>Ends every session whose heartbeat timed out (at most <paramref name="batch"/>); returns how many.</summary>
     public async Task<int> EndSilentAsync(int batch, CancellationToken cancellationToken)
     {
@@ -207,6 +214,13 @@ internal sealed class Sessions(
         session.EndReason = reason;
         db.Publish(new PlaybackEnded(session.Id, session.AccountId, session.TitleId, reason, session.PositionSeconds, now));
     }
+}
+
+/// <summary>Delivery's figure on the console overview: live playback sessions.</summary>
+internal sealed class DeliveryFigures(Sessions sessions) : Platform.Web.IConsoleFigures
+{
+    public async Task<IReadOnlyList<Platform.Web.ConsoleFigure>> ReadAsync(CancellationToken cancellationToken) =>
+        [new("Delivery", "Live playback sessions", await sessions.CountAllLiveAsync(cancellationToken))];
 }
 
 /// <summary>Ends sessions whose heartbeat timed out, so that they stop counting as live even if nobody asks for them again.</summary>
