@@ -121,6 +121,18 @@ public sealed class PlaybackTokenTests(HlsStub package) : IClassFixture<HlsStub>
     }
 
     [Fact]
+    public async Task StartSession_WhenLimitBelowEveryVariant_Answers403ProblemWithReason()
+    {
+        await using var app = await PlaybackHost.StartAsync(package, policy: new HeightLimit(144));
+
+        var response = await app.PostJsonAsync("/api/playback/sessions", new { titleId = package.TitleId });
+
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        var problem = await response.JsonAsync<System.Text.Json.JsonElement>();
+        Assert.Contains("144p", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Segment_WhenRangeRequested_Answers206WithContentRange()
     {
         await using var app = await PlaybackHost.StartAsync(package);

@@ -28,6 +28,7 @@ internal sealed class Sessions(
     DeliveryDb db,
     PlaybackPolicies policies,
     PlaybackTokens tokens,
+    PackageLayouts layouts,
     IServiceProvider services,
     IOptions<DeliveryOptions> options,
     TimeProvider time) : IPlaybackSessions
@@ -52,6 +53,14 @@ internal sealed class Sessions(
         if (package is null)
         {
             return new StartOutcome.NoPackage();
+        }
+
+        // A limit no video variant meets would give the player an empty master playlist: refuse plainly instead.
+        if (decision.MaxHeight is { } max && File.Exists(Path.Combine(package.Root, package.MasterPlaylist))
+            && layouts.For(package.Root, package.MasterPlaylist).Variants is { } variants
+            && variants.Any(v => v.Height is not null) && !variants.Any(v => v.Height is null || v.Height <= max))
+        {
+            return new StartOutcome.Refused($"This title has no rendition at or below {max}p, the most this viewer may play.");
         }
 
         var lastPosition = await db.Sessions.AsNoTracking()
