@@ -196,6 +196,22 @@ public sealed class PlaybackSessionsApiTests(HlsStub package) : IClassFixture<Hl
             Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
             Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
         }
+
+        var audit = await Poll.UntilAsync(
+            () => app.Client.GetFromJsonAsync<JsonElement[]>("/api/compliance/audit?action=delivery.playback-revoked")!,
+            lines => lines!.Length == 1, what: "the revocation's audit line");
+        Assert.Equal($"playback-session:{session.Id}", audit![0].GetProperty("target").GetString());
+    }
+
+    [Fact]
+    public async Task ConsoleOverview_WhenASessionIsLive_ShowsLivePlaybackSessions()
+    {
+        await using var app = await PlaybackHost.StartAsync(package);
+        await app.StartSessionAsync(package.TitleId);
+
+        var page = await app.Client.GetStringAsync("/console");
+
+        Assert.Contains("Live playback sessions", page, StringComparison.Ordinal);
     }
 
     [Fact]

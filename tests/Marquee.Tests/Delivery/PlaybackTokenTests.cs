@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using Marquee.Delivery.Contracts;
 using Marquee.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Marquee.Tests.Delivery;
 
@@ -120,6 +121,18 @@ public sealed class PlaybackTokenTests(HlsStub package) : IClassFixture<HlsStub>
     }
 
     [Fact]
+    public async Task StartSession_WhenLimitBelowEveryVariant_Answers403ProblemWithReason()
+    {
+        await using var app = await PlaybackHost.StartAsync(package, policy: new HeightLimit(144));
+
+        var response = await app.PostJsonAsync("/api/playback/sessions", new { titleId = package.TitleId });
+
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        var problem = await response.JsonAsync<System.Text.Json.JsonElement>();
+        Assert.Contains("144p", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Segment_WhenRangeRequested_Answers206WithContentRange()
     {
         await using var app = await PlaybackHost.StartAsync(package);
@@ -197,6 +210,44 @@ public sealed class PlaybackTokenTests(HlsStub package) : IClassFixture<HlsStub>
         var response = await GetWithOriginAsync(app, session.Base + "360p/seg_0.m4s", "https://player.example.com");
 
         Assert.False(response.Headers.Contains("Access-Control-Allow-Origin"));
+    }
+
+    [Fact]
+    public async Task Preflight_WhenOriginAllowed_AllowsGetAndRange()
+    {
+        await using var app = await PlaybackHost.StartAsync(package, c => c["Marquee:Delivery:AllowedOrigins:0"] = "https://player.example.com");
+        var session = await app.StartSessionAsync(package.TitleId);
+
+        using var request = new HttpRequestMessage(HttpMethod.Options, session.Base + "360p/seg_0.m4s");
+        request.Headers.Add("Origin", "https://player.example.com");
+        request.Headers.Add("Access-Control-Request-Method", "GET");
+        request.Headers.Add("Access-Control-Request-Headers", "range");
+        var response = await app.Client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        Assert.Equal("https://player.example.com", response.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        Assert.Contains("Range", response.Headers.GetValues("Access-Control-Allow-Headers").Single(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Token_WhenHostRestartsOnTheSameDataFolder_StillWorksAndItsSecretIsPrivate()
+    {
+        await using var storage = await TestStorage.CreateAsync();
+        string manifest;
+        await using (var first = await MarqueeApp.StartAsync(services: s => s.AddSingleton(package.Media), storage: storage))
+        {
+            manifest = (await first.StartSessionAsync(package.TitleId)).ManifestUrl;
+        }
+
+        await using var second = await MarqueeApp.StartAsync(services: s => s.AddSingleton(package.Media), storage: storage);
+
+        Assert.Equal(HttpStatusCode.OK, (await second.Client.GetAsync(manifest)).StatusCode);
+        var secret = Path.Combine(storage.DataDir, "keys", "playback-token.key");
+        Assert.Equal(32, new FileInfo(secret).Length);
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(secret));
+        }
     }
 
     private static async Task<HttpResponseMessage> GetWithOriginAsync(MarqueeApp app, string url, string origin)

@@ -28,6 +28,7 @@ public static class DeliveryModule
         services.AddSingleton<IPlaybackPolicy, SignedInPolicy>();
         services.AddScoped<Sessions>();
         services.AddScoped<IPlaybackSessions>(sp => sp.GetRequiredService<Sessions>());
+        services.AddConsoleFigures<DeliveryFigures>();
         var marquee = configuration.GetSection(MarqueeOptions.Section).Get<MarqueeOptions>() ?? new MarqueeOptions();
         if (marquee.HasRole("worker"))
         {
@@ -181,7 +182,7 @@ public static class DeliveryModule
     private static Task<Results<NoContent, ProblemHttpResult>> StopWithBodyAsync(Guid id, Heartbeat? input, Sessions sessions, HttpContext http, CancellationToken ct) =>
         StopAsync(id, input?.Seconds is { } s && s >= 0 ? s : null, sessions, http, ct);
 
-    private static async Task<Results<NoContent, ProblemHttpResult>> RevokeAsync(Guid id, Sessions sessions, CancellationToken ct)
+    private static async Task<Results<NoContent, ProblemHttpResult>> RevokeAsync(Guid id, Sessions sessions, HttpContext http, CancellationToken ct)
     {
         var session = await sessions.FindAsync(id, owner: null, ct);
         if (session is null)
@@ -189,7 +190,9 @@ public static class DeliveryModule
             return TypedResults.Problem(title: "No such session", statusCode: StatusCodes.Status404NotFound);
         }
 
-        await sessions.EndAsync(session, Sessions.Revoked, positionSeconds: null, ct);
+        var actor = RequestActor.Of(http);
+        await sessions.EndAsync(session, Sessions.Revoked, positionSeconds: null, ct,
+            new AuditRecord(actor.Name, "delivery.playback-revoked", $"playback-session:{id}", actor.From, $"title {session.TitleId}, account {session.AccountId}"));
         return TypedResults.NoContent();
     }
 

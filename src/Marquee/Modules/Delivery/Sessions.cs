@@ -1,6 +1,7 @@
 using Marquee.Delivery.Contracts;
 using Marquee.Delivery.Data;
 using Marquee.Media.Contracts;
+using Marquee.Platform.Audit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
@@ -27,6 +28,7 @@ internal sealed class Sessions(
     DeliveryDb db,
     PlaybackPolicies policies,
     PlaybackTokens tokens,
+    PackageLayouts layouts,
     IServiceProvider services,
     IOptions<DeliveryOptions> options,
     TimeProvider time) : IPlaybackSessions
@@ -51,6 +53,14 @@ internal sealed class Sessions(
         if (package is null)
         {
             return new StartOutcome.NoPackage();
+        }
+
+        // A limit no video variant meets would give the player an empty master playlist: refuse plainly instead.
+        if (decision.MaxHeight is { } max && File.Exists(Path.Combine(package.Root, package.MasterPlaylist))
+            && layouts.For(package.Root, package.MasterPlaylist).Variants is { } variants
+            && variants.Any(v => v.Height is not null) && !variants.Any(v => v.Height is null || v.Height <= max))
+        {
+            return new StartOutcome.Refused($"This title has no rendition at or below {max}p, the most this viewer may play.");
         }
 
         var lastPosition = await db.Sessions.AsNoTracking()
@@ -112,15 +122,22 @@ internal sealed class Sessions(
         return new SessionGrant(session.Id, tokens.Issue(session.Id, expires), expires, session.MaxHeight);
     }
 
-    public async Task EndAsync(PlaybackSession session, string reason, double? positionSeconds, CancellationToken cancellationToken)
+    /// <param name="audit">When an operator ends it: the audit line, committed with the change.</param>
+    public async Task EndAsync(PlaybackSession session, string reason, double? positionSeconds, CancellationToken cancellationToken, AuditRecord? audit = null)
     {
         if (session.EndedAt is not null)
         {
             return;
         }
 
-        End(session, reason, time.GetUtcNow());
+        var now = time.GetUtcNow();
         session.PositionSeconds = positionSeconds ?? session.PositionSeconds;
+        End(session, reason, now);
+        if (audit is not null)
+        {
+            db.Publish(new AuditRequested(audit, now));
+        }
+
         await db.SaveChangesAsync(cancellationToken);
     }
 
@@ -148,6 +165,13 @@ internal sealed class Sessions(
     {
         var now = time.GetUtcNow();
         return await db.Sessions.CountAsync(s => s.AccountId == accountId && s.EndedAt == null && s.IdleDeadline >= now, cancellationToken);
+    }
+
+    /// <summary>Sessions of every account that are live now (for the console overview).</summary>
+    public async Task<int> CountAllLiveAsync(CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        return await db.Sessions.CountAsync(s => s.EndedAt == null && s.IdleDeadline >= now, cancellationToken);
     }
 
     /// <summary>Ends every session whose heartbeat timed out (at most <paramref name="batch"/>); returns how many.</summary>
@@ -199,6 +223,13 @@ internal sealed class Sessions(
         session.EndReason = reason;
         db.Publish(new PlaybackEnded(session.Id, session.AccountId, session.TitleId, reason, session.PositionSeconds, now));
     }
+}
+
+/// <summary>Delivery's figure on the console overview: live playback sessions.</summary>
+internal sealed class DeliveryFigures(Sessions sessions) : Platform.Web.IConsoleFigures
+{
+    public async Task<IReadOnlyList<Platform.Web.ConsoleFigure>> ReadAsync(CancellationToken cancellationToken) =>
+        [new("Delivery", "Live playback sessions", await sessions.CountAllLiveAsync(cancellationToken))];
 }
 
 /// <summary>Ends sessions whose heartbeat timed out, so that they stop counting as live even if nobody asks for them again.</summary>
