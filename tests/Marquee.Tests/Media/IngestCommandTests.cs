@@ -41,6 +41,34 @@ public sealed class IngestCommandTests
         Assert.Empty(Directory.GetDirectories(Path.Combine(storage.DataDir, "media", "published"), "*.staging"));
     }
 
+    [Fact]
+    public async Task IngestThenPlaybackUrl_FromTheShell_FfmpegDecodesTheWholeEncryptedStream()
+    {
+        await using var storage = await TestStorage.CreateAsync();
+        var clip = await MakeClipAsync(storage.DataDir);
+        var ingest = await MarqueeProcess.RunAsync(["ingest", clip, "--title", "Shell Film", "--wait"], storage.Environment(), TimeSpan.FromMinutes(3));
+        Assert.True(ingest.ExitCode == 0, ingest.Stderr + ingest.Stdout);
+        var titleId = ingest.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[^1];
+        await using var server = await MarqueeApp.StartAsync(storage: storage);
+
+        var issued = await MarqueeProcess.RunAsync(["playback-url", titleId, "--ttl", "5m", "--urls", server.BaseAddress.ToString()], storage.Environment());
+        Assert.True(issued.ExitCode == 0, issued.Stderr + issued.Stdout);
+        var url = issued.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[^1];
+        Assert.StartsWith(server.BaseAddress.ToString().TrimEnd('/') + "/api/playback/s/", url, StringComparison.Ordinal);
+
+        var info = new ProcessStartInfo("ffmpeg") { RedirectStandardError = true };
+        foreach (var a in new[] { "-v", "error", "-i", url, "-map", "0", "-f", "null", "-" })
+        {
+            info.ArgumentList.Add(a);
+        }
+
+        using var ffmpeg = Process.Start(info)!;
+        var errors = await ffmpeg.StandardError.ReadToEndAsync();
+        await ffmpeg.WaitForExitAsync();
+        Assert.True(ffmpeg.ExitCode == 0, errors);
+        Assert.Equal("", errors.Trim());
+    }
+
     [Theory]
     [InlineData("not media at all", "rejected")]
     public async Task Ingest_WhenWaitingOnGarbage_ExitsOneWithTheReason(string content, string expected)
