@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Marquee.BrowserTests.Support;
+using Marquee.Tests.Support;
 using Marquee.Media.Contracts;
 using Marquee.Platform.Web;
 using Microsoft.Extensions.DependencyInjection;
@@ -28,19 +28,7 @@ public sealed class WatchPageTests(BrowserFixture browser)
                 return id;
             }
 
-            var clip = Path.Combine(browser.App.DataDir, "watch-test.mp4");
-            var info = new ProcessStartInfo("ffmpeg") { RedirectStandardError = true };
-            foreach (var a in new[] { "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25", "-f", "lavfi", "-i", "sine=frequency=330",
-                         "-t", "12", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", clip })
-            {
-                info.ArgumentList.Add(a);
-            }
-
-            using (var ffmpeg = Process.Start(info)!)
-            {
-                await ffmpeg.WaitForExitAsync();
-                Assert.Equal(0, ffmpeg.ExitCode);
-            }
+            var clip = await Tools.MakeClipAsync(Path.Combine(browser.App.DataDir, "watch-test.mp4"), 1280, 720, seconds: 12, frequency: 330);
 
             var created = await (await browser.App.Client.PostAsJsonAsync("/api/catalog/titles", new { name = "Test Card", kind = "Film" }))
                 .Content.ReadFromJsonAsync<JsonElement>();

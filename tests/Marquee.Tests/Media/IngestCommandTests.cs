@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Marquee.Tests.Support;
 
 namespace Marquee.Tests.Media;
@@ -7,21 +6,7 @@ namespace Marquee.Tests.Media;
 [Trait("Category", "Media")]
 public sealed class IngestCommandTests
 {
-    private static async Task<string> MakeClipAsync(string folder)
-    {
-        var clip = Path.Combine(folder, "pattern.mp4");
-        var info = new ProcessStartInfo("ffmpeg") { RedirectStandardError = true };
-        foreach (var a in new[] { "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25", "-f", "lavfi", "-i", "sine=frequency=440",
-                     "-t", "4", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest", clip })
-        {
-            info.ArgumentList.Add(a);
-        }
-
-        using var ffmpeg = Process.Start(info)!;
-        await ffmpeg.WaitForExitAsync();
-        Assert.Equal(0, ffmpeg.ExitCode);
-        return clip;
-    }
+    private static Task<string> MakeClipAsync(string folder) => Tools.MakeClipAsync(Path.Combine(folder, "pattern.mp4"));
 
     [Fact]
     public async Task Ingest_WhenWaitingOnAGoodFile_ExitsZeroWhenPlayableAndPrintsTheTitleId()
@@ -56,16 +41,8 @@ public sealed class IngestCommandTests
         var url = issued.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[^1];
         Assert.StartsWith(server.BaseAddress.ToString().TrimEnd('/') + "/api/playback/s/", url, StringComparison.Ordinal);
 
-        var info = new ProcessStartInfo("ffmpeg") { RedirectStandardError = true };
-        foreach (var a in new[] { "-v", "error", "-i", url, "-map", "0", "-f", "null", "-" })
-        {
-            info.ArgumentList.Add(a);
-        }
-
-        using var ffmpeg = Process.Start(info)!;
-        var errors = await ffmpeg.StandardError.ReadToEndAsync();
-        await ffmpeg.WaitForExitAsync();
-        Assert.True(ffmpeg.ExitCode == 0, errors);
+        var (exit, _, errors) = await Tools.RunAsync("ffmpeg", ["-v", "error", "-i", url, "-map", "0", "-f", "null", "-"]);
+        Assert.True(exit == 0, errors);
         Assert.Equal("", errors.Trim());
     }
 

@@ -143,24 +143,7 @@ public sealed class HlsFixture : TestPackage
     /// <summary>Runs a program (arguments as a list, never one shell string): its exit code and stderr.</summary>
     public static async Task<(int ExitCode, string Error)> RunAsync(string program, string? workingDirectory, params string[] arguments)
     {
-        var start = new ProcessStartInfo(program)
-        {
-            RedirectStandardError = true,
-            RedirectStandardOutput = true,
-            UseShellExecute = false,
-            WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
-        };
-        foreach (var a in arguments)
-        {
-            start.ArgumentList.Add(a);
-        }
-
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        await process.WaitForExitAsync(timeout.Token);
-        await stdout;
-        return (process.ExitCode, await stderr);
+        var (code, _, error) = await Tools.RunAsync(program, arguments, workingDirectory);
+        return (code, error);
     }
 }
