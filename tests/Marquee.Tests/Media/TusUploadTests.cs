@@ -117,6 +117,26 @@ public sealed class TusUploadTests
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
     }
 
+    [Theory]
+    [InlineData("kind", "Opera")]
+    [InlineData("titleId", "not-a-guid")]
+    [InlineData("title", "")]
+    public async Task Create_WhenTitleMetadataIsBad_RefusesBeforeAnyByteIsSent(string key, string value)
+    {
+        await using var app = await MarqueeApp.StartAsync();
+        using var create = Tus(HttpMethod.Post, "/api/media/uploads");
+        create.Headers.Add("Upload-Length", "1000");
+        var bad = key == "title" ? new string('x', 301) : value;
+        create.Headers.Add("Upload-Metadata",
+            $"filename {Convert.ToBase64String("clip.mp4"u8.ToArray())},{key} {Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(bad))}");
+
+        var response = await app.Client.SendAsync(create);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.False(Directory.Exists(Path.Combine(app.DataDir, "uploads")) && Directory.EnumerateFiles(Path.Combine(app.DataDir, "uploads")).Any());
+    }
+
     [Fact]
     public async Task Request_WhenTusResumableMissing_Answers412()
     {

@@ -89,6 +89,22 @@ internal static class TusEndpoints
                 return Problem(StatusCodes.Status400BadRequest, "Bad Upload-Metadata", "Upload-Metadata is a comma-separated list of 'key base64value' pairs.");
             }
 
+            // The title the finished file will go to is checked now, not after gigabytes have arrived.
+            if (metadata.GetValueOrDefault("title") is { Length: > 300 })
+            {
+                return Problem(StatusCodes.Status400BadRequest, "Title too long", "A title's name has at most 300 characters.");
+            }
+
+            if (metadata.GetValueOrDefault("kind") is { Length: > 0 } kind && !Enum.TryParse<Marquee.Catalog.Contracts.TitleKind>(kind, ignoreCase: true, out _))
+            {
+                return Problem(StatusCodes.Status400BadRequest, "Unknown kind", $"'{kind}' is not a kind of title; use Film, Episode, Track or Podcast.");
+            }
+
+            if (metadata.GetValueOrDefault("titleId") is { Length: > 0 } titleId && !Guid.TryParse(titleId, out _))
+            {
+                return Problem(StatusCodes.Status400BadRequest, "Bad titleId", $"'{titleId}' is not a title id.");
+            }
+
             var fileName = metadata.GetValueOrDefault("filename") ?? metadata.GetValueOrDefault("name") ?? "";
             var extension = Path.GetExtension(fileName).ToLowerInvariant();
             if (!limits.Extensions.Contains(extension, StringComparer.OrdinalIgnoreCase))
