@@ -49,6 +49,12 @@ public static class MarqueeHost
     {
         ArgumentNullException.ThrowIfNull(builder);
         var app = builder.Build();
+        var keyRing = app.Configuration.GetSection(KeyRingOptions.Section).Get<KeyRingOptions>() ?? new KeyRingOptions();
+        if (app.Environment.IsProduction() && !keyRing.Encrypted)
+        {
+            KeyRingLog.Unencrypted(app.Logger, KeyRingOptions.Section);
+        }
+
         ConfigurePipeline(app);
         return app;
     }
@@ -104,9 +110,17 @@ public static class MarqueeHost
             o.HttpOnly = Microsoft.AspNetCore.CookiePolicy.HttpOnlyPolicy.Always;
         });
         var dataDir = (configuration.GetSection(MarqueeOptions.Section).Get<MarqueeOptions>() ?? new MarqueeOptions()).FullDataDir;
-        services.AddDataProtection()
+        var dataProtection = services.AddDataProtection()
             .SetApplicationName("marquee")
             .PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(dataDir, "keys")));
+        var keyRing = configuration.GetSection(KeyRingOptions.Section).Get<KeyRingOptions>() ?? new KeyRingOptions();
+        if (keyRing.Encrypted)
+        {
+            // New keys are encrypted to the current certificate; keys of earlier certificates stay readable.
+            var current = keyRing.Load(keyRing.CertificatePath!);
+            dataProtection.ProtectKeysWithCertificate(current)
+                .UnprotectKeysWithAnyCertificate([current, .. keyRing.PreviousPaths().Select(keyRing.Load)]);
+        }
         services.AddAntiforgery(o =>
         {
             o.Cookie.Name = "__Host-marquee-af";

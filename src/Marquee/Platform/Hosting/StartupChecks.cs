@@ -59,6 +59,7 @@ internal static class StartupChecks
         }
 
         CheckCertificateFiles(configuration, problems);
+        CheckKeyRing(configuration, problems);
 
         if (problems.Count > 0)
         {
@@ -109,6 +110,28 @@ internal static class StartupChecks
                         problems.Add($"{certificate.Path}:{key}: the file '{full}' does not exist.");
                     }
                 }
+            }
+        }
+    }
+
+    /// <summary>The key ring's certificates must load, with a private key.</summary>
+    private static void CheckKeyRing(IConfiguration configuration, List<string> problems)
+    {
+        var keyRing = Bind<KeyRingOptions>(configuration, KeyRingOptions.Section, problems);
+        if (keyRing is not { Encrypted: true })
+        {
+            return;
+        }
+
+        foreach (var path in (string[])[keyRing.CertificatePath!, .. keyRing.PreviousPaths()])
+        {
+            try
+            {
+                keyRing.Load(path).Dispose();
+            }
+            catch (StartupException ex)
+            {
+                problems.Add(ex.Message);
             }
         }
     }
