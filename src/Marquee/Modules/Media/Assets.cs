@@ -27,6 +27,10 @@ internal sealed class Assets(MediaDb db, MediaStorage storage, MediaPipelineSign
         return asset.Id;
     }
 
+    /// <summary>The asset made from a source file (relative to the sources folder), if any.</summary>
+    public Task<Asset?> FindBySourceAsync(string sourceFileName, CancellationToken cancellationToken) =>
+        db.Assets.AsNoTracking().FirstOrDefaultAsync(a => a.SourcePath == sourceFileName, cancellationToken);
+
     public Task<Asset?> FindAsync(Guid assetId, CancellationToken cancellationToken) =>
         db.Assets.AsNoTracking().SingleOrDefaultAsync(a => a.Id == assetId, cancellationToken);
 }

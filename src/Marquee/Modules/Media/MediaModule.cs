@@ -33,12 +33,19 @@ public static class MediaModule
         services.AddOptions<UploadOptions>().Bind(configuration.GetSection(UploadOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton(sp => new UploadStore(Path.Combine(sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<MarqueeOptions>>().Value.FullDataDir, "uploads")));
         services.AddScoped<IUploadCompletion, UploadIngest>();
+        services.AddSingleton<UploadHandOff>();
+        services.AddSingleton<UploadSweeper>();
 
         // The pipeline runs where background work runs (the worker role), like the outbox dispatcher.
         var roles = configuration.GetSection(MarqueeOptions.Section).Get<MarqueeOptions>() ?? new MarqueeOptions();
         if (roles.HasRole("worker"))
         {
             services.AddHostedService(sp => sp.GetRequiredService<MediaPipeline>());
+        }
+
+        if (roles.HasRole("web"))
+        {
+            services.AddHostedService(sp => sp.GetRequiredService<UploadSweeper>()); // uploads live on the web node's disk
         }
 
         return services;

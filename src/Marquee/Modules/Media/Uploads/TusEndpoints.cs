@@ -19,6 +19,10 @@ internal sealed class UploadOptions
     [Range(typeof(TimeSpan), "00:01:00", "30.00:00:00")]
     public TimeSpan Expiry { get; set; } = TimeSpan.FromDays(1);
 
+    /// <summary>How often expired uploads are deleted and failed hand-offs tried again.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.050", "1.00:00:00")]
+    public TimeSpan SweepInterval { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>File name extensions accepted (the file is probed anyway before anything is done with it).</summary>
     public List<string> Extensions { get; set; } =
         [".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mxf", ".ts", ".m4a", ".mp3", ".aac", ".ogg", ".oga", ".opus", ".flac", ".wav"];
@@ -135,7 +139,7 @@ internal static class TusEndpoints
         }).WithName("TusHead").WithSummary("How many bytes the server has (tus core).");
 
         uploads.MapMethods("/{id:guid}", ["PATCH"], async (Guid id, HttpContext http, UploadStore store, TimeProvider time,
-            IEnumerable<IUploadCompletion> completions, CancellationToken ct) =>
+            UploadHandOff handOff, CancellationToken ct) =>
         {
             if (http.Request.ContentType != "application/offset+octet-stream")
             {
@@ -165,10 +169,15 @@ internal static class TusEndpoints
             }
 
             var current = store.OffsetOf(info);
-            if (info.Completed && offset == current)
+            if ((info.Completed || info.Received) && offset == current)
             {
+                if (!info.Completed)
+                {
+                    await handOff.TryHandOffAsync(id, RequestActor.Of(http), CancellationToken.None); // a client asking again: try now
+                }
+
                 http.Response.Headers["Upload-Offset"] = current.ToString(CultureInfo.InvariantCulture);
-                return TypedResults.NoContent(); // already complete: nothing to add
+                return TypedResults.NoContent(); // already whole: nothing to add
             }
 
             if (offset != current)
@@ -197,11 +206,10 @@ internal static class TusEndpoints
 
             if (newOffset == info.Length && !info.Completed)
             {
-                await store.MarkCompletedAsync(info, ct);
-                foreach (var completion in completions)
-                {
-                    await completion.CompletedAsync(info, store.DataPath(id), RequestActor.Of(http), ct);
-                }
+                // Every byte is kept whatever happens now: a failed hand-off is logged and tried again by the sweeper,
+                // so the client is told its upload is whole either way (tus has no state for "received, not processed").
+                await store.MarkReceivedAsync(info, CancellationToken.None);
+                await handOff.TryHandOffAsync(id, RequestActor.Of(http), CancellationToken.None);
             }
 
             http.Response.Headers["Upload-Offset"] = newOffset.ToString(CultureInfo.InvariantCulture);

@@ -7,18 +7,40 @@ namespace Marquee.Media.Uploads;
 /// <summary>
 /// A finished upload becomes a source of a title: moved into the sources folder and received by the pipeline.
 /// Upload-Metadata names the title: <c>titleId</c> (an existing title) or <c>title</c> and <c>kind</c> (a new one).
+/// Every step can be run again after a failure or a crash without doing it twice: the title made is recorded on the
+/// upload before the file moves, the move is skipped when the file is already in place, and the asset is found by its
+/// source file. The upload counts as completed only after all of it (see <see cref="UploadHandOff"/>).
 /// </summary>
-internal sealed class UploadIngest(Assets assets, ICatalog catalog, MediaStorage storage, IAuditLog audit) : IUploadCompletion
+internal sealed class UploadIngest(Assets assets, ICatalog catalog, MediaStorage storage, UploadStore store, IAuditLog audit) : IUploadCompletion
 {
     public async Task CompletedAsync(UploadInfo upload, string dataPath, RequestActor actor, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(upload);
         var fileName = upload.Metadata.GetValueOrDefault("filename") ?? "source";
-        var titleId = await TitleForAsync(upload, fileName, actor, cancellationToken);
+        if (upload.TitleId is not { } titleId)
+        {
+            titleId = await TitleForAsync(upload, fileName, actor, cancellationToken);
+            await store.SaveAsync(upload with { TitleId = titleId }, cancellationToken);
+        }
+
         var extension = Path.GetExtension(fileName).ToLowerInvariant();
         var sourceName = $"{upload.Id:N}{extension}";
+        var source = Path.Combine(storage.Sources, sourceName);
         Directory.CreateDirectory(storage.Sources);
-        File.Move(dataPath, Path.Combine(storage.Sources, sourceName), overwrite: true);
+        if (File.Exists(dataPath))
+        {
+            File.Move(dataPath, source, overwrite: true);
+        }
+        else if (!File.Exists(source))
+        {
+            throw new InvalidOperationException($"The bytes of upload {upload.Id:N} are gone: neither {dataPath} nor {source} exists.");
+        }
+
+        if (await assets.FindBySourceAsync(sourceName, cancellationToken) is not null)
+        {
+            return; // received by an earlier attempt that stopped before the upload was marked completed
+        }
+
         var assetId = await assets.ReceiveAsync(titleId, sourceName, cancellationToken);
         await audit.RecordAsync(new AuditRecord(actor.Name, "media.source-uploaded", $"asset:{assetId}", actor.From,
             $"{fileName} ({upload.Length} bytes) for title {titleId}"), cancellationToken);

@@ -11,7 +11,9 @@ internal sealed record UploadInfo(
     DateTimeOffset CreatedAt,
     DateTimeOffset ExpiresAt,
     string CreatedBy,
-    bool Completed = false);
+    bool Completed = false,
+    Guid? TitleId = null,
+    bool Received = false);
 
 /// <summary>
 /// Resumable uploads on local disk: <c>&lt;DataDir&gt;/uploads/&lt;id&gt;.bin</c> (the bytes received so far, whose
@@ -52,8 +54,11 @@ internal sealed class UploadStore(string folder)
         return await JsonSerializer.DeserializeAsync<UploadInfo>(stream, Json, cancellationToken);
     }
 
-    /// <summary>The bytes received; a completed upload (its file handed on to the pipeline) has all of them.</summary>
-    public long OffsetOf(UploadInfo info) => info.Completed ? info.Length : OffsetOf(info.Id);
+    /// <summary>
+    /// The bytes received. An upload that has all of them (<see cref="UploadInfo.Received"/>: its file may have moved on
+    /// to the sources already) or is completed (handed on to the pipeline) has its whole length.
+    /// </summary>
+    public long OffsetOf(UploadInfo info) => info.Completed || info.Received ? info.Length : OffsetOf(info.Id);
 
     public long OffsetOf(Guid id)
     {
@@ -106,8 +111,45 @@ internal sealed class UploadStore(string folder)
         return (end, true);
     }
 
+    /// <summary>Records that every byte arrived, before the file is handed on (which may move it).</summary>
+    public async Task MarkReceivedAsync(UploadInfo info, CancellationToken cancellationToken) =>
+        await WriteInfoAsync(info with { Received = true }, cancellationToken);
+
     public async Task MarkCompletedAsync(UploadInfo info, CancellationToken cancellationToken) =>
         await WriteInfoAsync(info with { Completed = true }, cancellationToken);
+
+    /// <summary>Records what the hand-off has done so far (the title it made), so that a retry does not do it twice.</summary>
+    public Task SaveAsync(UploadInfo info, CancellationToken cancellationToken) => WriteInfoAsync(info, cancellationToken);
+
+    /// <summary>Every upload on disk (unreadable or half-written info files are skipped).</summary>
+    public async Task<IReadOnlyList<UploadInfo>> ListAsync(CancellationToken cancellationToken)
+    {
+        var found = new List<UploadInfo>();
+        if (!Directory.Exists(Folder))
+        {
+            return found;
+        }
+
+        foreach (var path in Directory.EnumerateFiles(Folder, "*.json"))
+        {
+            if (Guid.TryParseExact(Path.GetFileNameWithoutExtension(path), "N", out var id))
+            {
+                try
+                {
+                    if (await FindAsync(id, cancellationToken) is { } info)
+                    {
+                        found.Add(info);
+                    }
+                }
+                catch (JsonException)
+                {
+                    // not ours, or damaged: left for an operator
+                }
+            }
+        }
+
+        return found;
+    }
 
     public void Delete(Guid id)
     {
