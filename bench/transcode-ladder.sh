@@ -101,8 +101,10 @@ results="$work/results.tsv"
 measure() { # $1 = label, $2 = description, $3 = shell command
     local label=$1 desc=$2 cmd=$3 t
     echo "== ($label) $desc"
+    echo "   load before: $(uptime)"
     /usr/bin/time -o "$work/time.txt" -f "%e %U %S" bash -c "$cmd"
     read -r e u s <"$work/time.txt"
+    echo "   load after:  $(uptime)"
     printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$e" "$u" "$s" "$desc" >>"$results"
     awk -v e="$e" -v u="$u" -v s="$s" -v d="$SECONDS_SRC" \
         'BEGIN { printf "   wall %.1f s, CPU %.1f s (user %.1f + sys %.1f), CPU use %.0f%%, realtime x%.2f\n", e, u + s, u, s, 100 * (u + s) / e, d / e }'
