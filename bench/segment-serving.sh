@@ -137,8 +137,12 @@ summary="$tmp/summary.tsv"
 for target in marquee nginx; do
     if [[ $target == marquee ]]; then origin="http://127.0.0.1:$port"; else origin="http://127.0.0.1:$nport"; fi
     echo
+    # Warm-up, not counted: the first seconds of a fresh .NET process are spent compiling (tiered JIT); nginx gets the same.
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP:-10s}" -s "$tmp/$target.lua" "$origin" >/dev/null
     echo "== $target: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency -s $target.lua $origin"
+    echo "load before: $(uptime)"
     wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$tmp/$target.lua" "$origin" | tee "$tmp/$target.out"
+    echo "load after:  $(uptime)"
     awk -v t="$target" '
         function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
         function mb(v) { if (v ~ /GB$/) return v * 1024; if (v ~ /MB$/) return v + 0; if (v ~ /KB$/) return v / 1024; return v / 1048576 }

@@ -2,7 +2,7 @@
 # Transcode benchmark: the one-decode ladder (as Marquee's Transcoder/Packager build it) against one ffmpeg process
 # per rendition, on a 60 s 1080p24 source made from the Blender "Sintel" clip in ../shared/data.
 #
-#   bench/transcode-ladder.sh            # all cases
+#   bench/transcode-ladder.sh            # cases a, b, c
 #   PRESET=ultrafast SECONDS_SRC=10 TUNED= bench/transcode-ladder.sh   # a quick smoke run (not a measurement)
 #   TUNED="d1 d3" bench/transcode-ladder.sh                           # only some of the tuned variants (d1..d4)
 #
@@ -58,14 +58,20 @@ HLS_TAIL=(-f hls -hls_time "$SEG" -hls_playlist_type vod -hls_segment_type fmp4 
           -hls_fmp4_init_filename init.mp4)
 IN=(-nostdin -v error -y -protocol_whitelist file -i "file:$src")
 
-# (a) ONE ffmpeg: decode once, split, one scaler + x264 encoder per rung, one AAC rendition; exactly the Transcoder's shape.
+# (a) ONE ffmpeg: decode once, one x264 encoder per rung, one AAC rendition. This MIRRORS the product's arguments
+# (src/Marquee/Modules/Media/Transcoder.cs: Arguments and VideoGraph) by hand, argument for argument, for this source:
+# the cascade of scalers, each rung scaled from the rung above
+#   [0:v:0]scale=1920:1080,setsar=1,split=2[v0][c0];[c0]scale=1280:720,setsar=1,split=2[v1][c1];...;[c3]scale=426:240,setsar=1[v4]
+# (the product's only extra arguments are -format_whitelist, -progress pipe:1 and -nostats, which change no work).
+# If the Transcoder's graph or encoder options change, change them here too.
 # Extra arguments ($@) go before the HLS output options (encoder/filter threading).
 ladder_args() {
-    local n=${#rungs[@]} graph maps=() rates=() map="" i=0
-    graph="[0:v:0]split=$n$(for ((j = 0; j < n; j++)); do printf '[s%d]' "$j"; done)"
+    local n=${#rungs[@]} graph="[0:v:0]" maps=() rates=() map="" i=0
     for r in "${rungs[@]}"; do
         read -r h w k <<<"$r"
-        graph+=";[s$i]scale=$w:$h,setsar=1[v$i]"
+        ((i > 0)) && graph+=";[c$((i - 1))]"
+        graph+="scale=$w:$h,setsar=1"
+        if ((i < n - 1)); then graph+=",split=2[v$i][c$i]"; else graph+="[v$i]"; fi
         maps+=(-map "[v$i]")
         rates+=("-b:v:$i" "${k}k" "-maxrate:v:$i" "$((k * 11 / 10))k" "-bufsize:v:$i" "$((k * 2))k")
         map+=" v:$i,agroup:audio,name:${h}p"
@@ -95,8 +101,10 @@ results="$work/results.tsv"
 measure() { # $1 = label, $2 = description, $3 = shell command
     local label=$1 desc=$2 cmd=$3 t
     echo "== ($label) $desc"
+    echo "   load before: $(uptime)"
     /usr/bin/time -o "$work/time.txt" -f "%e %U %S" bash -c "$cmd"
     read -r e u s <"$work/time.txt"
+    echo "   load after:  $(uptime)"
     printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$e" "$u" "$s" "$desc" >>"$results"
     awk -v e="$e" -v u="$u" -v s="$s" -v d="$SECONDS_SRC" \
         'BEGIN { printf "   wall %.1f s, CPU %.1f s (user %.1f + sys %.1f), CPU use %.0f%%, realtime x%.2f\n", e, u + s, u, s, 100 * (u + s) / e, d / e }'
@@ -121,14 +129,15 @@ lad() { # label desc in_extra(quoted string) out_extra...
     rm -rf "${work:?}/$label"
 }
 
-lad a "one-decode ladder, as the Packager builds it (ffmpeg default threads)" ""
+lad a "one-decode ladder, as the Transcoder builds it (cascaded scalers, ffmpeg default threads)" ""
 measure b "one ffmpeg per rendition, one after another (5 video + 1 audio)" "$per_seq"
 rm -rf "$work/b"
 measure c "one ffmpeg per rendition, all at once (5 video + 1 audio)" "$per_par"
 rm -rf "$work/c"
 # (d) the one-decode graph tuned for 2 cores.
-# TUNED picks the tuned variants d1..d4 (default d1, to keep the run near 10 minutes on 2 cores); TUNED="" skips them.
-TUNED="${TUNED-d1}"
+# TUNED picks the tuned variants d1..d4 (default none: the product's graph with ffmpeg's default threading is (a));
+# e.g. TUNED="d1 d3".
+TUNED="${TUNED-}"
 for t in $TUNED; do
     case $t in
         d1) lad d1 "one-decode + -filter_complex_threads 2 -threads 2" "" -filter_complex_threads 2 -threads 2 ;;

@@ -104,6 +104,8 @@ public sealed class PlaybackSessionsApiTests(HlsStub package) : IClassFixture<Hl
     {
         await using var app = await PlaybackHost.StartAsync(package);
         var session = await app.StartSessionAsync(package.TitleId);
+        // Fetched once before the end, so that the process holds the live session in memory.
+        Assert.Equal(HttpStatusCode.OK, (await app.Client.GetAsync(session.ManifestUrl)).StatusCode);
 
         var stop = await app.Client.DeleteAsync($"/api/playback/sessions/{session.Id}");
 
@@ -179,6 +181,42 @@ public sealed class PlaybackSessionsApiTests(HlsStub package) : IClassFixture<Hl
         Assert.Equal("heartbeat-timeout", reason);
         Assert.Equal(HttpStatusCode.Forbidden, (await app.Client.GetAsync(session.ManifestUrl)).StatusCode);
     }
+
+    [Fact]
+    public async Task Session_WhenEndedByAnotherProcess_IsRefusedOnceTheInMemoryCopyExpires()
+    {
+        await using var app = await PlaybackHost.StartAsync(package, c => c["Marquee:Delivery:SessionCacheLifetime"] = "00:00:01");
+        var session = await app.StartSessionAsync(package.TitleId);
+        Assert.Equal(HttpStatusCode.OK, (await app.Client.GetAsync(session.Base + "360p/seg_0.m4s")).StatusCode);
+
+        // Another web node revokes it: only the row changes, this process is not told.
+        await EndRowElsewhereAsync(app, session.Id);
+
+        await Poll.UntilAsync(
+            async () => (await app.Client.GetAsync(session.Base + "360p/seg_0.m4s")).StatusCode,
+            status => status == HttpStatusCode.Forbidden, what: "the segment to be refused after the cached copy expired");
+    }
+
+    [Fact]
+    public async Task Session_WhenCacheLifetimeZeroAndEndedByAnotherProcess_IsRefusedAtOnce()
+    {
+        await using var app = await PlaybackHost.StartAsync(package, c => c["Marquee:Delivery:SessionCacheLifetime"] = "00:00:00");
+        var session = await app.StartSessionAsync(package.TitleId);
+        Assert.Equal(HttpStatusCode.OK, (await app.Client.GetAsync(session.Base + "360p/seg_0.m4s")).StatusCode);
+
+        await EndRowElsewhereAsync(app, session.Id);
+
+        Assert.Equal(HttpStatusCode.Forbidden, (await app.Client.GetAsync(session.Base + "360p/seg_0.m4s")).StatusCode);
+    }
+
+    private static Task<int> EndRowElsewhereAsync(MarqueeApp app, Guid sessionId) => app.ScopedAsync(async sp =>
+    {
+        var db = sp.GetRequiredService<DeliveryDb>();
+        var row = await db.Sessions.SingleAsync(s => s.Id == sessionId);
+        row.EndedAt = sp.GetRequiredService<TimeProvider>().GetUtcNow();
+        row.EndReason = "revoked";
+        return await db.SaveChangesAsync();
+    });
 
     [Fact]
     public async Task Revoke_WhenOperatorRevokes_TokenAnswers403AtOnce()

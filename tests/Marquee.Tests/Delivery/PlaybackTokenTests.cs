@@ -71,6 +71,28 @@ public sealed class PlaybackTokenTests(HlsStub package) : IClassFixture<HlsStub>
         Assert.Equal("video/mp4", init.Content.Headers.ContentType?.MediaType);
     }
 
+    [Fact]
+    public async Task Segment_WhenFetchedWhole_CarriesLengthLastModifiedAndAnswers304WhenUnchanged()
+    {
+        await using var app = await PlaybackHost.StartAsync(package);
+        var session = await app.StartSessionAsync(package.TitleId);
+        var file = new FileInfo(Path.Combine(package.Root, "360p", "seg_1.m4s"));
+
+        var whole = await app.Client.GetAsync(session.Base + "360p/seg_1.m4s");
+
+        Assert.Equal(HttpStatusCode.OK, whole.StatusCode);
+        Assert.Equal(file.Length, whole.Content.Headers.ContentLength);
+        Assert.Equal("bytes", whole.Headers.AcceptRanges.Single());
+        var lastModified = whole.Content.Headers.LastModified;
+        Assert.NotNull(lastModified);
+        Assert.True((file.LastWriteTimeUtc - lastModified.Value.UtcDateTime).Duration() < TimeSpan.FromSeconds(1));
+
+        using var again = new HttpRequestMessage(HttpMethod.Get, session.Base + "360p/seg_1.m4s");
+        again.Headers.IfModifiedSince = lastModified;
+        var notModified = await app.Client.SendAsync(again);
+        Assert.Equal(HttpStatusCode.NotModified, notModified.StatusCode);
+    }
+
     [Theory]
     [InlineData("master.m3u8")]
     [InlineData("key")]

@@ -70,4 +70,20 @@ public sealed class LadderTests
         Assert.True(plan.IsAudioOnly);
         Assert.Equal(" | aac64@64 aac128@128 aac256@256", Describe(plan));
     }
+
+    [Fact]
+    public void VideoGraph_When1080p_CascadesEachRungFromTheOneAbove()
+    {
+        // bench/transcode-ladder.sh mirrors this graph for its 1080p source: change both together.
+        Assert.Equal(
+            "[0:v:0]scale=1920:1080,setsar=1,split=2[v0][c0];[c0]scale=1280:720,setsar=1,split=2[v1][c1];"
+            + "[c1]scale=854:480,setsar=1,split=2[v2][c2];[c2]scale=640:360,setsar=1,split=2[v3][c3];[c3]scale=426:240,setsar=1[v4]",
+            Transcoder.VideoGraph(Ladder.For(Video(1920, 1080)).Video));
+    }
+
+    [Fact]
+    public void VideoGraph_WhenOneRung_ScalesWithoutSplit()
+    {
+        Assert.Equal("[0:v:0]scale=200:112,setsar=1[v0]", Transcoder.VideoGraph(Ladder.For(Video(200, 112)).Video));
+    }
 }

@@ -24,6 +24,7 @@ public static class DeliveryModule
         services.AddModuleDb<DeliveryDb, SqliteDeliveryDb, PostgresDeliveryDb>(configuration);
         services.AddSingleton<PlaybackTokens>();
         services.AddSingleton<PackageLayouts>();
+        services.AddSingleton<LiveSessions>();
         services.AddScoped<PlaybackPolicies>();
         services.AddSingleton<IPlaybackPolicy, SignedInPolicy>();
         services.AddScoped<Sessions>();
@@ -82,7 +83,11 @@ public static class DeliveryModule
             .ProducesProblem(StatusCodes.Status404NotFound);
 
         // Manifests, keys and segments: the token in the path is the authorisation (players send no cookies to an edge).
+        // They are short-circuited: answered by the routing middleware, without the cookie authentication, authorization
+        // and antiforgery middleware that follow it (none of which applies to them); the platform's error handling and
+        // security headers come before routing and still apply.
         var media = group.MapGroup("/s/{token}").AllowAnonymous().AddEndpointFilter(CorsFilter);
+        media.ShortCircuit();
         media.MapGet("/master.m3u8", MasterAsync).WithName(MasterRoute).WithSummary("The session's master playlist, without variants above its height limit.");
         media.MapGet("/key", KeyAsync).WithName(KeyRoute).WithSummary("The content key (16 bytes), for a live session.");
         media.MapGet("/{**path}", FileAsync).WithName("PlaybackFile").WithSummary("A media playlist (key URIs rewritten), init segment or media segment of the session's package.");
@@ -196,9 +201,9 @@ public static class DeliveryModule
         return TypedResults.NoContent();
     }
 
-    private static async Task<IResult> MasterAsync(string token, Sessions sessions, PackageLayouts layouts, LinkGenerator links, HttpContext http, CancellationToken ct)
+    private static async Task<IResult> MasterAsync(string token, LiveSessions sessions, PackageLayouts layouts, LinkGenerator links, HttpContext http, CancellationToken ct)
     {
-        if (await sessions.AuthorizeAsync(token, ct) is not { } session)
+        if (await sessions.AuthorizeAsync(token, http.RequestServices, ct) is not { } session)
         {
             return Refused();
         }
@@ -212,14 +217,14 @@ public static class DeliveryModule
         return Playlist(http, layout.RewriteMaster(session.MaxHeight, KeyUrl(links, http, token)));
     }
 
-    private static async Task<IResult> KeyAsync(string token, Sessions sessions, HttpContext http, CancellationToken ct)
+    private static async Task<IResult> KeyAsync(string token, LiveSessions sessions, HttpContext http, CancellationToken ct)
     {
-        if (await sessions.AuthorizeAsync(token, ct) is not { } session)
+        if (await sessions.AuthorizeAsync(token, http.RequestServices, ct) is not { } session)
         {
             return Refused();
         }
 
-        var key = await sessions.ContentKeyAsync(session.AssetId, ct);
+        var key = await http.RequestServices.GetRequiredService<Sessions>().ContentKeyAsync(session.AssetId, ct);
         if (key is null)
         {
             return TypedResults.Problem(title: "No key", statusCode: StatusCodes.Status404NotFound);
@@ -229,9 +234,9 @@ public static class DeliveryModule
         return TypedResults.Bytes(key, "application/octet-stream");
     }
 
-    private static async Task<IResult> FileAsync(string token, string path, Sessions sessions, PackageLayouts layouts, LinkGenerator links, HttpContext http, CancellationToken ct)
+    private static async Task<IResult> FileAsync(string token, string path, LiveSessions sessions, PackageLayouts layouts, LinkGenerator links, HttpContext http, CancellationToken ct)
     {
-        if (await sessions.AuthorizeAsync(token, ct) is not { } session)
+        if (await sessions.AuthorizeAsync(token, http.RequestServices, ct) is not { } session)
         {
             return Refused();
         }
@@ -274,7 +279,7 @@ public static class DeliveryModule
             ".vtt" => "text/vtt",
             _ => "image/jpeg",
         };
-        return TypedResults.PhysicalFile(full, contentType, enableRangeProcessing: true);
+        return new SegmentFileResult(full, contentType);
     }
 
     private static IResult Preflight(HttpContext http)

@@ -91,13 +91,16 @@ internal sealed partial class PackageLayout
     }
 
     /// <summary>Files a session limited to <paramref name="maxHeight"/> may not fetch: those only taller variants use.</summary>
-    public IReadOnlySet<string> RefusedFiles(int? maxHeight)
-    {
-        if (maxHeight is not { } max)
-        {
-            return new HashSet<string>();
-        }
+    public IReadOnlySet<string> RefusedFiles(int? maxHeight) =>
+        maxHeight is { } max ? refusedByHeight.GetOrAdd(max, ComputeRefused) : NoneRefused;
 
+    private static readonly IReadOnlySet<string> NoneRefused = new HashSet<string>();
+
+    /// <summary>Per height limit, computed once (a layout is read once per master playlist version and never changes).</summary>
+    private readonly ConcurrentDictionary<int, IReadOnlySet<string>> refusedByHeight = new();
+
+    private HashSet<string> ComputeRefused(int max)
+    {
         var refused = new HashSet<string>(Variants.Where(v => v.Height > max).SelectMany(v => v.Files), StringComparer.Ordinal);
         refused.ExceptWith(Variants.Where(v => v.Height is null || v.Height <= max).SelectMany(v => v.Files));
         refused.ExceptWith(AlwaysAllowed);

@@ -29,6 +29,7 @@ internal sealed class Sessions(
     PlaybackPolicies policies,
     PlaybackTokens tokens,
     PackageLayouts layouts,
+    LiveSessions live,
     IServiceProvider services,
     IOptions<DeliveryOptions> options,
     TimeProvider time) : IPlaybackSessions
@@ -118,6 +119,7 @@ internal sealed class Sessions(
         session.IdleDeadline = now + TimeSpan.FromSeconds(session.HeartbeatTimeoutSeconds);
         session.PositionSeconds = positionSeconds ?? session.PositionSeconds;
         await db.SaveChangesAsync(cancellationToken);
+        live.Changed(session.Id);
         var expires = TokenExpiry(now, options.Value.TokenLifetime);
         return new SessionGrant(session.Id, tokens.Issue(session.Id, expires), expires, session.MaxHeight);
     }
@@ -139,23 +141,28 @@ internal sealed class Sessions(
         }
 
         await db.SaveChangesAsync(cancellationToken);
+        live.Ended(session.Id);
     }
 
-    /// <summary>The live session a token names: signature, expiry and liveness checked; null otherwise.</summary>
-    public async Task<LiveSession?> AuthorizeAsync(string token, CancellationToken cancellationToken)
+    /// <summary>
+    /// The session as its row says now, if it is live (ended first if its heartbeat timed out), with its idle deadline;
+    /// null otherwise. Token checks and the in-memory copy are <see cref="LiveSessions"/>'s.
+    /// </summary>
+    public async Task<(LiveSession Session, DateTimeOffset IdleDeadline)?> FindLiveAsync(Guid id, CancellationToken cancellationToken)
     {
-        if (tokens.Read(token) is not { } read || read.ExpiresAt < time.GetUtcNow())
+        var session = await db.Sessions.FirstOrDefaultAsync(s => s.Id == id, cancellationToken);
+        if (session is null)
         {
             return null;
         }
 
-        var session = await db.Sessions.FirstOrDefaultAsync(s => s.Id == read.SessionId, cancellationToken);
-        if (session is null || await EndIfSilentAsync(session, cancellationToken) || session.EndedAt is not null)
+        if (await EndIfSilentAsync(session, cancellationToken) || session.EndedAt is not null)
         {
+            live.Ended(id);
             return null;
         }
 
-        return new LiveSession(session.Id, session.AssetId, session.PackageRoot, session.MasterPlaylist, session.MaxHeight);
+        return (new LiveSession(session.Id, session.AssetId, session.PackageRoot, session.MasterPlaylist, session.MaxHeight), session.IdleDeadline);
     }
 
     public async Task<byte[]?> ContentKeyAsync(Guid assetId, CancellationToken cancellationToken) =>
@@ -185,6 +192,11 @@ internal sealed class Sessions(
         }
 
         await db.SaveChangesAsync(cancellationToken);
+        foreach (var session in silent)
+        {
+            live.Ended(session.Id);
+        }
+
         return silent.Count;
     }
 

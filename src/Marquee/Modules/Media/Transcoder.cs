@@ -29,13 +29,7 @@ internal sealed class Transcoder(IOptions<MediaOptions> options)
         if (!plan.IsAudioOnly)
         {
             var n = plan.Video.Count;
-            var graph = $"[0:v:0]split={n}{string.Concat(Enumerable.Range(0, n).Select(i => $"[s{i}]"))}";
-            for (var i = 0; i < n; i++)
-            {
-                graph += $";[s{i}]scale={plan.Video[i].Width}:{plan.Video[i].Height},setsar=1[v{i}]";
-            }
-
-            a.AddRange(["-filter_complex", graph]);
+            a.AddRange(["-filter_complex", VideoGraph(plan.Video)]);
             for (var i = 0; i < n; i++)
             {
                 a.AddRange(["-map", $"[v{i}]"]);
@@ -92,6 +86,30 @@ internal sealed class Transcoder(IOptions<MediaOptions> options)
             "-var_stream_map", string.Join(' ', streamMap),
             "-progress", "pipe:1", "-nostats", "%v/index.m3u8"]);
         return a;
+    }
+
+    /// <summary>
+    /// The video part of the graph: a cascade of scalers, each rung scaled from the rung above it (best first, as the
+    /// ladder lists them), not every rung from the full-size picture: a 1080p source is scaled once to 720p, the 720p
+    /// picture to 480p, and so on, so each scaler reads a picture at most one rung larger than it writes (the top rung,
+    /// at the source's size, passes through untouched). Output <c>[v0]</c>…<c>[vN-1]</c> in ladder order.
+    /// </summary>
+    internal static string VideoGraph(IReadOnlyList<VideoRung> rungs)
+    {
+        ArgumentNullException.ThrowIfNull(rungs);
+        var graph = new System.Text.StringBuilder("[0:v:0]");
+        for (var i = 0; i < rungs.Count; i++)
+        {
+            if (i > 0)
+            {
+                graph.Append($";[c{i - 1}]");
+            }
+
+            graph.Append($"scale={rungs[i].Width}:{rungs[i].Height},setsar=1");
+            graph.Append(i < rungs.Count - 1 ? $",split=2[v{i}][c{i}]" : $"[v{i}]");
+        }
+
+        return graph.ToString();
     }
 
     /// <summary>Transcodes into <paramref name="outputFolder"/> (which must exist). Throws <see cref="TranscodeFailedException"/> when ffmpeg fails.</summary>
