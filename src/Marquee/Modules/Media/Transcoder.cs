@@ -17,6 +17,11 @@ internal sealed class Transcoder(IOptions<MediaOptions> options)
 {
     private readonly MediaOptions options = options.Value;
 
+    internal MediaOptions Options => options;
+
+    /// <summary>The ladder for <paramref name="info"/> under these options (how many alternate audio renditions a video may get).</summary>
+    public LadderPlan Plan(MediaInfo info) => Ladder.For(info, options.MaxAudioTracks);
+
     /// <summary>The ffmpeg arguments for <paramref name="sourcePath"/>, writing into the current directory (the staging folder).</summary>
     public IReadOnlyList<string> Arguments(string sourcePath, MediaInfo info, LadderPlan plan)
     {
@@ -53,8 +58,14 @@ internal sealed class Transcoder(IOptions<MediaOptions> options)
 
             if (plan.Audio.Count > 0)
             {
-                a.AddRange(["-map", "0:a:0", "-c:a", "aac", "-b:a", $"{plan.Audio[0].Kbps}k", "-ac", "2", "-ar", "48000"]);
-                streamMap.Add($"a:0,agroup:audio,name:{plan.Audio[0].Name}");
+                // One AAC rendition per source audio stream (alternate languages), all in the one audio group every video variant names.
+                foreach (var audio in plan.Audio)
+                {
+                    a.AddRange(["-map", $"0:a:{audio.SourceIndex}"]);
+                }
+
+                a.AddRange(["-c:a", "aac", "-b:a", $"{plan.Audio[0].Kbps}k", "-ac", "2", "-ar", "48000"]);
+                streamMap.AddRange(plan.Audio.Select((r, i) => $"a:{i},agroup:audio,name:{r.Name}"));
                 streamMap.AddRange(plan.Video.Select((v, i) => $"v:{i},agroup:audio,name:{v.Name}"));
             }
             else
