@@ -18,8 +18,24 @@ public sealed class WatchTracksTests(BrowserFixture browser)
 {
     private const string UploadedCue = "Hallo aus der Datei";
 
+    private static readonly SemaphoreSlim Once = new(1, 1);
+    private static Guid? title;
+
     /// <summary>The source of <see cref="TrackSources"/> (English and French audio, English subtitles) and an uploaded German .vtt with a cue from 2 s to 4 s.</summary>
     private async Task<Guid> TitleWithTracksAsync()
+    {
+        await Once.WaitAsync();
+        try
+        {
+            return title ??= await MakeTitleWithTracksAsync();
+        }
+        finally
+        {
+            Once.Release();
+        }
+    }
+
+    private async Task<Guid> MakeTitleWithTracksAsync()
     {
         var created = await (await browser.App.Client.PostAsJsonAsync("/api/catalog/titles", new { name = "Two Languages", kind = "Film" }))
             .Content.ReadFromJsonAsync<JsonElement>();
@@ -90,6 +106,46 @@ public sealed class WatchTracksTests(BrowserFixture browser)
             $"() => {{ const v = document.getElementById('player'); const on = [...v.textTracks].filter(t => t.mode === 'showing').flatMap(t => [...(t.activeCues || [])]).some(c => c.text === '{UploadedCue}'); return on ? false : v.currentTime; }}",
             null, new() { Timeout = 30_000, PollingInterval = 50 });
         Assert.InRange(await hiddenAt.JsonValueAsync<double>(), 3.95, 4.6);
+        session.AssertNoErrors();
+    }
+
+    [Fact]
+    public async Task Watch_WhenTitleHasAnIFramePlaylist_HlsJsIFramePlayerShowsAPictureFromIt()
+    {
+        var titleId = await TitleWithTracksAsync();
+        await using var session = await browser.OpenAsync();
+        var page = session.Page;
+        await session.GoAsync($"/watch/{titleId}");
+        await Expect(page.Locator("#player-status")).ToHaveTextAsync("Ready.", new() { Timeout = 30_000 });
+
+        // A player of its own on the page (hls.js's I-frame player needs the main instance that parsed the master).
+        var shown = await page.EvaluateAsync<JsonElement>("""
+            async (titleId) => {
+              const response = await fetch('/api/playback/sessions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ titleId }) });
+              const started = await response.json();
+              const fail = (reject) => (_, d) => { if (d.fatal) reject(new Error(d.details)); };
+              const main = new Hls();
+              await new Promise((resolve, reject) => { main.on(Hls.Events.MANIFEST_PARSED, resolve); main.on(Hls.Events.ERROR, fail(reject)); main.loadSource(started.manifestUrl); });
+              const variants = main.iframeVariants.length;
+              const iframes = main.createIFramePlayer();
+              const video = document.createElement('video');
+              video.muted = true;
+              document.body.append(video);
+              await new Promise((resolve) => { iframes.on(Hls.Events.MEDIA_ATTACHED, resolve); iframes.attachMedia(video); });
+              iframes.loadMediaAt(5);
+              await new Promise((resolve, reject) => {
+                iframes.on(Hls.Events.ERROR, fail(reject));
+                const timer = setInterval(() => { if (video.readyState >= 2 && video.videoWidth > 0) { clearInterval(timer); resolve(); } }, 100);
+                setTimeout(() => reject(new Error(`no picture: readyState ${video.readyState}`)), 20000);
+              });
+              return { variants, width: video.videoWidth, height: video.videoHeight, time: video.currentTime };
+            }
+            """, titleId.ToString());
+
+        Assert.Equal(1, shown.GetProperty("variants").GetInt32());
+        Assert.Equal(426, shown.GetProperty("width").GetInt32());
+        Assert.Equal(240, shown.GetProperty("height").GetInt32());
+        Assert.InRange(shown.GetProperty("time").GetDouble(), 3.9, 8.1);
         session.AssertNoErrors();
     }
 }

@@ -135,4 +135,18 @@ public sealed class RenditionsTests
         Assert.Equal("VF", plan.Audio[1].Title);
         Assert.Single(Ladder.For(info).Audio);
     }
+
+    [Fact]
+    public void IFramesInMaster_WhenKeyframeVariant_BecomesAnIFrameStreamInfWithoutAudioAfterTheVariants()
+    {
+        var master = FfmpegMaster.TrimEnd('\n') + "\n#EXT-X-STREAM-INF:BANDWIDTH=110000,RESOLUTION=426x240,CODECS=\"avc1.640015\",AUDIO=\"group_audio\",FRAME-RATE=0.250\niframes/index.m3u8\n\n";
+
+        var rewritten = IFrames.InMaster(master);
+
+        var lines = rewritten.TrimEnd('\n').Split('\n');
+        Assert.Equal("#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=110000,RESOLUTION=426x240,CODECS=\"avc1.640015\",URI=\"iframes/index.m3u8\"", lines[^1]);
+        Assert.Equal(2, lines.Count(l => l.StartsWith("#EXT-X-STREAM-INF:", StringComparison.Ordinal)));
+        Assert.DoesNotContain("iframes/index.m3u8", string.Join('\n', lines[..^1]), StringComparison.Ordinal);
+        Assert.Equal(rewritten, IFrames.InMaster(rewritten));
+    }
 }

@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using System.Text.RegularExpressions;
 using Marquee.Media;
 using Marquee.Tests.Support;
@@ -12,6 +13,8 @@ public sealed class PackagedTracks : IAsyncLifetime
 
     public Guid AssetId { get; } = Guid.NewGuid();
 
+    public byte[] Key { get; } = HlsEncryption.NewKey();
+
     internal PackagedAsset Result { get; private set; } = null!;
 
     public async Task InitializeAsync()
@@ -21,7 +24,7 @@ public sealed class PackagedTracks : IAsyncLifetime
         var options = MediaSources.Options();
         var probed = Assert.IsType<MediaAccepted>(await new Probe(options).InspectAsync(Sources.Folder, "tracks.mkv", CancellationToken.None));
         Result = await new Packager(new Transcoder(options), NullLogger<Packager>.Instance).PackageAsync(AssetId, Sources.PathOf("tracks.mkv"), probed.Info,
-            Path.Combine(Sources.Folder, "published"), HlsEncryption.NewKey(), null, CancellationToken.None);
+            Path.Combine(Sources.Folder, "published"), Key, null, CancellationToken.None);
     }
 
     public Task DisposeAsync() => Sources.DisposeAsync();
@@ -74,5 +77,32 @@ public sealed class TracksPackagingTests(PackagedTracks packaged) : IClassFixtur
         var vtt = await File.ReadAllTextAsync(Path.Combine(packaged.Result.Folder, "subtitles", "en.vtt"));
         Assert.StartsWith("WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:0,LOCAL:00:00:00.000\n", vtt, StringComparison.Ordinal);
         Assert.Matches(@"\n00:00\.5[0-9]{2} --> 00:07\.5[0-9]{2}\n" + TrackSources.SourceCue, vtt); // the source's timeline, as the segments have it
+    }
+
+    [Fact]
+    public async Task Package_WhenVideo_ListsAnIFramePlaylistOfEncryptedOnePictureSegments()
+    {
+        var master = await File.ReadAllTextAsync(packaged.Result.MasterPlaylist);
+
+        var iframe = Assert.Single(Regex.Matches(master, "#EXT-X-I-FRAME-STREAM-INF:[^\n]*")).Value;
+        Assert.Matches("^#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=[1-9][0-9]+,RESOLUTION=426x240,CODECS=\"avc1\\.[0-9a-f]{6}\",URI=\"iframes/index.m3u8\"$", iframe);
+        Assert.True(master.IndexOf(iframe, StringComparison.Ordinal) > master.LastIndexOf("#EXT-X-STREAM-INF", StringComparison.Ordinal));
+        Assert.DoesNotContain("iframes/index.m3u8\n", master, StringComparison.Ordinal); // not a variant of its own
+
+        var lines = await File.ReadAllLinesAsync(Path.Combine(packaged.Result.Folder, "iframes", "index.m3u8"));
+        Assert.Contains("#EXT-X-I-FRAMES-ONLY", lines);
+        Assert.Equal(["4.000000", "4.000000"], lines.Where(l => l.StartsWith("#EXTINF:", StringComparison.Ordinal)).Select(l => l[8..].TrimEnd(',')));
+        var segment = lines.First(l => l.EndsWith(".m4s", StringComparison.Ordinal));
+        var iv = Convert.FromHexString(Regex.Match(lines.First(l => l.StartsWith("#EXT-X-KEY:", StringComparison.Ordinal)), "IV=0x([0-9A-F]{32})").Groups[1].Value);
+        using var aes = Aes.Create();
+        aes.Key = packaged.Key;
+        var joined = Path.Combine(packaged.Sources.Folder, "iframe-first.mp4");
+        await File.WriteAllBytesAsync(joined, [.. await File.ReadAllBytesAsync(Path.Combine(packaged.Result.Folder, "iframes", "init.mp4")),
+            .. aes.DecryptCbc(await File.ReadAllBytesAsync(Path.Combine(packaged.Result.Folder, "iframes", segment)), iv, PaddingMode.PKCS7)]);
+
+        var frames = await MediaSources.FfprobeAsync("-select_streams", "v:0", "-show_entries", "frame=pict_type,width,height", "-of", "csv=p=0", joined);
+
+        Assert.True(frames.Succeeded, frames.Errors);
+        Assert.Equal("426,240,I", frames.Output.Trim().TrimEnd(',')); // one picture, a keyframe (csv may end with an empty side-data column)
     }
 }

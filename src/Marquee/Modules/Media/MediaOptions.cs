@@ -82,4 +82,7 @@ internal sealed class MediaOptions
     /// <summary>The largest .srt or .vtt file an operator may upload as a title's subtitles.</summary>
     [Range(1, 100L * 1024 * 1024)]
     public long MaxSubtitleBytes { get; set; } = 2L * 1024 * 1024;
+
+    /// <summary>Whether video titles get an I-frame playlist (a small keyframe-only rendition, one picture per segment) for trick play.</summary>
+    public bool IFramePlaylists { get; set; } = true;
 }

@@ -47,6 +47,12 @@ internal sealed class Packager(Transcoder transcoder, ILogger<Packager> logger)
                 await File.WriteAllTextAsync(master, Renditions.DescribeAudio(text, plan), cancellationToken);
             }
 
+            if (transcoder.MakesIFrames(plan))
+            {
+                await File.WriteAllTextAsync(master, IFrames.InMaster(await File.ReadAllTextAsync(master, cancellationToken)), cancellationToken);
+                await IFrames.MarkPlaylistAsync(staging, cancellationToken);
+            }
+
             await NameInitSegmentsAlikeAsync(staging, cancellationToken);
 
             string? poster = null;

@@ -22,6 +22,9 @@ internal sealed class Transcoder(IOptions<MediaOptions> options)
     /// <summary>The ladder for <paramref name="info"/> under these options (how many alternate audio renditions a video may get).</summary>
     public LadderPlan Plan(MediaInfo info) => Ladder.For(info, options.MaxAudioTracks);
 
+    /// <summary>Whether the process also makes the keyframe-only rendition of <see cref="IFrames"/> (video titles, when configured).</summary>
+    public bool MakesIFrames(LadderPlan plan) => options.IFramePlaylists && plan is { IsAudioOnly: false };
+
     /// <summary>The ffmpeg arguments for <paramref name="sourcePath"/>, writing into the current directory (the staging folder).</summary>
     public IReadOnlyList<string> Arguments(string sourcePath, MediaInfo info, LadderPlan plan)
     {
@@ -40,10 +43,20 @@ internal sealed class Transcoder(IOptions<MediaOptions> options)
                 graph += $";[s{i}]scale={plan.Video[i].Width}:{plan.Video[i].Height},setsar=1[v{i}]";
             }
 
+            if (MakesIFrames(plan))
+            {
+                graph += IFrames.Graph(plan.Video[^1], options.SegmentSeconds);
+            }
+
             a.AddRange(["-filter_complex", graph]);
             for (var i = 0; i < n; i++)
             {
                 a.AddRange(["-map", $"[v{i}]"]);
+            }
+
+            if (MakesIFrames(plan))
+            {
+                a.AddRange(IFrames.Map()); // video output stream n, after the rungs
             }
 
             var gop = ((int)Math.Round((info.Video?.FrameRate ?? 25) * options.SegmentSeconds)).ToString(CultureInfo.InvariantCulture);
@@ -54,6 +67,11 @@ internal sealed class Transcoder(IOptions<MediaOptions> options)
             {
                 var k = plan.Video[i].Kbps;
                 a.AddRange([$"-b:v:{i}", $"{k}k", $"-maxrate:v:{i}", $"{k * 11 / 10}k", $"-bufsize:v:{i}", $"{k * 2}k"]);
+            }
+
+            if (MakesIFrames(plan))
+            {
+                a.AddRange(IFrames.Options(n));
             }
 
             if (plan.Audio.Count > 0)
@@ -90,6 +108,11 @@ internal sealed class Transcoder(IOptions<MediaOptions> options)
                 a.AddRange([$"-b:a:{i}", $"{plan.Audio[i].Kbps}k"]);
                 streamMap.Add($"a:{i},name:{plan.Audio[i].Name}");
             }
+        }
+
+        if (MakesIFrames(plan))
+        {
+            streamMap.Add(IFrames.StreamMap(plan.Video.Count)); // last: the master lists it after the variants
         }
 
         if (options.EncoderThreads > 0)
