@@ -3,8 +3,11 @@ namespace Marquee.Media;
 /// <summary>One H.264 rendition of a title's video.</summary>
 internal sealed record VideoRung(string Name, int Width, int Height, int Kbps);
 
-/// <summary>One AAC rendition of a title's sound (stereo).</summary>
-internal sealed record AudioRung(string Name, int Kbps);
+/// <summary>
+/// One AAC rendition of a title's sound (stereo). With video, each is one of the source's audio streams (<see cref="SourceIndex"/>
+/// counts audio streams only: <c>0:a:N</c>), with its language tag, title and whether it is the one played by default.
+/// </summary>
+internal sealed record AudioRung(string Name, int Kbps, int SourceIndex = 0, string? Language = null, string? Title = null, bool IsDefault = true);
 
 /// <summary>The renditions to make of one source: video rungs (none for audio-only sources) and audio rungs.</summary>
 internal sealed record LadderPlan(IReadOnlyList<VideoRung> Video, IReadOnlyList<AudioRung> Audio)
@@ -22,7 +25,10 @@ internal static class Ladder
 
     internal static readonly int[] AudioOnlyKbps = [64, 128, 256];
 
-    public static LadderPlan For(MediaInfo info)
+    public static LadderPlan For(MediaInfo info) => For(info, maxAudioTracks: 1);
+
+    /// <summary>The ladder, with up to <paramref name="maxAudioTracks"/> of the source's audio streams as alternate audio renditions of a video.</summary>
+    public static LadderPlan For(MediaInfo info, int maxAudioTracks)
     {
         ArgumentNullException.ThrowIfNull(info);
         if (info.Video is { Width: > 0, Height: > 0 } video)
@@ -40,8 +46,7 @@ internal static class Ladder
                 rungs.Add(new VideoRung($"{even}p", EvenWidth(w, h, even), even, VideoRungs[^1].Kbps));
             }
 
-            IReadOnlyList<AudioRung> audio = info.Audio is null ? [] : [new AudioRung("audio", AudioWithVideoKbps)];
-            return new LadderPlan(rungs, audio);
+            return new LadderPlan(rungs, AlternateAudio(info, maxAudioTracks));
         }
 
         if (info.Audio is not null)
@@ -50,6 +55,17 @@ internal static class Ladder
         }
 
         throw new ArgumentException("A source with neither video nor audio has no ladder.", nameof(info));
+    }
+
+    /// <summary>
+    /// One rendition per audio stream of a video source (at most <paramref name="max"/>, in the source's order): the first is named
+    /// <c>audio</c>, the others <c>audio2</c>, <c>audio3</c>...; the default one is the first with the default disposition, else the first.
+    /// </summary>
+    private static List<AudioRung> AlternateAudio(MediaInfo info, int max)
+    {
+        var streams = info.Streams.Where(s => s.Kind == StreamKind.Audio).Take(Math.Max(1, max)).ToList();
+        var preferred = Math.Max(0, streams.FindIndex(s => s.IsDefault));
+        return [.. streams.Select((s, i) => new AudioRung(i == 0 ? "audio" : $"audio{i + 1}", AudioWithVideoKbps, i, s.Language, s.Title, i == preferred))];
     }
 
     /// <summary>The width that keeps the source's shape at <paramref name="height"/>, rounded to an even number.</summary>

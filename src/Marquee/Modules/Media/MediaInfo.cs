@@ -9,7 +9,10 @@ internal enum StreamKind
     Other,
 }
 
-/// <summary>One stream of a source as ffprobe saw it. <see cref="Width"/> is in stored pixels; <see cref="SampleAspectRatio"/> (when not square) widens them for display.</summary>
+/// <summary>
+/// One stream of a source as ffprobe saw it. <see cref="Width"/> is in stored pixels; <see cref="SampleAspectRatio"/> (when not square) widens them for display.
+/// <see cref="Language"/> is the container's tag (ISO 639-2, e.g. <c>eng</c>), <see cref="Title"/> its title tag, <see cref="IsDefault"/> its default disposition.
+/// </summary>
 internal sealed record MediaStream(
     int Index,
     StreamKind Kind,
@@ -20,7 +23,9 @@ internal sealed record MediaStream(
     int? Channels,
     int? SampleRate,
     string? Language,
-    double? SampleAspectRatio = null)
+    double? SampleAspectRatio = null,
+    string? Title = null,
+    bool IsDefault = false)
 {
     /// <summary>The width the picture is shown at: anamorphic sources (a DVD's 720x480 at 32:27) are wider than they are stored.</summary>
     public int? DisplayWidth => Width is { } w && SampleAspectRatio is > 0 and var sar && Math.Abs(sar - 1) > 0.001

@@ -3,6 +3,7 @@ using Marquee.Media.Data;
 using Marquee.Media.Uploads;
 using Marquee.Platform;
 using Marquee.Platform.Data;
+using Marquee.Platform.Events;
 using Marquee.Platform.Web;
 
 namespace Marquee.Media;
@@ -26,6 +27,8 @@ public static class MediaModule
         services.AddScoped<IMediaIngest, MediaIngest>();
         services.AddScoped<Marquee.Platform.Hosting.IDemoContent, MediaDemo>();
         services.AddSingleton<MediaJobs>();
+        services.AddSingleton<SubtitleStore>();
+        services.AddEventHandler<AssetReady, TitleSubtitles>(); // also the service the subtitle endpoints use (scoped)
         services.AddConsoleLink("Media", "Jobs", "/console/media");
         services.AddConsoleLink("Media", "Upload", "/console/media/upload");
 
@@ -55,6 +58,7 @@ public static class MediaModule
     {
         var group = endpoints.MapGroup("").WithTags("Media");
         group.MapTus();
+        group.MapSubtitles();
         return group;
     }
 }

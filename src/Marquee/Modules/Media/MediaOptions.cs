@@ -70,4 +70,19 @@ internal sealed class MediaOptions
     /// <summary>How often the pipeline looks for received sources when nothing wakes it.</summary>
     [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Most of a video source's audio streams packaged as alternate audio renditions (languages); the rest are left out.</summary>
+    [Range(1, 32)]
+    public int MaxAudioTracks { get; set; } = 8;
+
+    /// <summary>Most of a source's text subtitle streams packaged as WebVTT subtitle renditions.</summary>
+    [Range(0, 64)]
+    public int MaxSubtitleTracks { get; set; } = 16;
+
+    /// <summary>The largest .srt or .vtt file an operator may upload as a title's subtitles.</summary>
+    [Range(1, 100L * 1024 * 1024)]
+    public long MaxSubtitleBytes { get; set; } = 2L * 1024 * 1024;
+
+    /// <summary>Whether video titles get an I-frame playlist (a small keyframe-only rendition, one picture per segment) for trick play.</summary>
+    public bool IFramePlaylists { get; set; } = true;
 }

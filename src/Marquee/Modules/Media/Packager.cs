@@ -33,7 +33,7 @@ internal sealed class Packager(Transcoder transcoder, ILogger<Packager> logger)
         Directory.CreateDirectory(staging);
         try
         {
-            var plan = Ladder.For(info);
+            var plan = transcoder.Plan(info);
             await transcoder.RunAsync(sourcePath, info, plan, staging, progress, cancellationToken);
             var master = Path.Combine(staging, "master.m3u8");
             if (!File.Exists(master))
@@ -43,7 +43,14 @@ internal sealed class Packager(Transcoder transcoder, ILogger<Packager> logger)
 
             if (!plan.IsAudioOnly && plan.Audio.Count > 0)
             {
-                await File.WriteAllTextAsync(master, WithoutAudioOnlyVariant(await File.ReadAllTextAsync(master, cancellationToken)), cancellationToken);
+                var text = WithoutAudioOnlyVariant(await File.ReadAllTextAsync(master, cancellationToken));
+                await File.WriteAllTextAsync(master, Renditions.DescribeAudio(text, plan), cancellationToken);
+            }
+
+            if (transcoder.MakesIFrames(plan))
+            {
+                await File.WriteAllTextAsync(master, IFrames.InMaster(await File.ReadAllTextAsync(master, cancellationToken)), cancellationToken);
+                await IFrames.MarkPlaylistAsync(staging, cancellationToken);
             }
 
             await NameInitSegmentsAlikeAsync(staging, cancellationToken);
@@ -56,6 +63,7 @@ internal sealed class Packager(Transcoder transcoder, ILogger<Packager> logger)
             }
 
             await HlsEncryption.EncryptAsync(staging, key, HlsEncryption.KeyUriFor(assetId), cancellationToken);
+            await SourceSubtitlesAsync(assetId, sourcePath, info, staging, cancellationToken); // after encryption: subtitles stay clear
 
             Directory.Move(staging, published); // the publication: one rename on one file system
             logger.LogInformation("Published asset {AssetId}: {Rungs} video and {Audio} audio renditions", assetId, plan.Video.Count, plan.Audio.Count);
@@ -66,6 +74,27 @@ internal sealed class Packager(Transcoder transcoder, ILogger<Packager> logger)
         {
             DeleteQuietly(staging);
             throw;
+        }
+    }
+
+    /// <summary>The source's text subtitle streams as WebVTT subtitle renditions of the package (bitmap ones are skipped, and logged).</summary>
+    private async Task SourceSubtitlesAsync(Guid assetId, string sourcePath, MediaInfo info, string staging, CancellationToken cancellationToken)
+    {
+        if (!info.Streams.Any(s => s.Kind == StreamKind.Subtitle))
+        {
+            return;
+        }
+
+        var (made, skipped) = await new SubtitleTool(transcoder.Options)
+            .ExtractAsync(sourcePath, info, Path.Combine(staging, Renditions.SubtitleFolder), cancellationToken);
+        foreach (var reason in skipped)
+        {
+            logger.LogInformation("Asset {AssetId}: subtitle {Reason}", assetId, reason);
+        }
+
+        if (made.Count > 0)
+        {
+            await SubtitlePackage.ApplyAsync(staging, made, [], cancellationToken);
         }
     }
 

@@ -99,7 +99,9 @@ internal sealed class Probe(IOptions<MediaOptions> options)
                     kind == StreamKind.Audio ? Int(s, "channels") : null,
                     kind == StreamKind.Audio ? Int(s, "sample_rate") : null,
                     s.TryGetProperty("tags", out var tags) ? Str(tags, "language") : null,
-                    kind == StreamKind.Video ? Ratio(Str(s, "sample_aspect_ratio"), ':') : null));
+                    kind == StreamKind.Video ? Ratio(Str(s, "sample_aspect_ratio"), ':') : null,
+                    s.TryGetProperty("tags", out var titleTags) ? Str(titleTags, "title") : null,
+                    s.TryGetProperty("disposition", out var disposition) && Int(disposition, "default") == 1));
             }
         }
 

@@ -17,6 +17,14 @@ internal sealed class Transcoder(IOptions<MediaOptions> options)
 {
     private readonly MediaOptions options = options.Value;
 
+    internal MediaOptions Options => options;
+
+    /// <summary>The ladder for <paramref name="info"/> under these options (how many alternate audio renditions a video may get).</summary>
+    public LadderPlan Plan(MediaInfo info) => Ladder.For(info, options.MaxAudioTracks);
+
+    /// <summary>Whether the process also makes the keyframe-only rendition of <see cref="IFrames"/> (video titles, when configured).</summary>
+    public bool MakesIFrames(LadderPlan plan) => options.IFramePlaylists && plan is { IsAudioOnly: false };
+
     /// <summary>The ffmpeg arguments for <paramref name="sourcePath"/>, writing into the current directory (the staging folder).</summary>
     public IReadOnlyList<string> Arguments(string sourcePath, MediaInfo info, LadderPlan plan)
     {
@@ -29,10 +37,21 @@ internal sealed class Transcoder(IOptions<MediaOptions> options)
         if (!plan.IsAudioOnly)
         {
             var n = plan.Video.Count;
-            a.AddRange(["-filter_complex", VideoGraph(plan.Video)]);
+            var graph = VideoGraph(plan.Video);
+            if (MakesIFrames(plan))
+            {
+                graph += IFrames.Graph(plan.Video[^1], options.SegmentSeconds);
+            }
+
+            a.AddRange(["-filter_complex", graph]);
             for (var i = 0; i < n; i++)
             {
                 a.AddRange(["-map", $"[v{i}]"]);
+            }
+
+            if (MakesIFrames(plan))
+            {
+                a.AddRange(IFrames.Map()); // video output stream n, after the rungs
             }
 
             var gop = ((int)Math.Round((info.Video?.FrameRate ?? 25) * options.SegmentSeconds)).ToString(CultureInfo.InvariantCulture);
@@ -45,10 +64,21 @@ internal sealed class Transcoder(IOptions<MediaOptions> options)
                 a.AddRange([$"-b:v:{i}", $"{k}k", $"-maxrate:v:{i}", $"{k * 11 / 10}k", $"-bufsize:v:{i}", $"{k * 2}k"]);
             }
 
+            if (MakesIFrames(plan))
+            {
+                a.AddRange(IFrames.Options(n));
+            }
+
             if (plan.Audio.Count > 0)
             {
-                a.AddRange(["-map", "0:a:0", "-c:a", "aac", "-b:a", $"{plan.Audio[0].Kbps}k", "-ac", "2", "-ar", "48000"]);
-                streamMap.Add($"a:0,agroup:audio,name:{plan.Audio[0].Name}");
+                // One AAC rendition per source audio stream (alternate languages), all in the one audio group every video variant names.
+                foreach (var audio in plan.Audio)
+                {
+                    a.AddRange(["-map", $"0:a:{audio.SourceIndex}"]);
+                }
+
+                a.AddRange(["-c:a", "aac", "-b:a", $"{plan.Audio[0].Kbps}k", "-ac", "2", "-ar", "48000"]);
+                streamMap.AddRange(plan.Audio.Select((r, i) => $"a:{i},agroup:audio,name:{r.Name}"));
                 streamMap.AddRange(plan.Video.Select((v, i) => $"v:{i},agroup:audio,name:{v.Name}"));
             }
             else
@@ -73,6 +103,11 @@ internal sealed class Transcoder(IOptions<MediaOptions> options)
                 a.AddRange([$"-b:a:{i}", $"{plan.Audio[i].Kbps}k"]);
                 streamMap.Add($"a:{i},name:{plan.Audio[i].Name}");
             }
+        }
+
+        if (MakesIFrames(plan))
+        {
+            streamMap.Add(IFrames.StreamMap(plan.Video.Count)); // last: the master lists it after the variants
         }
 
         if (options.EncoderThreads > 0)

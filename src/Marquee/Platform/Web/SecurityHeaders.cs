@@ -8,9 +8,11 @@ internal static class SecurityHeaders
     /// relative asset addresses (<c>css/site.css</c>, <c>_framework/blazor.web.js</c>) resolve against. With
     /// <c>'none'</c> the browser ignores it, and on any page below the root (<c>/title/sintel</c>) the stylesheet and
     /// the script are fetched from the wrong address. <c>'self'</c> still forbids a base pointing elsewhere.
+    /// <c>media-src</c> allows <c>data:</c> because hls.js gives each subtitle <c>&lt;track&gt;</c> it creates the source
+    /// <c>data:,WEBVTT</c> (an empty WebVTT file; the cues are added by script).
     /// </remarks>
     internal const string ContentSecurityPolicy =
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; " +
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; media-src 'self' data: blob:; " +
         "font-src 'self'; connect-src 'self'; worker-src 'self' blob:; object-src 'none'; base-uri 'self'; " +
         "frame-ancestors 'none'; form-action 'self'";
 

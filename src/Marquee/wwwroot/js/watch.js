@@ -104,6 +104,14 @@
         video.dataset.height = String(level?.height || 0);
       });
       hls.on(window.Hls.Events.AUDIO_TRACKS_UPDATED, fillAudioTracks);
+      hls.on(window.Hls.Events.AUDIO_TRACK_SWITCHED, (_, data) => {
+        video.dataset.audioTrack = String(data.id);
+        audioTrack.value = String(data.id);
+      });
+      hls.on(window.Hls.Events.SUBTITLE_TRACK_SWITCH, (_, data) => {
+        video.dataset.subtitleTrack = String(data.id);
+        subtitleTrack.value = String(data.id);
+      });
       hls.on(window.Hls.Events.SUBTITLE_TRACKS_UPDATED, fillSubtitleTracks);
       hls.on(window.Hls.Events.ERROR, (_, data) => {
         if (data.fatal) say(`Playback failed: ${data.details}`);
