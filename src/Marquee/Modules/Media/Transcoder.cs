@@ -17,6 +17,8 @@ internal sealed class Transcoder(IOptions<MediaOptions> options)
 {
     private readonly MediaOptions options = options.Value;
 
+    internal MediaOptions Options => options;
+
     /// <summary>The ffmpeg arguments for <paramref name="sourcePath"/>, writing into the current directory (the staging folder).</summary>
     public IReadOnlyList<string> Arguments(string sourcePath, MediaInfo info, LadderPlan plan)
     {
