@@ -83,7 +83,7 @@ public sealed class PlayerLayoutTests(BrowserFixture browser)
 
         await page.GetByRole(AriaRole.Link, new() { Name = "Next" }).ClickAsync();
 
-        await page.WaitForURLAsync($"**/watch/{tracks[1].Id}?autoplay=1");
+        await page.WaitForURLAsync($"**/watch/{tracks[1].Id}?autoplay=1", new() { Timeout = 30_000 });
         await Expect(page.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToHaveTextAsync("Carrier Wave");
         await Expect(page.Locator("#playlist a[aria-current='true']")).ToContainTextAsync("Carrier Wave");
         await page.WaitForFunctionAsync("() => document.getElementById('player').currentTime > 0.5", null, new() { Timeout = 30_000 });
@@ -97,7 +97,7 @@ public sealed class PlayerLayoutTests(BrowserFixture browser)
 
         // P goes back.
         await page.Keyboard.PressAsync("p");
-        await page.WaitForURLAsync($"**/watch/{tracks[1].Id}?autoplay=1");
+        await page.WaitForURLAsync($"**/watch/{tracks[1].Id}?autoplay=1", new() { Timeout = 30_000 });
         session.AssertNoErrors();
     }
 
@@ -123,7 +123,7 @@ public sealed class PlayerLayoutTests(BrowserFixture browser)
 
         await page.Keyboard.PressAsync("n");
 
-        await page.WaitForURLAsync($"**/watch/{tracks[1].Id}?autoplay=1");
+        await page.WaitForURLAsync($"**/watch/{tracks[1].Id}?autoplay=1", new() { Timeout = 30_000 });
         await Expect(page.Locator("#player-status")).ToHaveTextAsync("Ready.", new() { Timeout = 30_000 });
         Task<JsonElement?>[] answers;
         lock (started)
@@ -137,7 +137,7 @@ public sealed class PlayerLayoutTests(BrowserFixture browser)
         Assert.NotEqual(first, second);
         // The first page's end beacon ended its session (asked as the same viewer, from the page); the second is live.
         await page.WaitForFunctionAsync(
-            "async id => (await (await fetch(`/api/playback/sessions/${id}`)).json()).live === false", first.ToString(), new() { Timeout = 15_000, PollingInterval = 250 });
+            "async id => (await (await fetch(`/api/playback/sessions/${id}`)).json()).live === false", first.ToString(), new() { Timeout = 30_000, PollingInterval = 250 });
         var live = await page.EvaluateAsync<bool>("async id => (await (await fetch(`/api/playback/sessions/${id}`)).json()).live", second.ToString());
         Assert.True(live);
         session.AssertNoErrors();
