@@ -27,11 +27,13 @@ public static class CatalogModule
     {
         var group = endpoints.MapGroup("").WithTags("Catalog");
 
-        group.MapGet("/titles", async (Titles titles, TitleKind? kind, int? skip, int? take, CancellationToken ct) =>
-                TypedResults.Ok(await titles.ListAsync(kind, skip ?? 0, take ?? 50, ct)))
+        group.MapGet("/titles", async (Titles titles, TitleKind? kind, string? collection, int? skip, int? take, CancellationToken ct) =>
+                TypedResults.Ok(collection is not null
+                    ? await titles.CollectionAsync(collection, ct)
+                    : await titles.ListAsync(kind, skip ?? 0, take ?? 50, ct)))
             .AllowAnonymous()
             .WithName("ListTitles")
-            .WithSummary("Lists titles, newest first, optionally of one kind.");
+            .WithSummary("Lists titles, newest first, optionally of one kind; or, with collection, that album's or show's titles in order (by number).");
 
         group.MapGet("/titles/{id:guid}", async Task<Results<Ok<TitleSummary>, NotFound>> (Guid id, Titles titles, CancellationToken ct) =>
                 await titles.FindAsync(id, ct) is { } t ? TypedResults.Ok(t) : TypedResults.NotFound())

@@ -15,7 +15,9 @@ internal sealed record NewTitle(
     [property: Required] TitleKind? Kind,
     [property: StringLength(4000)] string? Synopsis = null,
     [property: Range(0, 360_000)] double? DurationSeconds = null,
-    [property: Url, StringLength(1000)] string? ArtworkUrl = null);
+    [property: Url, StringLength(1000)] string? ArtworkUrl = null,
+    [property: StringLength(200)] string? Collection = null,
+    [property: Range(1, 100_000)] int? Number = null);
 
 internal sealed class Titles(CatalogDb db, TimeProvider time) : ICatalog
 {
@@ -43,10 +45,25 @@ internal sealed class Titles(CatalogDb db, TimeProvider time) : ICatalog
 
     public Task<int> CountAsync(CancellationToken cancellationToken) => db.Titles.CountAsync(cancellationToken);
 
+    public async Task<IReadOnlyList<TitleSummary>> CollectionAsync(string collection, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(collection);
+        var name = collection.Trim();
+        if (name.Length == 0)
+        {
+            return [];
+        }
+
+        var rows = await db.Titles.AsNoTracking().Where(t => t.Collection == name)
+            .OrderBy(t => t.Number == null).ThenBy(t => t.Number).ThenBy(t => t.CreatedAt).ThenBy(t => t.Name)
+            .Take(500).ToListAsync(cancellationToken);
+        return [.. rows.Select(t => t.ToSummary())];
+    }
+
     public async Task<TitleSummary> CreateAsync(TitleDraft draft, RequestActor actor, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(draft);
-        var input = new NewTitle(draft.Name, draft.Kind, draft.Synopsis);
+        var input = new NewTitle(draft.Name, draft.Kind, draft.Synopsis, Collection: draft.Collection, Number: draft.Number);
         var errors = Validation.Errors(input);
         if (errors.Count > 0)
         {
@@ -81,6 +98,8 @@ internal sealed class Titles(CatalogDb db, TimeProvider time) : ICatalog
             Synopsis = string.IsNullOrWhiteSpace(input.Synopsis) ? null : input.Synopsis.Trim(),
             DurationMs = input.DurationSeconds is { } s ? (long)Math.Round(s * 1000) : null,
             ArtworkUrl = string.IsNullOrWhiteSpace(input.ArtworkUrl) ? null : input.ArtworkUrl,
+            Collection = string.IsNullOrWhiteSpace(input.Collection) ? null : input.Collection.Trim(),
+            Number = input.Number,
             CreatedAt = now,
         };
         db.Titles.Add(title);

@@ -1,6 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using Marquee.Delivery.Contracts;
 using Marquee.Delivery.Data;
+using Marquee.Media.Contracts;
 using Marquee.Platform;
 using Marquee.Platform.Audit;
 using Marquee.Platform.Data;
@@ -17,6 +18,7 @@ public static class DeliveryModule
     internal const string KeyRoute = "PlaybackKey";
     internal const string HeartbeatRoute = "PlaybackHeartbeat";
     internal const string SessionRoute = "GetPlaybackSession";
+    internal const string FileRoute = "PlaybackFile";
 
     public static IServiceCollection AddDelivery(this IServiceCollection services, IConfiguration configuration)
     {
@@ -90,7 +92,7 @@ public static class DeliveryModule
         media.ShortCircuit();
         media.MapGet("/master.m3u8", MasterAsync).WithName(MasterRoute).WithSummary("The session's master playlist, without variants above its height limit.");
         media.MapGet("/key", KeyAsync).WithName(KeyRoute).WithSummary("The content key (16 bytes), for a live session.");
-        media.MapGet("/{**path}", FileAsync).WithName("PlaybackFile").WithSummary("A media playlist (key URIs rewritten), init segment or media segment of the session's package.");
+        media.MapGet("/{**path}", FileAsync).WithName(FileRoute).WithSummary("A media playlist (key URIs rewritten), init segment or media segment of the session's package.");
         group.MapMethods("/s/{token}/{**path}", [HttpMethods.Options], Preflight).AllowAnonymous().ExcludeFromDescription();
         return group;
     }
@@ -349,7 +351,8 @@ public static class DeliveryModule
         grant.ExpiresAt,
         links.GetPathByName(http, HeartbeatRoute, new { id = grant.SessionId })!,
         grant.MaxHeight,
-        grant.ResumeAt);
+        grant.ResumeAt,
+        grant.HasThumbnails ? links.GetPathByName(http, FileRoute, new { token = grant.Token, path = PackagedTitle.ThumbnailTrack }) : null);
 }
 
 /// <summary>The body of <c>POST /api/playback/sessions</c>.</summary>
@@ -362,7 +365,9 @@ internal sealed record Heartbeat([property: Range(0, 1_000_000)] double? Positio
 }
 
 /// <summary>A started or renewed session: the manifest URL (token inside) and when the token expires.</summary>
-internal sealed record SessionStarted(Guid SessionId, string ManifestUrl, DateTimeOffset ExpiresAt, string HeartbeatUrl, int? MaxHeight, double? ResumeAt);
+/// <param name="ThumbnailsUrl">The WebVTT thumbnail track for scrubbing (beside the manifest, same token), or null when the package has none.</param>
+internal sealed record SessionStarted(Guid SessionId, string ManifestUrl, DateTimeOffset ExpiresAt, string HeartbeatUrl, int? MaxHeight, double? ResumeAt,
+    string? ThumbnailsUrl = null);
 
 /// <summary>A session as its viewer may see it.</summary>
 internal sealed record SessionState(Guid SessionId, Guid TitleId, bool Live, DateTimeOffset CreatedAt, DateTimeOffset LastHeartbeatAt,

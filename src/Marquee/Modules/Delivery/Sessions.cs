@@ -9,7 +9,8 @@ namespace Marquee.Delivery;
 
 /// <summary>A session as the player gets it: where to fetch the manifest and where to send heartbeats.</summary>
 /// <param name="ResumeAt">Where this viewer left the title last time (seconds), when not near its end.</param>
-internal sealed record SessionGrant(Guid SessionId, string Token, DateTimeOffset ExpiresAt, int? MaxHeight, double? ResumeAt = null);
+/// <param name="HasThumbnails">The package has a WebVTT thumbnail track beside its master playlist.</param>
+internal sealed record SessionGrant(Guid SessionId, string Token, DateTimeOffset ExpiresAt, int? MaxHeight, double? ResumeAt = null, bool HasThumbnails = false);
 
 internal abstract record StartOutcome
 {
@@ -95,7 +96,7 @@ internal sealed class Sessions(
         db.Publish(new PlaybackStarted(session.Id, session.AccountId, session.ProfileId, titleId, package.AssetId, session.Platform, session.MaxHeight, session.WithAds, now));
         await db.SaveChangesAsync(cancellationToken);
         var expires = TokenExpiry(now, ttl ?? options.Value.TokenLifetime);
-        return new StartOutcome.Started(new SessionGrant(session.Id, tokens.Issue(session.Id, expires), expires, session.MaxHeight, resumeAt));
+        return new StartOutcome.Started(new SessionGrant(session.Id, tokens.Issue(session.Id, expires), expires, session.MaxHeight, resumeAt, package.HasThumbnails));
     }
 
     /// <summary>The viewer's session, ended first if its heartbeat timed out; null when it is not theirs or does not exist.</summary>
@@ -121,7 +122,8 @@ internal sealed class Sessions(
         await db.SaveChangesAsync(cancellationToken);
         live.Changed(session.Id);
         var expires = TokenExpiry(now, options.Value.TokenLifetime);
-        return new SessionGrant(session.Id, tokens.Issue(session.Id, expires), expires, session.MaxHeight);
+        var thumbnails = File.Exists(Path.Combine(Path.GetDirectoryName(Path.Combine(session.PackageRoot, session.MasterPlaylist))!, PackagedTitle.ThumbnailTrack));
+        return new SessionGrant(session.Id, tokens.Issue(session.Id, expires), expires, session.MaxHeight, HasThumbnails: thumbnails);
     }
 
     /// <param name="audit">When an operator ends it: the audit line, committed with the change.</param>

@@ -27,6 +27,9 @@ internal sealed partial class MediaDemo(
 
     private const int Seconds = 20;
 
+    /// <summary>Album tracks are shorter, so that a listener hears the player move on to the next one soon.</summary>
+    private const int TrackSeconds = 12;
+
     /// <summary>Finds the titles without a source and makes theirs in the background, so the site is up at once.</summary>
     public async Task SeedAsync(CancellationToken cancellationToken)
     {
@@ -53,7 +56,7 @@ internal sealed partial class MediaDemo(
                 Directory.CreateDirectory(storage.Sources);
                 var path = Path.Combine(storage.Sources, name);
                 var part = Path.Combine(storage.Sources, $"{Path.GetFileNameWithoutExtension(name)}.part{Path.GetExtension(name)}");
-                var run = await Tool.RunAsync(options.Value.FfmpegPath, Arguments(audioOnly, index, part), null, cancellationToken);
+                var run = await Tool.RunAsync(options.Value.FfmpegPath, Arguments(audioOnly, title.Kind == TitleKind.Track ? TrackSeconds : Seconds, index, part), null, cancellationToken);
                 if (!run.Succeeded)
                 {
                     LogNotMade(title.Name, run.LastError);
@@ -72,10 +75,10 @@ internal sealed partial class MediaDemo(
         }
     }
 
-    private static List<string> Arguments(bool audioOnly, int index, string path)
+    private static List<string> Arguments(bool audioOnly, int seconds, int index, string path)
     {
         var frequency = (220 * (1 + (index % 5))).ToString(CultureInfo.InvariantCulture);
-        var duration = Seconds.ToString(CultureInfo.InvariantCulture);
+        var duration = seconds.ToString(CultureInfo.InvariantCulture);
         List<string> args = ["-v", "error", "-y"];
         if (audioOnly)
         {

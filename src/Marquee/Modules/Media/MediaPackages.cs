@@ -20,7 +20,8 @@ internal sealed class MediaPackages(MediaDb db, MediaStorage storage, AssetKeys 
 
         var root = Packager.PublishedFolder(storage.Published, asset.Id);
         return File.Exists(Path.Combine(root, "master.m3u8"))
-            ? new PackagedTitle(titleId, asset.Id, root, "master.m3u8", TimeSpan.FromMilliseconds(asset.DurationMs ?? 0))
+            ? new PackagedTitle(titleId, asset.Id, root, "master.m3u8", TimeSpan.FromMilliseconds(asset.DurationMs ?? 0),
+                File.Exists(Path.Combine(root, PackagedTitle.ThumbnailTrack)))
             : null;
     }
 

@@ -12,6 +12,8 @@ internal sealed record PackagedAsset(string Folder, string MasterPlaylist, strin
 /// </summary>
 internal sealed class Packager(Transcoder transcoder, ILogger<Packager> logger)
 {
+    private readonly ThumbnailSprites sprites = new(transcoder.Options);
+
     public const string StagingSuffix = ".staging";
 
     public static string PublishedFolder(string root, Guid assetId) => Path.Combine(root, assetId.ToString("N"));
@@ -60,6 +62,7 @@ internal sealed class Packager(Transcoder transcoder, ILogger<Packager> logger)
             {
                 poster = Path.Combine(staging, "poster.jpg");
                 await transcoder.PosterAsync(sourcePath, info, poster, cancellationToken);
+                await sprites.MakeAsync(staging, plan, cancellationToken); // thumbnails.vtt + sprite_N.jpg, from the smallest rendition
             }
 
             await HlsEncryption.EncryptAsync(staging, key, HlsEncryption.KeyUriFor(assetId), cancellationToken);

@@ -76,6 +76,9 @@
     navigator.sendBeacon?.(`${session.sessionUrl}/end`, new Blob([JSON.stringify({ position: video.currentTime })], { type: 'application/json' }));
   }
 
+  // The page's other scripts (scrub.js, playlist.js) start from here: the session (thumbnailsUrl among it) is known.
+  const ready = () => video.dispatchEvent(new CustomEvent('marquee:ready', { detail: { ...session } }));
+
   async function start() {
     const response = await fetch('/api/playback/sessions', {
       method: 'POST',
@@ -97,6 +100,7 @@
         fillSubtitleTracks();
         if (session.resumeAt > 5) video.currentTime = session.resumeAt;
         say('Ready.');
+        ready();
       });
       hls.on(window.Hls.Events.LEVEL_SWITCHED, (_, data) => {
         const level = hls.levels[data.level];
@@ -121,6 +125,7 @@
     } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
       video.src = session.manifestUrl; // Safari plays HLS itself
       say('Ready.');
+      ready();
     } else {
       say('This browser cannot play HLS streams.');
       return;

@@ -12,10 +12,13 @@ public enum TitleKind
 }
 
 /// <summary>A title as other modules see it.</summary>
-public sealed record TitleSummary(Guid Id, string Slug, string Name, TitleKind Kind, string? Synopsis, TimeSpan? Duration, string? ArtworkUrl, DateTimeOffset CreatedAt);
+/// <param name="Collection">The album (of a track) or show (of an episode or podcast episode) it belongs to, if any.</param>
+/// <param name="Number">Its track or episode number within <paramref name="Collection"/>, if any.</param>
+public sealed record TitleSummary(Guid Id, string Slug, string Name, TitleKind Kind, string? Synopsis, TimeSpan? Duration, string? ArtworkUrl, DateTimeOffset CreatedAt,
+    string? Collection = null, int? Number = null);
 
 /// <summary>A title another module asks Catalog to create (an upload or an ingest that names a new title).</summary>
-public sealed record TitleDraft(string Name, TitleKind Kind, string? Synopsis = null);
+public sealed record TitleDraft(string Name, TitleKind Kind, string? Synopsis = null, string? Collection = null, int? Number = null);
 
 /// <summary>Catalog's contract for other modules.</summary>
 public interface ICatalog
@@ -27,6 +30,12 @@ public interface ICatalog
 
     /// <summary>The most recently added titles, newest first (at most <paramref name="take"/>, capped at 200).</summary>
     Task<IReadOnlyList<TitleSummary>> NewestAsync(int take, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The titles of a collection (an album's tracks, a show's episodes) in order: by number (unnumbered last), then
+    /// as added. The name matches exactly; empty when there is no such collection (at most 500).
+    /// </summary>
+    Task<IReadOnlyList<TitleSummary>> CollectionAsync(string collection, CancellationToken cancellationToken);
 }
 
 [EventName("catalog.title-created.v1")]

@@ -24,6 +24,8 @@ internal class CatalogDb(DbContextOptions options) : ModuleDbContext(options), I
         e.Property(t => t.ArtworkUrl).HasMaxLength(1000);
         e.Property(t => t.Kind).HasConversion<string>().HasMaxLength(20);
         e.HasIndex(t => t.CreatedAt);
+        e.Property(t => t.Collection).HasMaxLength(200);
+        e.HasIndex(t => new { t.Collection, t.Number });
     }
 }
 
@@ -49,8 +51,14 @@ internal sealed class Title
 
     public DateTimeOffset CreatedAt { get; set; }
 
+    /// <summary>The album or show it belongs to.</summary>
+    public string? Collection { get; set; }
+
+    /// <summary>Track or episode number within <see cref="Collection"/>.</summary>
+    public int? Number { get; set; }
+
     public TitleSummary ToSummary() => new(Id, Slug, Name, Kind, Synopsis,
-        DurationMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null, ArtworkUrl, CreatedAt);
+        DurationMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null, ArtworkUrl, CreatedAt, Collection, Number);
 }
 
 internal sealed class SqliteCatalogDbFactory() : DesignTimeFactory<SqliteCatalogDb>(DatabaseProvider.Sqlite, CatalogDb.SchemaName);

@@ -20,7 +20,14 @@ internal sealed class TitleForm
     [StringLength(4000, ErrorMessage = "The synopsis can be at most 4000 characters long.")]
     public string? Synopsis { get; set; }
 
-    public NewTitle ToNewTitle() => new(Name!.Trim(), Kind, Synopsis, DurationText.TryParse(Duration, out var d) ? d?.TotalSeconds : null);
+    [StringLength(200, ErrorMessage = "The album or show name can be at most 200 characters long.")]
+    public string? Collection { get; set; }
+
+    [Range(1, 100_000, ErrorMessage = "The track or episode number is a whole number from 1 to 100000.")]
+    public int? Number { get; set; }
+
+    public NewTitle ToNewTitle() => new(Name!.Trim(), Kind, Synopsis, DurationText.TryParse(Duration, out var d) ? d?.TotalSeconds : null,
+        Collection: string.IsNullOrWhiteSpace(Collection) ? null : Collection.Trim(), Number: Number);
 }
 
 /// <summary>A duration as an operator types it: minutes (<c>90</c>), <c>m:ss</c> (<c>9:56</c>) or <c>h:mm:ss</c> (<c>1:21:00</c>); empty for unknown.</summary>

@@ -10,7 +10,15 @@ namespace Marquee.Media.Contracts;
 /// <param name="Root">Absolute path of the published folder.</param>
 /// <param name="MasterPlaylist">Path of the master playlist, relative to <paramref name="Root"/> (e.g. <c>master.m3u8</c>).</param>
 /// <param name="Duration">The programme's duration.</param>
-public sealed record PackagedTitle(Guid TitleId, Guid AssetId, string Root, string MasterPlaylist, TimeSpan Duration);
+/// <param name="HasThumbnails">
+/// True when the package has a WebVTT thumbnail track (<see cref="ThumbnailTrack"/> beside the master playlist, its cues
+/// naming JPEG sprite sheets in the same folder with <c>#xywh=x,y,w,h</c>); video packages have one, audio-only ones none.
+/// </param>
+public sealed record PackagedTitle(Guid TitleId, Guid AssetId, string Root, string MasterPlaylist, TimeSpan Duration, bool HasThumbnails = false)
+{
+    /// <summary>The file name of a package's WebVTT thumbnail track (for scrubbing), in the master playlist's folder.</summary>
+    public const string ThumbnailTrack = "thumbnails.vtt";
+}
 
 /// <summary>Media's contract for Delivery: where a playable title's package is and its content key.</summary>
 public interface IMediaPackages
