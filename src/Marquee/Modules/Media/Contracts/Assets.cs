@@ -18,8 +18,11 @@ public enum AssetState
     /// <summary>Published: playable.</summary>
     Ready,
 
-    /// <summary>The pipeline failed on an accepted source (an operator may retry).</summary>
+    /// <summary>The pipeline failed on an accepted source, every automatic attempt included (an operator may retry).</summary>
     Failed,
+
+    /// <summary>An operator cancelled it: nothing was published (an operator may retry).</summary>
+    Cancelled,
 }
 
 /// <summary>An asset was transcoded, encrypted and published: the title it belongs to can be played.</summary>
