@@ -51,6 +51,9 @@ internal sealed partial class MediaPipeline(
 {
     private const string CancelledReason = "Cancelled by an operator.";
 
+    /// <summary>The jobs this process runs now: alive by definition, whatever their lease says (a late heartbeat gives them up itself).</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, byte> running = new();
+
     /// <summary>This worker instance: its leases carry this id (machine, process and a random part, as one process may restart with the same id).</summary>
     public string WorkerId { get; } = NewWorkerId();
 
@@ -150,8 +153,10 @@ internal sealed partial class MediaPipeline(
         var db = scope.ServiceProvider.GetRequiredService<MediaDb>();
         var now = clock.GetUtcNow();
         var max = options.Value.MaxAttempts;
+        var mine = WorkerId;
         var lapsed = db.Assets.Where(a => (a.State == AssetState.Probing || a.State == AssetState.Transcoding)
-                                          && (a.LeaseExpiresAt == null || a.LeaseExpiresAt < now));
+                                          && (a.LeaseExpiresAt == null || a.LeaseExpiresAt < now)
+                                          && (a.LeaseOwner == null || a.LeaseOwner != mine));
         var cancelled = await lapsed.Where(a => a.CancelRequested).ExecuteUpdateAsync(s => s
             .SetProperty(a => a.State, AssetState.Cancelled)
             .SetProperty(a => a.Reason, CancelledReason)
@@ -176,6 +181,7 @@ internal sealed partial class MediaPipeline(
                 .Where(a => (a.State == AssetState.Probing || a.State == AssetState.Transcoding) && a.LeaseExpiresAt >= now)
                 .Select(a => a.Id).ToListAsync(cancellationToken))
             .ToHashSet();
+        live.UnionWith(running.Keys);
         var swept = 0;
         foreach (var (assetId, folder) in staging)
         {
@@ -232,6 +238,7 @@ internal sealed partial class MediaPipeline(
         signal.Wake(); // another idle runner may take the next one
         var asset = await db.Assets.SingleAsync(a => a.Id == id, cancellationToken);
         using var job = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        running[id] = 0;
         var heartbeat = new Heartbeat(this, id, job);
         try
         {
@@ -249,26 +256,12 @@ internal sealed partial class MediaPipeline(
                 .SetProperty(a => a.LeaseExpiresAt, (DateTimeOffset?)null), CancellationToken.None);
             throw;
         }
-        catch (OperationCanceledException) when (job.IsCancellationRequested)
+        catch (Exception e) when (job.IsCancellationRequested && e is OperationCanceledException or TranscodeFailedException or IOException)
         {
+            // The heartbeat stopped the job (ffmpeg killed, staging deleted by the packager): cancelled, or no longer ours.
             await heartbeat.StopAsync();
             db.ChangeTracker.Clear();
-            if (heartbeat.Stopped == StopReason.Cancelled)
-            {
-                // ffmpeg was killed and the staging folder deleted by the packager: nothing was published.
-                await Mine(db, id).ExecuteUpdateAsync(s => s
-                    .SetProperty(a => a.State, AssetState.Cancelled)
-                    .SetProperty(a => a.Reason, CancelledReason)
-                    .SetProperty(a => a.CancelRequested, false)
-                    .SetProperty(a => a.LeaseOwner, (string?)null)
-                    .SetProperty(a => a.LeaseExpiresAt, (DateTimeOffset?)null)
-                    .SetProperty(a => a.UpdatedAt, clock.GetUtcNow()), CancellationToken.None);
-                LogCancelled(id);
-            }
-            else
-            {
-                LogLeaseLost(id); // another worker's recovery may have it now: leave the row alone
-            }
+            await StoppedAsync(db, id, heartbeat.Stopped);
         }
 #pragma warning disable CA1031 // any failure of one asset is that asset's (retried or Failed, with the reason), and the runner goes on
         catch (Exception e)
@@ -282,9 +275,36 @@ internal sealed partial class MediaPipeline(
         finally
         {
             await heartbeat.StopAsync();
+            running.TryRemove(id, out _);
         }
 
         return true;
+    }
+
+    private async Task StoppedAsync(MediaDb db, Guid id, StopReason reason)
+    {
+        if (reason == StopReason.Cancelled)
+        {
+            await Mine(db, id).ExecuteUpdateAsync(s => s
+                .SetProperty(a => a.State, AssetState.Cancelled)
+                .SetProperty(a => a.Reason, CancelledReason)
+                .SetProperty(a => a.CancelRequested, false)
+                .SetProperty(a => a.LeaseOwner, (string?)null)
+                .SetProperty(a => a.LeaseExpiresAt, (DateTimeOffset?)null)
+                .SetProperty(a => a.UpdatedAt, clock.GetUtcNow()), CancellationToken.None);
+            LogCancelled(id);
+        }
+        else
+        {
+            // Another worker's recovery may have it now: leave its row alone. If it is still ours (this worker could not
+            // renew in time), put it back in the queue itself, since recovery leaves a worker's own jobs to that worker.
+            await Mine(db, id).Where(a => a.State == AssetState.Probing || a.State == AssetState.Transcoding).ExecuteUpdateAsync(s => s
+                .SetProperty(a => a.State, AssetState.Received)
+                .SetProperty(a => a.LeaseOwner, (string?)null)
+                .SetProperty(a => a.LeaseExpiresAt, (DateTimeOffset?)null)
+                .SetProperty(a => a.UpdatedAt, clock.GetUtcNow()), CancellationToken.None);
+            LogLeaseLost(id);
+        }
     }
 
     private IQueryable<Asset> Mine(MediaDb db, Guid id) => db.Assets.Where(a => a.Id == id && a.LeaseOwner == WorkerId);
