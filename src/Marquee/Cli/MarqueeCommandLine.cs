@@ -59,9 +59,18 @@ public static class MarqueeCommandLine
         ingest.Options.Add(ingestKind);
         ingest.Options.Add(ingestTitleId);
         ingest.Options.Add(ingestWait);
+        var ingestPriority = new Option<int>("--priority") { Description = "Queue priority, -1000 to 1000 (default 0): the pipeline takes the highest first, then the oldest." };
+        ingestPriority.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() is < -1000 or > 1000)
+            {
+                r.AddError("--priority must be from -1000 to 1000.");
+            }
+        });
+        ingest.Options.Add(ingestPriority);
         ingest.TreatUnmatchedTokensAsErrors = false;
         ingest.SetAction((result, ct) => IngestAsync(
-            result, result.GetValue(ingestFile)!, result.GetValue(ingestTitle), result.GetValue(ingestKind)!, result.GetValue(ingestTitleId), result.GetValue(ingestWait), ct));
+            result, result.GetValue(ingestFile)!, result.GetValue(ingestTitle), result.GetValue(ingestKind)!, result.GetValue(ingestTitleId), result.GetValue(ingestWait), result.GetValue(ingestPriority), ct));
 
         var playbackUrl = new Command("playback-url", "Print a signed playback URL (HLS master playlist) of a title, for an operator's player; audited.");
         var titleArgument = new Argument<Guid>("TITLE_ID") { Description = "The title's id." };
@@ -162,7 +171,7 @@ public static class MarqueeCommandLine
             ? [.. args, "--Marquee:DataDir=./data/demo"]
             : args;
 
-    private static async Task<int> IngestAsync(ParseResult result, FileInfo file, string? title, string kind, Guid? titleId, bool wait, CancellationToken cancellationToken) => await Guard(async () =>
+    private static async Task<int> IngestAsync(ParseResult result, FileInfo file, string? title, string kind, Guid? titleId, bool wait, int priority, CancellationToken cancellationToken) => await Guard(async () =>
     {
         var builder = MarqueeHost.CreateBuilder(ConfigArgs(result), QuietLogs);
         await using var app = MarqueeHost.Build(builder);
@@ -198,7 +207,7 @@ public static class MarqueeCommandLine
         AssetStatus status;
         try
         {
-            status = await media.IngestFileAsync(file.FullName, target.Id, actor, cancellationToken);
+            status = await media.IngestFileAsync(file.FullName, target.Id, priority, actor, cancellationToken);
         }
         catch (ArgumentException ex)
         {

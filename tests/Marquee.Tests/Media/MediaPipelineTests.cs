@@ -100,4 +100,46 @@ public sealed class MediaPipelineTests(MediaSources sources) : IClassFixture<Med
         Assert.False(Directory.Exists(stale));
         Assert.True(File.Exists(Path.Combine(storage.DataDir, "media", "published", id.ToString("N"), "master.m3u8")));
     }
+
+    [Fact]
+    public async Task TwoWorkers_OnOneDatabase_DoNotStealALiveJob_AndACancelFromTheOtherStopsItWithNothingPublished()
+    {
+        await using var storage = await TestStorage.CreateAsync();
+        await MediaSources.FfmpegAsync(["-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+            "-t", "30", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ac", "2",
+            Path.Combine(SourcesFolder(storage.DataDir), "long.mp4")]);
+        void Leased(IDictionary<string, string?> s)
+        {
+            FastMedia(s);
+            s["Marquee:Media:LeaseDuration"] = "00:00:03";
+            s["Marquee:Media:HeartbeatInterval"] = "00:00:00.200";
+        }
+
+        await using var a = await MarqueeApp.StartAsync(Leased, storage: storage);
+        var id = await a.ScopedAsync(sp => sp.GetRequiredService<Assets>().ReceiveAsync(Guid.NewGuid(), "long.mp4", CancellationToken.None));
+        var running = await Poll.UntilAsync(() => AssetAsync(a, id), x => x?.ProgressPercent > 0 || x?.State is AssetState.Ready or AssetState.Failed,
+            TimeSpan.FromMinutes(2), "the transcode to report progress");
+        Assert.Equal(AssetState.Transcoding, running!.State);
+        var workerA = a.Services.GetRequiredService<MediaPipeline>().WorkerId;
+        Assert.Equal(workerA, running.LeaseOwner);
+        var staging = Path.Combine(storage.DataDir, "media", "published", id.ToString("N") + ".staging");
+        Assert.True(Directory.Exists(staging));
+
+        // A second worker process on the same database and data folder: its recovery (at start, and asked again here) leaves A's job alone.
+        await using var b = await MarqueeApp.StartAsync(Leased, storage: storage);
+        Assert.Equal(0, await b.Services.GetRequiredService<MediaPipeline>().RecoverAsync(CancellationToken.None));
+        var later = await Poll.UntilAsync(() => AssetAsync(b, id), x => x!.ProgressAt > running.ProgressAt, TimeSpan.FromSeconds(20), "A's next heartbeat");
+        Assert.Equal((AssetState.Transcoding, workerA, 1), (later!.State, later.LeaseOwner, later.Attempts));
+        Assert.True(Directory.Exists(staging), "B's recovery deleted A's live staging folder");
+
+        // Cancelled through B's API: A's heartbeat sees it, kills ffmpeg and deletes the staging folder; nothing is published.
+        var cancel = await b.Client.PostAsync($"/api/media/assets/{id}/cancel", null);
+        Assert.Equal(System.Net.HttpStatusCode.OK, cancel.StatusCode);
+        var cancelled = await Poll.UntilAsync(() => AssetAsync(b, id), x => x!.State is not (AssetState.Transcoding or AssetState.Probing),
+            TimeSpan.FromSeconds(30), "A to notice the cancel");
+        Assert.Equal(AssetState.Cancelled, cancelled!.State);
+        Assert.Null(cancelled.LeaseOwner);
+        Assert.False(Directory.Exists(staging));
+        Assert.False(Directory.Exists(Path.Combine(storage.DataDir, "media", "published", id.ToString("N"))));
+    }
 }

@@ -221,8 +221,13 @@ public sealed class TusClient
         return new TusClient(folder);
     }
 
-    public Task<(int Exit, string Output)> UploadAsync(Uri endpoint, string file, long chunkBytes) =>
-        RunAsync("node", Folder, "upload.mjs", endpoint.ToString(), file, chunkBytes.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    /// <summary>Uploads <paramref name="file"/>; <paramref name="environment"/> may carry TUS_TITLE, TUS_KIND and MARQUEE_TUS_HEADERS (a JSON object of extra request headers).</summary>
+    public async Task<(int Exit, string Output)> UploadAsync(Uri endpoint, string file, long chunkBytes, IDictionary<string, string>? environment = null, TimeSpan? timeout = null)
+    {
+        var (code, output, error) = await Tools.RunAsync("node",
+            ["upload.mjs", endpoint.ToString(), file, chunkBytes.ToString(System.Globalization.CultureInfo.InvariantCulture)], Folder, timeout, environment);
+        return (code, output + error);
+    }
 
     private static async Task<(int, string)> RunAsync(string program, string folder, params string[] arguments)
     {

@@ -8,8 +8,14 @@ namespace Marquee.Media;
 internal sealed class Assets(MediaDb db, MediaStorage storage, MediaPipelineSignal signal, TimeProvider clock)
 {
     /// <summary>Records a source already stored under the sources folder as received; the pipeline takes it from there.</summary>
-    public async Task<Guid> ReceiveAsync(Guid titleId, string sourceFileName, CancellationToken cancellationToken)
+    public Task<Guid> ReceiveAsync(Guid titleId, string sourceFileName, CancellationToken cancellationToken) =>
+        ReceiveAsync(titleId, sourceFileName, 0, cancellationToken);
+
+    /// <summary>As <see cref="ReceiveAsync(Guid, string, CancellationToken)"/>, queued with <paramref name="priority"/> (higher runs first).</summary>
+    public async Task<Guid> ReceiveAsync(Guid titleId, string sourceFileName, int priority, CancellationToken cancellationToken)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(priority, MediaJobs.MinPriority);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(priority, MediaJobs.MaxPriority);
         var path = Probe.InsideFolder(storage.Sources, sourceFileName); // refuses names that leave the folder
         var now = clock.GetUtcNow();
         var asset = new Asset
@@ -18,6 +24,7 @@ internal sealed class Assets(MediaDb db, MediaStorage storage, MediaPipelineSign
             TitleId = titleId,
             SourcePath = Path.GetRelativePath(storage.Sources, path),
             State = AssetState.Received,
+            Priority = priority,
             CreatedAt = now,
             UpdatedAt = now,
         };

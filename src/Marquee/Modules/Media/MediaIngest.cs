@@ -24,8 +24,13 @@ internal sealed class MediaIngest(
                 : null;
     }
 
-    public async Task<AssetStatus> IngestFileAsync(string file, Guid titleId, RequestActor actor, CancellationToken cancellationToken)
+    public async Task<AssetStatus> IngestFileAsync(string file, Guid titleId, int priority, RequestActor actor, CancellationToken cancellationToken)
     {
+        if (priority is < MediaJobs.MinPriority or > MediaJobs.MaxPriority)
+        {
+            throw new ArgumentException($"The priority must be from {MediaJobs.MinPriority} to {MediaJobs.MaxPriority}.", nameof(priority));
+        }
+
         ArgumentNullException.ThrowIfNull(actor);
         if (Refusal(file) is { } refusal)
         {
@@ -47,7 +52,7 @@ internal sealed class MediaIngest(
         }
 
         File.Move(temp, target); // only a whole copy is ever received
-        var assetId = await assets.ReceiveAsync(titleId, name, cancellationToken);
+        var assetId = await assets.ReceiveAsync(titleId, name, priority, cancellationToken);
         await audit.RecordAsync(new AuditRecord(actor.Name, "media.source-ingested", $"asset:{assetId}", actor.From,
             $"{source.FullName} ({source.Length} bytes) for title {titleId}"), cancellationToken);
         return new AssetStatus(assetId, titleId, AssetState.Received, null);
@@ -60,15 +65,16 @@ internal sealed class MediaIngest(
         {
             var asset = await assets.FindAsync(assetId, cancellationToken)
                         ?? throw new ArgumentException($"There is no asset {assetId}.", nameof(assetId));
-            if (asset.State is AssetState.Ready or AssetState.Rejected or AssetState.Failed)
+            if (asset.State is AssetState.Ready or AssetState.Rejected or AssetState.Failed or AssetState.Cancelled)
             {
                 return new AssetStatus(asset.Id, asset.TitleId, asset.State, asset.Reason);
             }
 
-            if (asset.State.ToString() != last)
+            var now = Describe(MediaJob.Of(asset));
+            if (now != last)
             {
-                last = asset.State.ToString();
-                progress?.Report(last);
+                last = now;
+                progress?.Report(now);
             }
 
             // Help with the queue; when there is nothing to claim (a server's worker has ours), look again shortly.
@@ -78,4 +84,10 @@ internal sealed class MediaIngest(
             }
         }
     }
+
+    /// <summary>The state, with the progress a worker wrote (in whole percents, so that a line is not printed every second).</summary>
+    private static string Describe(MediaJob job) => job.Progress is { } p
+        ? string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"{job.State} {Math.Floor(p.Percent / 5) * 5:0}%{(p.Remaining is { } r ? $", about {Math.Ceiling(r.TotalSeconds):0} s left" : "")}")
+        : job.Attempts > 1 ? $"{job.State} (attempt {job.Attempts})" : job.State.ToString();
 }

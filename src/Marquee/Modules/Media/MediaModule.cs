@@ -5,6 +5,7 @@ using Marquee.Platform;
 using Marquee.Platform.Data;
 using Marquee.Platform.Events;
 using Marquee.Platform.Web;
+using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Marquee.Media;
 
@@ -59,6 +60,45 @@ public static class MediaModule
         var group = endpoints.MapGroup("").WithTags("Media");
         group.MapTus();
         group.MapSubtitles();
+
+        var jobs = group.MapGroup("/assets").RequireAuthorization(Policies.Console).WithTags("Media jobs");
+        jobs.MapGet("", async (MediaJobs list, int? take, CancellationToken ct) => TypedResults.Ok(await list.ListAsync(take ?? 100, ct)))
+            .WithName("ListMediaJobs")
+            .WithSummary("Lists media assets (jobs), newest first, with state, attempts, priority and live progress (operators).");
+        jobs.MapGet("/{id:guid}", async Task<Results<Ok<MediaJob>, ProblemHttpResult>> (Guid id, MediaJobs list, CancellationToken ct) =>
+                await list.FindAsync(id, ct) is { } job ? TypedResults.Ok(job) : NotFound(id))
+            .WithName("GetMediaJob")
+            .WithSummary("Gets one media asset (job) with its live progress (operators).")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        jobs.MapPost("/{id:guid}/retry", async (Guid id, MediaJobs list, HttpContext http, CancellationToken ct) =>
+                Answer(id, await list.RetryAsync(id, RequestActor.Of(http), ct)))
+            .WithName("RetryMediaJob")
+            .WithSummary("Puts a Failed or Cancelled job back in the queue with a fresh attempt count (operators; audited).")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
+        jobs.MapPost("/{id:guid}/cancel", async (Guid id, MediaJobs list, HttpContext http, CancellationToken ct) =>
+                Answer(id, await list.CancelAsync(id, RequestActor.Of(http), ct)))
+            .WithName("CancelMediaJob")
+            .WithSummary("Cancels a queued job at once, or a running one at its worker's next heartbeat (ffmpeg killed, nothing published) (operators; audited).")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
+        jobs.MapPost("/{id:guid}/priority", async (Guid id, NewPriority input, MediaJobs list, HttpContext http, CancellationToken ct) =>
+                Answer(id, await list.SetPriorityAsync(id, input.Priority, RequestActor.Of(http), ct)))
+            .Validate<NewPriority>()
+            .WithName("SetMediaJobPriority")
+            .WithSummary("Sets a job's priority: the queue takes the highest first, then the oldest (operators; audited).")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         return group;
     }
+
+    private static ProblemHttpResult NotFound(Guid id) =>
+        TypedResults.Problem(title: "No such media asset", detail: $"There is no media asset {id}.", statusCode: StatusCodes.Status404NotFound);
+
+    private static Results<Ok<MediaJob>, ProblemHttpResult> Answer(Guid id, JobChange change) => change switch
+    {
+        JobChange.Done d => TypedResults.Ok(d.Job),
+        JobChange.WrongState w => TypedResults.Problem(title: "Not possible in this state", detail: w.Detail, statusCode: StatusCodes.Status409Conflict,
+            extensions: new Dictionary<string, object?> { ["state"] = w.State.ToString() }),
+        _ => NotFound(id),
+    };
 }

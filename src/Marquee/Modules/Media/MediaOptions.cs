@@ -3,7 +3,7 @@ using System.ComponentModel.DataAnnotations;
 namespace Marquee.Media;
 
 /// <summary>The media pipeline's settings, bound from <c>Marquee:Media</c>: tools, source limits, encoding.</summary>
-internal sealed class MediaOptions
+internal sealed class MediaOptions : IValidatableObject
 {
     public const string Section = "Marquee:Media";
 
@@ -85,4 +85,37 @@ internal sealed class MediaOptions
 
     /// <summary>Whether video titles get an I-frame playlist (a small keyframe-only rendition, one picture per segment) for trick play.</summary>
     public bool IFramePlaylists { get; set; } = true;
+
+    /// <summary>How many jobs (probe, transcode, package) one process runs at once. One transcode already uses every core.</summary>
+    [Range(1, 64)]
+    public int MaxConcurrentJobs { get; set; } = 1;
+
+    /// <summary>How many times a job is tried before it is Failed (a rejected source is never retried).</summary>
+    [Range(1, 100)]
+    public int MaxAttempts { get; set; } = 3;
+
+    /// <summary>The wait before the first automatic retry; it doubles with each further attempt (at most an hour).</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "1.00:00:00")]
+    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How long a worker's claim on a running job lasts without a heartbeat. A job whose lease lapsed (its worker was killed)
+    /// is put back in the queue by any worker's recovery; a live worker's job never is.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How often a running job renews its lease, writes its progress and looks for a cancel request.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.050", "00:10:00")]
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (HeartbeatInterval * 3 > LeaseDuration)
+        {
+            yield return new ValidationResult(
+                $"HeartbeatInterval ({HeartbeatInterval}) must be at most a third of LeaseDuration ({LeaseDuration}), or a busy worker could lose its job.",
+                [nameof(HeartbeatInterval), nameof(LeaseDuration)]);
+        }
+    }
 }

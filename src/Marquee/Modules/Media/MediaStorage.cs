@@ -14,20 +14,18 @@ internal sealed class MediaStorage(IOptions<MarqueeOptions> options)
     /// <summary>Published titles, one folder per asset (and <c>&lt;asset&gt;.staging</c> folders while one is being made).</summary>
     public string Published => Path.Combine(Root, "published");
 
-    /// <summary>Deletes staging folders left by a run that did not finish (a crash or a kill); returns how many.</summary>
-    public int SweepStaging()
+    /// <summary>The staging folders under the published folder, each with the asset it is for (null when the name is not an asset id).</summary>
+    public IReadOnlyList<(Guid? AssetId, string Folder)> StagingFolders()
     {
         if (!Directory.Exists(Published))
         {
-            return 0;
+            return [];
         }
 
-        var stale = Directory.GetDirectories(Published, "*" + Packager.StagingSuffix);
-        foreach (var folder in stale)
+        return [.. Directory.GetDirectories(Published, "*" + Packager.StagingSuffix).Select(folder =>
         {
-            Packager.DeleteQuietly(folder);
-        }
-
-        return stale.Length;
+            var name = Path.GetFileName(folder);
+            return (Guid.TryParseExact(name[..^Packager.StagingSuffix.Length], "N", out var id) ? (Guid?)id : null, folder);
+        })];
     }
 }

@@ -18,8 +18,11 @@ public enum AssetState
     /// <summary>Published: playable.</summary>
     Ready,
 
-    /// <summary>The pipeline failed on an accepted source (an operator may retry).</summary>
+    /// <summary>The pipeline failed on an accepted source, every automatic attempt included (an operator may retry).</summary>
     Failed,
+
+    /// <summary>An operator cancelled it: nothing was published (an operator may retry).</summary>
+    Cancelled,
 }
 
 /// <summary>An asset was transcoded, encrypted and published: the title it belongs to can be played.</summary>
@@ -41,8 +44,15 @@ public interface IMediaIngest
 
     /// <summary>Copies <paramref name="file"/> into the media store and queues it for the pipeline.</summary>
     /// <exception cref="ArgumentException">The file does not exist, is empty, or its type is not accepted.</exception>
-    Task<AssetStatus> IngestFileAsync(string file, Guid titleId, Marquee.Platform.Web.RequestActor actor, CancellationToken cancellationToken);
+    Task<AssetStatus> IngestFileAsync(string file, Guid titleId, Marquee.Platform.Web.RequestActor actor, CancellationToken cancellationToken) =>
+        IngestFileAsync(file, titleId, 0, actor, cancellationToken);
 
-    /// <summary>Runs the pipeline in this process (alongside any server's workers) until the asset is Ready, Rejected or Failed.</summary>
+    /// <summary>As the overload without a priority, queued with <paramref name="priority"/> (-1000 to 1000; higher runs first).</summary>
+    Task<AssetStatus> IngestFileAsync(string file, Guid titleId, int priority, Marquee.Platform.Web.RequestActor actor, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Runs the pipeline in this process (alongside any server's workers) until the asset is Ready, Rejected, Failed or Cancelled,
+    /// reporting its state and progress (read from the database, whichever process runs the job) as they change.
+    /// </summary>
     Task<AssetStatus> WaitAsync(Guid assetId, IProgress<string>? progress, CancellationToken cancellationToken);
 }

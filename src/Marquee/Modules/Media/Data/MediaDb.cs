@@ -24,6 +24,8 @@ internal class MediaDb(DbContextOptions options) : ModuleDbContext(options), IMo
         a.Property(x => x.State).HasConversion<string>().HasMaxLength(20);
         a.HasIndex(x => x.State);
         a.Property(x => x.Reason).HasMaxLength(2000);
+        a.Property(x => x.LeaseOwner).HasMaxLength(200);
+        a.HasIndex(x => new { x.State, x.Priority, x.CreatedAt }); // the queue: Received, highest priority, oldest
 
         var k = modelBuilder.Entity<AssetKey>();
         k.ToTable("asset_keys");
@@ -57,6 +59,35 @@ internal sealed class Asset
     public string? ProbeJson { get; set; }
 
     public long? DurationMs { get; set; }
+
+    /// <summary>Higher runs first; equal priorities run oldest first.</summary>
+    public int Priority { get; set; }
+
+    /// <summary>How many times a worker claimed it (the current run included); reset by an operator's retry.</summary>
+    public int Attempts { get; set; }
+
+    /// <summary>A failed attempt's automatic retry waits until then (back-off).</summary>
+    public DateTimeOffset? NotBefore { get; set; }
+
+    /// <summary>The worker instance running it now (while Probing or Transcoding).</summary>
+    public string? LeaseOwner { get; set; }
+
+    /// <summary>When the running worker's claim lapses unless its heartbeat renews it; after that recovery may requeue it.</summary>
+    public DateTimeOffset? LeaseExpiresAt { get; set; }
+
+    /// <summary>An operator asked to cancel the running job; its worker notices on its next heartbeat.</summary>
+    public bool CancelRequested { get; set; }
+
+    public double? ProgressPercent { get; set; }
+
+    public double? ProgressFps { get; set; }
+
+    public double? ProgressSpeed { get; set; }
+
+    public long? ProgressRemainingMs { get; set; }
+
+    /// <summary>When the running worker last wrote its progress.</summary>
+    public DateTimeOffset? ProgressAt { get; set; }
 
     public DateTimeOffset CreatedAt { get; set; }
 

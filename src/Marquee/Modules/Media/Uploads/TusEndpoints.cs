@@ -109,6 +109,11 @@ internal static class TusEndpoints
                 return Problem(StatusCodes.Status400BadRequest, "Bad titleId", $"'{titleId}' is not a title id.");
             }
 
+            if (metadata.GetValueOrDefault("priority") is { Length: > 0 } priority && !UploadIngest.TryParsePriority(priority, out _))
+            {
+                return Problem(StatusCodes.Status400BadRequest, "Bad priority", $"'{priority}' is not a priority; use a whole number from {MediaJobs.MinPriority} to {MediaJobs.MaxPriority}.");
+            }
+
             var fileName = metadata.GetValueOrDefault("filename") ?? metadata.GetValueOrDefault("name") ?? "";
             var extension = Path.GetExtension(fileName).ToLowerInvariant();
             if (!limits.Extensions.Contains(extension, StringComparer.OrdinalIgnoreCase))

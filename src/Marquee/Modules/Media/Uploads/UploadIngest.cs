@@ -41,9 +41,19 @@ internal sealed class UploadIngest(Assets assets, ICatalog catalog, MediaStorage
             return; // received by an earlier attempt that stopped before the upload was marked completed
         }
 
-        var assetId = await assets.ReceiveAsync(titleId, sourceName, cancellationToken);
+        TryParsePriority(upload.Metadata.GetValueOrDefault("priority"), out var priority); // checked when the upload was created
+        var assetId = await assets.ReceiveAsync(titleId, sourceName, priority, cancellationToken);
         await audit.RecordAsync(new AuditRecord(actor.Name, "media.source-uploaded", $"asset:{assetId}", actor.From,
             $"{fileName} ({upload.Length} bytes) for title {titleId}"), cancellationToken);
+    }
+
+    /// <summary>Upload-Metadata's optional <c>priority</c>: a whole number from -1000 to 1000 (0 when absent).</summary>
+    internal static bool TryParsePriority(string? value, out int priority)
+    {
+        priority = 0;
+        return string.IsNullOrEmpty(value)
+               || (int.TryParse(value, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out priority)
+                   && priority is >= MediaJobs.MinPriority and <= MediaJobs.MaxPriority);
     }
 
     private async Task<Guid> TitleForAsync(UploadInfo upload, string fileName, RequestActor actor, CancellationToken cancellationToken)

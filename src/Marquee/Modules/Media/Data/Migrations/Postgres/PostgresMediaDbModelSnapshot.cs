@@ -29,14 +29,48 @@ namespace Marquee.Media.Data.Migrations.Postgres
                         .ValueGeneratedOnAdd()
                         .HasColumnType("uuid");
 
+                    b.Property<int>("Attempts")
+                        .HasColumnType("integer");
+
+                    b.Property<bool>("CancelRequested")
+                        .HasColumnType("boolean");
+
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone");
 
                     b.Property<long?>("DurationMs")
                         .HasColumnType("bigint");
 
+                    b.Property<DateTimeOffset?>("LeaseExpiresAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("LeaseOwner")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<DateTimeOffset?>("NotBefore")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<int>("Priority")
+                        .HasColumnType("integer");
+
                     b.Property<string>("ProbeJson")
                         .HasColumnType("text");
+
+                    b.Property<DateTimeOffset?>("ProgressAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<double?>("ProgressFps")
+                        .HasColumnType("double precision");
+
+                    b.Property<double?>("ProgressPercent")
+                        .HasColumnType("double precision");
+
+                    b.Property<long?>("ProgressRemainingMs")
+                        .HasColumnType("bigint");
+
+                    b.Property<double?>("ProgressSpeed")
+                        .HasColumnType("double precision");
 
                     b.Property<string>("Reason")
                         .HasMaxLength(2000)
@@ -63,6 +97,8 @@ namespace Marquee.Media.Data.Migrations.Postgres
                     b.HasIndex("State");
 
                     b.HasIndex("TitleId");
+
+                    b.HasIndex("State", "Priority", "CreatedAt");
 
                     b.ToTable("assets", "media");
                 });

@@ -23,14 +23,48 @@ namespace Marquee.Media.Data.Migrations.Sqlite
                         .ValueGeneratedOnAdd()
                         .HasColumnType("TEXT");
 
+                    b.Property<int>("Attempts")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<bool>("CancelRequested")
+                        .HasColumnType("INTEGER");
+
                     b.Property<long>("CreatedAt")
                         .HasColumnType("INTEGER");
 
                     b.Property<long?>("DurationMs")
                         .HasColumnType("INTEGER");
 
+                    b.Property<long?>("LeaseExpiresAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("LeaseOwner")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long?>("NotBefore")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("Priority")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("ProbeJson")
                         .HasColumnType("TEXT");
+
+                    b.Property<long?>("ProgressAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<double?>("ProgressFps")
+                        .HasColumnType("REAL");
+
+                    b.Property<double?>("ProgressPercent")
+                        .HasColumnType("REAL");
+
+                    b.Property<long?>("ProgressRemainingMs")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<double?>("ProgressSpeed")
+                        .HasColumnType("REAL");
 
                     b.Property<string>("Reason")
                         .HasMaxLength(2000)
@@ -57,6 +91,8 @@ namespace Marquee.Media.Data.Migrations.Sqlite
                     b.HasIndex("State");
 
                     b.HasIndex("TitleId");
+
+                    b.HasIndex("State", "Priority", "CreatedAt");
 
                     b.ToTable("media_assets", (string)null);
                 });
