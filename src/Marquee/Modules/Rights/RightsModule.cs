@@ -24,9 +24,13 @@ public static class RightsModule
         services.AddScoped<Licences>();
         services.AddScoped<IPlaybackPolicy, LicencePolicy>();
         services.AddScoped<ExpiryAlerts>();
+        services.AddSingleton<ChainHeads>();
+        services.AddScoped<ContractBook>();
+        services.AddScoped<ChainVerifier>();
         services.AddScoped<IDemoContent, RightsDemo>();
         services.AddHostedService<RightsStartupLog>();
-        services.AddConsoleLink("Rights", "Licences", "/console/rights");
+        services.AddConsoleLink("Rights", "Licences and alerts", "/console/rights");
+        services.AddConsoleLink("Rights", "Contracts", "/console/rights/contracts");
         var marquee = configuration.GetSection(MarqueeOptions.Section).Get<MarqueeOptions>() ?? new MarqueeOptions();
         if (marquee.HasRole("worker"))
         {
@@ -61,7 +65,80 @@ public static class RightsModule
             .WithName("ListExpiryAlerts")
             .WithSummary("Licence expiry alerts raised (30, 7 and 1 days ahead), newest first (operators).");
 
+        group.MapPost("/providers", async (NewProvider input, ContractBook book, HttpContext http, CancellationToken ct) =>
+            {
+                var created = await book.CreateProviderAsync(input, RequestActor.Of(http), ct);
+                return TypedResults.Created($"/api/rights/providers/{created.Id}", created);
+            })
+            .Validate<NewProvider>()
+            .WithName("CreateProvider")
+            .WithSummary("Adds a content provider or rights holder with its contacts (operators).");
+
+        group.MapGet("/providers", async (ContractBook book, CancellationToken ct) => TypedResults.Ok(await book.ProvidersAsync(ct)))
+            .WithName("ListProviders")
+            .WithSummary("Providers and rights holders with their contacts (operators).");
+
+        group.MapPost("/contracts", async (NewContract input, ContractBook book, HttpContext http, CancellationToken ct) =>
+                Answer(await book.CreateAsync(input, RequestActor.Of(http), ct), created: true))
+            .Validate<NewContract>()
+            .WithName("CreateContract")
+            .WithSummary("Creates a contract as a draft, with its terms, fee model and payment schedule; its history starts (operators).")
+            .ProducesProblem(StatusCodes.Status400BadRequest);
+
+        group.MapGet("/contracts", async (ContractBook book, CancellationToken ct) => TypedResults.Ok(await book.ListAsync(ct)))
+            .WithName("ListContracts")
+            .WithSummary("Contracts, newest first (operators).");
+
+        group.MapGet("/contracts/{id:guid}", async Task<Results<Ok<ContractView>, ProblemHttpResult>> (Guid id, ContractBook book, CancellationToken ct) =>
+                await book.FindAsync(id, ct) is { } c ? TypedResults.Ok(c) : NoContract())
+            .WithName("GetContract")
+            .WithSummary("One contract (operators).");
+
+        group.MapPut("/contracts/{id:guid}/terms", async (Guid id, ContractTerms input, ContractBook book, HttpContext http, CancellationToken ct) =>
+                Answer(await book.ChangeTermsAsync(id, input, RequestActor.Of(http), ct)))
+            .Validate<ContractTerms>()
+            .WithName("ChangeContractTerms")
+            .WithSummary("Changes a draft or negotiated contract's terms and fees (409 once signed); appended to its history (operators).")
+            .ProducesProblem(StatusCodes.Status409Conflict);
+
+        group.MapPost("/contracts/{id:guid}/transitions", async (Guid id, Transition input, ContractBook book, HttpContext http, CancellationToken ct) =>
+                Answer(await book.MoveAsync(id, input.To!.Value, RequestActor.Of(http), ct)))
+            .Validate<Transition>()
+            .WithName("MoveContract")
+            .WithSummary("Moves a contract: draft -> negotiation -> signed -> active -> expired (negotiation may go back to draft); 409 otherwise (operators).")
+            .ProducesProblem(StatusCodes.Status409Conflict);
+
+        group.MapGet("/contracts/{id:guid}/history", async Task<Results<Ok<IReadOnlyList<HistoryView>>, ProblemHttpResult>> (Guid id, ContractBook book, CancellationToken ct) =>
+                await book.HistoryAsync(id, ct) is { } h ? TypedResults.Ok(h) : NoContract())
+            .WithName("GetContractHistory")
+            .WithSummary("A contract's append-only, hash-chained history (operators).");
+
+        group.MapGet("/verify", async (ChainVerifier verifier, CancellationToken ct) => TypedResults.Ok(await verifier.VerifyAsync(ct)))
+            .WithName("VerifyContractChains")
+            .WithSummary("Checks every contract's history chain, its current data and the head file outside the database (operators).");
+
         return group;
+    }
+
+    private static ProblemHttpResult NoContract() => TypedResults.Problem(title: "No such contract", statusCode: StatusCodes.Status404NotFound);
+
+    private static IResult Answer(ContractOutcome outcome, bool created = false) => outcome switch
+    {
+        ContractOutcome.Done d when created => TypedResults.Created($"/api/rights/contracts/{d.Contract.Id}", d.Contract),
+        ContractOutcome.Done d => TypedResults.Ok(d.Contract),
+        ContractOutcome.NotFound => NoContract(),
+        ContractOutcome.Conflict c => TypedResults.Problem(title: "Not allowed now", detail: c.Detail, statusCode: StatusCodes.Status409Conflict),
+        ContractOutcome.Invalid i => TypedResults.Problem(title: "Invalid contract", detail: i.Detail, statusCode: StatusCodes.Status400BadRequest),
+        _ => throw new InvalidOperationException(),
+    };
+
+    /// <summary>For <c>marquee rights verify</c>: every problem found, one per line (empty when every chain is intact).</summary>
+    public static async Task<(int Contracts, int Entries, IReadOnlyList<string> Problems, string HeadFile)> VerifyAsync(IServiceProvider services, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        await using var scope = services.CreateAsyncScope();
+        var report = await scope.ServiceProvider.GetRequiredService<ChainVerifier>().VerifyAsync(cancellationToken);
+        return (report.Contracts, report.Entries, [.. report.Problems.Select(p => p.ToString())], report.HeadFile);
     }
 }
 
