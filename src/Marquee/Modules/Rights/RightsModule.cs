@@ -27,6 +27,10 @@ public static class RightsModule
         services.AddSingleton<ChainHeads>();
         services.AddScoped<ContractBook>();
         services.AddScoped<ChainVerifier>();
+        services.AddScoped<RoyaltyStatements>();
+        services.AddEventHandler<PlaybackStarted, PlaybackUsage>();
+        services.AddEventHandler<PlaybackEnded, PlaybackUsage>();
+        services.AddEventHandler<RevenueRecognised, RevenueIntake>();
         services.AddScoped<IDemoContent, RightsDemo>();
         services.AddHostedService<RightsStartupLog>();
         services.AddConsoleLink("Rights", "Licences and alerts", "/console/rights");
@@ -113,12 +117,33 @@ public static class RightsModule
             .WithName("GetContractHistory")
             .WithSummary("A contract's append-only, hash-chained history (operators).");
 
+        group.MapGet("/contracts/{id:guid}/statement", async Task<Results<Ok<RoyaltyStatement>, ProblemHttpResult>> (
+                Guid id, DateTimeOffset? from, DateTimeOffset? to, RoyaltyStatements statements, CancellationToken ct) =>
+                BadPeriod(from, to) is { } bad ? bad
+                : await statements.ComputeAsync(id, from!.Value, to!.Value, ct) is { } s ? TypedResults.Ok(s) : NoContract())
+            .WithName("GetRoyaltyStatement")
+            .WithSummary("The royalty statement of a contract for the period [from, to) in UTC, line by line (operators).");
+
+        group.MapGet("/contracts/{id:guid}/statement.csv", async Task<Results<FileContentHttpResult, ProblemHttpResult>> (
+                Guid id, DateTimeOffset? from, DateTimeOffset? to, RoyaltyStatements statements, CancellationToken ct) =>
+                BadPeriod(from, to) is { } bad ? bad
+                : await statements.ComputeAsync(id, from!.Value, to!.Value, ct) is { } s
+                    ? TypedResults.File(System.Text.Encoding.UTF8.GetBytes(s.ToCsv()), "text/csv; charset=utf-8", $"royalties-{id:N}-{from.Value.UtcDateTime:yyyyMMdd}-{to.Value.UtcDateTime:yyyyMMdd}.csv")
+                    : NoContract())
+            .WithName("GetRoyaltyStatementCsv")
+            .WithSummary("The same statement as CSV (RFC 4180), for accounting (operators).");
+
         group.MapGet("/verify", async (ChainVerifier verifier, CancellationToken ct) => TypedResults.Ok(await verifier.VerifyAsync(ct)))
             .WithName("VerifyContractChains")
             .WithSummary("Checks every contract's history chain, its current data and the head file outside the database (operators).");
 
         return group;
     }
+
+    private static ProblemHttpResult? BadPeriod(DateTimeOffset? from, DateTimeOffset? to) =>
+        from is null || to is null || to <= from
+            ? TypedResults.Problem(title: "Invalid period", detail: "Give from and to (ISO 8601, UTC), with to after from.", statusCode: StatusCodes.Status400BadRequest)
+            : null;
 
     private static ProblemHttpResult NoContract() => TypedResults.Problem(title: "No such contract", statusCode: StatusCodes.Status404NotFound);
 
