@@ -1,7 +1,7 @@
 namespace Marquee.Rights;
 
 /// <summary>Bound from <c>Marquee:Rights</c>.</summary>
-public sealed class RightsOptions
+internal sealed class RightsOptions
 {
     public const string Section = "Marquee:Rights";
 
