@@ -33,7 +33,7 @@ public static class RightsModule
         services.AddEventHandler<RevenueRecognised, RevenueIntake>();
         services.AddScoped<IDemoContent, RightsDemo>();
         services.AddHostedService<RightsStartupLog>();
-        services.AddConsoleLink("Rights", "Licences and alerts", "/console/rights");
+        services.AddConsoleLink("Rights", "Licences and alerts", "/console/rights/licences");
         services.AddConsoleLink("Rights", "Contracts", "/console/rights/contracts");
         var marquee = configuration.GetSection(MarqueeOptions.Section).Get<MarqueeOptions>() ?? new MarqueeOptions();
         if (marquee.HasRole("worker"))
