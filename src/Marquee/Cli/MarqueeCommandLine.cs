@@ -83,11 +83,18 @@ public static class MarqueeCommandLine
         playbackUrl.TreatUnmatchedTokensAsErrors = false;
         playbackUrl.SetAction((result, ct) => PlaybackUrlAsync(result, titleArgument, ttlOption, ct));
 
+        var rights = new Command("rights", "Licensing tasks.");
+        var verify = new Command("verify", "Check every contract's hash-chained history and the head file outside the database; exit 1 naming the contract and entry when one was altered.");
+        verify.TreatUnmatchedTokensAsErrors = false;
+        verify.SetAction((result, ct) => VerifyRightsAsync(result, ct));
+        rights.Subcommands.Add(verify);
+
         root.Subcommands.Add(serve);
         root.Subcommands.Add(playbackUrl);
         root.Subcommands.Add(demo);
         root.Subcommands.Add(db);
         root.Subcommands.Add(ingest);
+        root.Subcommands.Add(rights);
 
         var parsed = root.Parse(args);
         var code = await parsed.InvokeAsync();
@@ -322,6 +329,27 @@ public static class MarqueeCommandLine
 
         await Console.Out.WriteLineAsync($"Valid for {ttlText} (the session ends after that long without heartbeats); audited as delivery.playback-url-issued.");
         await Console.Out.WriteLineAsync(url.ToString());
+        return Ok;
+    });
+
+    private static async Task<int> VerifyRightsAsync(ParseResult result, CancellationToken cancellationToken) => await Guard(async () =>
+    {
+        var builder = MarqueeHost.CreateBuilder(ConfigArgs(result), new Dictionary<string, string?>(QuietLogs) { ["Marquee:Roles"] = "web" });
+        await using var app = MarqueeHost.Build(builder);
+        await PrepareDatabaseAsync(app, builder.Configuration, cancellationToken);
+        var (contracts, entries, problems, headFile) = await Rights.RightsModule.VerifyAsync(app.Services, cancellationToken);
+        if (problems.Count > 0)
+        {
+            foreach (var problem in problems)
+            {
+                await Console.Error.WriteLineAsync($"marquee: tampering: {problem}");
+            }
+
+            await Console.Out.WriteLineAsync($"{problems.Count} problem(s) in {contracts} contract(s), {entries} history entries (head file {headFile}).");
+            return Failed;
+        }
+
+        await Console.Out.WriteLineAsync($"Intact: {contracts} contract(s), {entries} history entries, every head matches {headFile}.");
         return Ok;
     });
 

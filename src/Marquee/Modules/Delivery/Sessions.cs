@@ -42,7 +42,9 @@ internal sealed class Sessions(
     /// <param name="ttl">For an operator URL: both the heartbeat timeout and the token lifetime; otherwise the configured ones.</param>
     public async Task<StartOutcome> StartAsync(Viewer viewer, Guid titleId, TimeSpan? ttl, CancellationToken cancellationToken)
     {
-        var request = new PlaybackRequest(viewer.AccountId, viewer.ProfileId, titleId, Country: null, viewer.Platform, DeviceId: null, viewer.SignedIn);
+        // The viewer's country comes from the current HTTP request (none for the command line's operator URL).
+        var country = services.GetService<Marquee.Platform.Web.IClientCountry>()?.Current();
+        var request = new PlaybackRequest(viewer.AccountId, viewer.ProfileId, titleId, country, viewer.Platform, DeviceId: null, viewer.SignedIn);
         var decision = await policies.EvaluateAsync(request, cancellationToken);
         if (!decision.Allowed)
         {

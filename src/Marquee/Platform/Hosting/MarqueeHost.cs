@@ -6,6 +6,7 @@ using Marquee.Compliance;
 using Marquee.Media;
 using Marquee.Components;
 using Marquee.Delivery;
+using Marquee.Rights;
 using Marquee.Platform.Data;
 using Marquee.Platform.Events;
 using Marquee.Platform.Web;
@@ -71,6 +72,7 @@ public static class MarqueeHost
         services.AddSingleton<OutboxSignalInterceptor>();
         services.AddSingleton<Outboxes>();
         services.AddHttpContextAccessor();
+        services.AddClientCountry(configuration);
 
         var roles = configuration.GetSection(MarqueeOptions.Section).Get<MarqueeOptions>() ?? new MarqueeOptions();
         if (roles.HasRole("worker"))
@@ -171,6 +173,7 @@ public static class MarqueeHost
         services.AddCatalog(configuration);
         services.AddMedia(configuration);
         services.AddDelivery(configuration);
+        services.AddRights(configuration);
         _ = environment;
     }
 
@@ -264,6 +267,7 @@ public static class MarqueeHost
         app.MapGroup("/api/catalog").MapCatalog();
         app.MapGroup("/api/media").MapMedia();
         app.MapGroup("/api/playback").MapDelivery();
+        app.MapGroup("/api/rights").MapRights();
 
         app.MapRazorComponents<App>()
             .AddInteractiveServerRenderMode();

@@ -22,7 +22,7 @@ public enum ClientPlatform
 /// <param name="AccountId">The viewer's account (<see cref="PlaybackViewers.LocalOperatorAccountId"/> for an operator on this machine; empty when not signed in).</param>
 /// <param name="ProfileId">The viewer's profile (the account id until profiles exist).</param>
 /// <param name="TitleId">The Catalog title.</param>
-/// <param name="Country">ISO 3166-1 alpha-2 country of the viewer when known (not resolved yet).</param>
+/// <param name="Country">ISO 3166-1 alpha-2 country of the viewer when known (from <see cref="Marquee.Platform.Web.IClientCountry"/>; null for loopback and private addresses).</param>
 /// <param name="Platform">The client app's platform (from its registration, not from the request body).</param>
 /// <param name="DeviceId">The client's device id when known.</param>
 /// <param name="SignedIn">True when the viewer is signed in.</param>

@@ -1,0 +1,73 @@
+using Marquee.Platform.Events;
+
+namespace Marquee.Rights.Contracts;
+
+/// <summary>Platforms a licence grants: client apps map onto them (Web and Desktop: web; iOS and Android: mobile; TV apps: TV).</summary>
+[Flags]
+public enum LicencePlatforms
+{
+    None = 0,
+    Web = 1,
+    Mobile = 2,
+    Tv = 4,
+    All = Web | Mobile | Tv,
+}
+
+/// <summary>Service models a licence grants: subscription, advertising-funded, transactional (rental or purchase).</summary>
+[Flags]
+public enum ServiceModels
+{
+    None = 0,
+    Svod = 1,
+    Avod = 2,
+    Tvod = 4,
+    All = Svod | Avod | Tvod,
+}
+
+/// <summary>A contract's life: draft -> negotiation -> signed -> active -> expired (negotiation may go back to draft).</summary>
+public enum ContractStatus
+{
+    Draft,
+    Negotiation,
+    Signed,
+    Active,
+    Expired,
+}
+
+/// <summary>How the licence fee is computed.</summary>
+public enum FeeModel
+{
+    /// <summary>A fixed fee, paid per the payment schedule; no per-use royalty.</summary>
+    Flat,
+
+    /// <summary>A revenue share with an advance (the minimum guarantee) that earned royalties recoup first.</summary>
+    MinimumGuarantee,
+
+    /// <summary>A percentage of the revenue attributable to the contract's titles.</summary>
+    RevenueShare,
+
+    /// <summary>A rate per stream (a playback session started).</summary>
+    PerStream,
+}
+
+public enum PaymentSchedule
+{
+    OneOff,
+    Monthly,
+    Quarterly,
+    Annually,
+}
+
+/// <summary>A licence ends within <paramref name="DaysAhead"/> days (30, 7 or 1): raised once per licence and threshold.</summary>
+[EventName("rights.licence-expiring.v1")]
+public sealed record LicenceExpiring(Guid LicenceId, string Name, IReadOnlyList<Guid> TitleIds, DateTimeOffset EndsAt, int DaysAhead) : IDomainEvent;
+
+/// <summary>
+/// Revenue recognised, as Rights consumes it for royalty statements. <b>The contract for Billing to publish</b> (Billing
+/// does not exist yet; tests publish fixtures). <paramref name="Amount"/> is a decimal amount in the currency's major unit
+/// (e.g. 9.99 EUR), net of taxes. <paramref name="TitleId"/> is set for revenue one title earned (a rental, a purchase) and
+/// null for pooled revenue (subscriptions, advertising) that royalties share among titles by minutes watched.
+/// <paramref name="RevenueId"/> identifies the revenue line: publishing it twice counts it once.
+/// </summary>
+[EventName("billing.revenue-recognised.v1")]
+public sealed record RevenueRecognised(Guid RevenueId, DateTimeOffset At, decimal Amount, string Currency, Guid? TitleId, string Source) : IDomainEvent;
