@@ -15,6 +15,7 @@ public static class ComplianceModule
         services.AddScoped<AuditLog>();
         services.AddScoped<IAuditLog>(sp => sp.GetRequiredService<AuditLog>());
         services.AddEventHandler<AuditRequested, AuditLog>();
+        services.AddEventHandler<Marquee.Identity.Contracts.SecurityEvent, SecurityEvents>();
         services.AddConsoleLink("Compliance", "Audit log", "/console/compliance/audit");
         services.AddConsoleFigures<ComplianceFigures>();
         return services;

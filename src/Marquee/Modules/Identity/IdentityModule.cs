@@ -39,13 +39,16 @@ public static class IdentityModule
             })
             .AddRoles<Role>()
             .AddSignInManager()
-            .AddDefaultTokenProviders();
+            .AddDefaultTokenProviders()
+            .AddTokenProvider<TotpProvider>(TokenOptions.DefaultAuthenticatorProvider);
         services.AddScoped<IUserStore<Account>, AccountStore>();
         services.AddScoped<IRoleStore<Role>, Microsoft.AspNetCore.Identity.EntityFrameworkCore.RoleStore<Role, IdentityDb, Guid>>();
         services.AddScoped<PasswordRules>();
         services.AddScoped<IPasswordValidator<Account>>(sp => sp.GetRequiredService<PasswordRules>());
         services.AddScoped<Accounts>();
         services.AddScoped<SignInFlow>();
+        services.AddScoped<SignUps>();
+        services.AddSingleton<IMailSender, MailSender>();
         services.AddScoped<IDemoContent, IdentityDemo>();
 
         services.AddRateLimiter(o => o.AddPolicy(RateLimitPolicy, http =>
@@ -81,6 +84,39 @@ public static class IdentityModule
             .WithName("SignIn")
             .WithSummary("Signs in with e-mail, password and (for accounts with MFA) a TOTP or recovery code; sets the __Host-marquee cookie. The same answer for unknown e-mails, wrong passwords and locked accounts.");
 
+        group.MapPost("/signup", async (SignUpRequest input, SignUps signUps, CancellationToken ct) =>
+            {
+                var errors = signUps.Check(input);
+                if (errors.Count > 0)
+                {
+                    return (IResult)TypedResults.ValidationProblem(errors);
+                }
+
+                await signUps.StartAsync(input, ct);
+                return Results.Text(SignUpAccepted, "application/json", System.Text.Encoding.UTF8, StatusCodes.Status202Accepted);
+            })
+            .AllowAnonymous()
+            .RequireRateLimiting(RateLimitPolicy)
+            .WithName("SignUp")
+            .WithSummary("Starts a sign-up: e-mail, password, acceptance of the terms and privacy policy. E-mails a code; the same answer whether or not the address has an account.")
+            .ProducesValidationProblem();
+
+        group.MapPost("/signup/verify", async (VerifyRequest input, SignUps signUps, SignInFlow flow, SignInManager<Account> signIn, CancellationToken ct) =>
+            {
+                if (await signUps.VerifyAsync(input.Email, input.Code, ct) is not { } account)
+                {
+                    return Problem(400, "Code not accepted", CodeRefused, "code-refused");
+                }
+
+                await signIn.SignInAsync(account, isPersistent: false);
+                await flow.SignedInAsync(account);
+                return Results.NoContent();
+            })
+            .AllowAnonymous()
+            .RequireRateLimiting(RateLimitPolicy)
+            .WithName("VerifySignUp")
+            .WithSummary("Finishes a sign-up with the e-mailed code: creates the account (role viewer) and signs it in.");
+
         group.MapPost("/signout", async (SignInManager<Account> signIn) =>
             {
                 await signIn.SignOutAsync();
@@ -97,6 +133,20 @@ public static class IdentityModule
             .RequireAuthorization()
             .WithName("GetMe")
             .WithSummary("The signed-in account: id, e-mail, roles.");
+
+        group.MapGet("/mfa/qr.svg", async (ClaimsPrincipal principal, UserManager<Account> users) =>
+            {
+                var account = await users.GetUserAsync(principal);
+                var key = account is null ? null : await users.GetAuthenticatorKeyAsync(account);
+                if (account is null || string.IsNullOrEmpty(key) || await users.GetTwoFactorEnabledAsync(account))
+                {
+                    return Results.NotFound();
+                }
+
+                return Results.Text(TotpProvider.QrSvg(TotpProvider.Uri("Marquee", account.Email!, key)), "image/svg+xml", System.Text.Encoding.UTF8);
+            })
+            .RequireAuthorization()
+            .ExcludeFromDescription();
 
         return group;
     }
@@ -125,6 +175,11 @@ public static class IdentityModule
         var (_, problem) = await accounts.CreateAsync(email, password, [Roles.Admin], cancellationToken);
         return problem;
     }
+
+    /// <summary>The one answer to a sign-up request.</summary>
+    internal const string SignUpAccepted = "{\"status\":\"code-sent\",\"detail\":\"If the address can receive mail, a code is on its way. Enter it to finish.\"}";
+
+    internal const string CodeRefused = "That code is wrong, expired or used up. Check the latest e-mail, or start again to get a new code.";
 
     /// <summary>A fixed problem document (no trace id), so that answers that must not differ are byte for byte the same.</summary>
     internal static IResult Problem(int status, string title, string detail, string type) =>
