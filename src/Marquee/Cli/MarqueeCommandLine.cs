@@ -161,7 +161,7 @@ public static class MarqueeCommandLine
             var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
             var first = addresses.FirstOrDefault() ?? "http://localhost:5080";
             await Console.Out.WriteLineAsync(demo
-                ? $"Marquee demo is running. Open {first} (operator console: {first}/console). Press Ctrl+C to stop."
+                ? $"Marquee demo is running. Open {first} (operator console: {first}/console, signed in as the demo admin above). Press Ctrl+C to stop."
                 : $"Marquee is listening on {string.Join(", ", addresses)}");
             await app.WaitForShutdownAsync(cancellationToken);
             return Ok;
