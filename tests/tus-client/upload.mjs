@@ -1,5 +1,7 @@
 // Uploads one file with tus-js-client (an independent tus implementation) and prints a JSON line per event:
 //   node upload.mjs ENDPOINT FILE [chunkBytes]
+// MARQUEE_TUS_HEADERS (JSON object) adds headers to every request, e.g. {"Cookie": "__Host-marquee=..."} for the
+// operator's session (uploads are for operators).
 // Retries after a broken connection are tus-js-client's own: it asks the server for the offset (HEAD) and
 // resumes from there. The last line is {"done": true, "url": ...} or {"error": ...} (exit 1).
 import fs from 'node:fs';
@@ -15,6 +17,7 @@ const upload = new tus.Upload(fs.createReadStream(file), {
   endpoint,
   uploadSize: size,
   chunkSize,
+  headers: JSON.parse(process.env.MARQUEE_TUS_HEADERS || '{}'),
   retryDelays: [0, 200, 500, 1000, 2000],
   metadata: { filename: path.basename(file), title: process.env.TUS_TITLE || path.basename(file), kind: process.env.TUS_KIND || 'Film' },
   onShouldRetry: (err, retryAttempt) => {

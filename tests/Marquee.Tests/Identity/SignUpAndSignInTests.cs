@@ -292,3 +292,28 @@ internal sealed class CountingHasher(IPasswordHasher<Account> inner, HashCounter
         return inner.VerifyHashedPassword(user, hashedPassword, providedPassword);
     }
 }
+
+/// <summary>Operator roles: each opens the console, and the finer policies admit admin and their own role only.</summary>
+public sealed class RoleTests
+{
+    [Fact]
+    public async Task ConsolePolicies_WhenCalledWithEachRole_AdmitAdminAndTheirOwnRole()
+    {
+        await using var app = await MarqueeApp.StartAsync();
+        var content = await app.ClientWithRolesAsync(Roles.Content);
+        var compliance = await app.ClientWithRolesAsync(Roles.Compliance);
+        var support = await app.ClientWithRolesAsync(Roles.Support);
+
+        async Task<HttpStatusCode> CreateTitleAsync(HttpClient client) =>
+            (await client.PostAsJsonAsync("/api/catalog/titles", new { name = "Role check " + Guid.NewGuid().ToString("N")[..6], kind = "Film" })).StatusCode;
+
+        Assert.Equal(HttpStatusCode.Created, await CreateTitleAsync(app.Client));
+        Assert.Equal(HttpStatusCode.Created, await CreateTitleAsync(content));
+        Assert.Equal(HttpStatusCode.Forbidden, await CreateTitleAsync(compliance));
+        Assert.Equal(HttpStatusCode.OK, (await compliance.GetAsync("/api/compliance/audit")).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await content.GetAsync("/api/compliance/audit")).StatusCode);
+        // Any operator role opens the console itself; the support role has no finer page yet.
+        Assert.Equal(HttpStatusCode.OK, (await support.GetAsync("/console")).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await support.GetAsync("/api/compliance/audit")).StatusCode);
+    }
+}

@@ -176,7 +176,7 @@ public sealed class TusUploadTests
         await File.WriteAllBytesAsync(file, bytes);
         await using var proxy = new CuttingProxy(app.BaseAddress, cutAfterBytes: 10 * 1024 * 1024);
 
-        var (exit, output) = await client.UploadAsync(new Uri(proxy.Address, "/api/media/uploads"), file, chunkBytes: 8 * 1024 * 1024);
+        var (exit, output) = await client.UploadAsync(new Uri(proxy.Address, "/api/media/uploads"), file, chunkBytes: 8 * 1024 * 1024, app.AuthCookieHeader);
 
         Assert.True(exit == 0, output);
         Assert.Equal(1, proxy.Cuts);
@@ -221,12 +221,17 @@ public sealed class TusClient
         return new TusClient(folder);
     }
 
-    public Task<(int Exit, string Output)> UploadAsync(Uri endpoint, string file, long chunkBytes) =>
-        RunAsync("node", Folder, "upload.mjs", endpoint.ToString(), file, chunkBytes.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    /// <summary>Uploads as the session of <paramref name="cookieHeader"/> (uploads are for operators), sent by the client as a header.</summary>
+    public Task<(int Exit, string Output)> UploadAsync(Uri endpoint, string file, long chunkBytes, string cookieHeader) =>
+        RunAsync("node", Folder, new Dictionary<string, string> { ["MARQUEE_TUS_HEADERS"] = System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, string> { ["Cookie"] = cookieHeader }) },
+            "upload.mjs", endpoint.ToString(), file, chunkBytes.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
-    private static async Task<(int, string)> RunAsync(string program, string folder, params string[] arguments)
+    private static async Task<(int, string)> RunAsync(string program, string folder, params string[] arguments) =>
+        await RunAsync(program, folder, null, arguments);
+
+    private static async Task<(int, string)> RunAsync(string program, string folder, IDictionary<string, string>? environment, params string[] arguments)
     {
-        var (code, output, error) = await Tools.RunAsync(program, arguments, folder);
+        var (code, output, error) = await Tools.RunAsync(program, arguments, folder, environment: environment);
         return (code, output + error);
     }
 }

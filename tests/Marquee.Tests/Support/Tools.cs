@@ -7,7 +7,7 @@ namespace Marquee.Tests.Support;
 public static class Tools
 {
     public static async Task<(int ExitCode, string Output, string Error)> RunAsync(
-        string program, IEnumerable<string> arguments, string? workingDirectory = null, TimeSpan? timeout = null)
+        string program, IEnumerable<string> arguments, string? workingDirectory = null, TimeSpan? timeout = null, IDictionary<string, string>? environment = null)
     {
         var start = new ProcessStartInfo(program)
         {
@@ -19,6 +19,11 @@ public static class Tools
         foreach (var a in arguments)
         {
             start.ArgumentList.Add(a);
+        }
+
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[key] = value;
         }
 
         using var process = Process.Start(start)!;
