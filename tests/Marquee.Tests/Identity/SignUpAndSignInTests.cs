@@ -218,9 +218,9 @@ public sealed partial class SignUpAndSignInTests
         await using var storage = await TestStorage.CreateAsync();
         var environment = storage.Environment();
 
-        var first = await MarqueeProcess.RunAsync(["admin", "create", "--email", "boss@example.com", "--password-stdin"], environment, TimeSpan.FromSeconds(90), "a strong enough password");
-        var again = await MarqueeProcess.RunAsync(["admin", "create", "--email", "boss@example.com", "--password-stdin"], environment, TimeSpan.FromSeconds(90), "a strong enough password");
-        var weak = await MarqueeProcess.RunAsync(["admin", "create", "--email", "weak@example.com", "--password-stdin"], environment, TimeSpan.FromSeconds(90), "password");
+        var first = await MarqueeProcess.RunAsync(["admin", "create", "--email", "boss@example.com", "--password-stdin", "--Marquee:Database:MigrateOnStart=true"], environment, TimeSpan.FromSeconds(90), "a strong enough password");
+        var again = await MarqueeProcess.RunAsync(["admin", "create", "--email", "boss@example.com", "--password-stdin", "--Marquee:Database:MigrateOnStart=true"], environment, TimeSpan.FromSeconds(90), "a strong enough password");
+        var weak = await MarqueeProcess.RunAsync(["admin", "create", "--email", "weak@example.com", "--password-stdin", "--Marquee:Database:MigrateOnStart=true"], environment, TimeSpan.FromSeconds(90), "password");
 
         Assert.True(first.ExitCode == 0, first.Stderr);
         Assert.Contains("Created the admin account boss@example.com", first.Stdout, StringComparison.Ordinal);

@@ -78,7 +78,7 @@ public sealed class MarqueeProcess : IAsyncDisposable
     /// </summary>
     public static async Task<string> CreateAdminAsync(IDictionary<string, string?> environment, string email, string password)
     {
-        var (code, stdout, stderr) = await RunAsync(["admin", "create", "--email", email, "--password-stdin"], environment, TimeSpan.FromSeconds(90), password);
+        var (code, stdout, stderr) = await RunAsync(["admin", "create", "--email", email, "--password-stdin", "--Marquee:Database:MigrateOnStart=true"], environment, TimeSpan.FromSeconds(90), password);
         return code == 0 ? stdout : throw new InvalidOperationException($"admin create exited with {code}: {stderr}{stdout}");
     }
 
