@@ -1,5 +1,7 @@
 // Uploads one file with tus-js-client (an independent tus implementation) and prints a JSON line per event:
 //   node upload.mjs ENDPOINT FILE [chunkBytes]
+// MARQUEE_TUS_HEADERS (JSON object) adds headers to every request, e.g. {"Cookie": "__Host-marquee=..."} for the
+// operator's session (uploads are for operators).
 // Retries after a broken connection are tus-js-client's own: it asks the server for the offset (HEAD) and
 // resumes from there. Each PATCH is logged as {"patch": offset} and each HEAD answer as {"head": offset}, so that a
 // test can see where the client resumed. The last line is {"done": true, "url": ...} or {"error": ...} (exit 1).

@@ -88,8 +88,18 @@ public static class MarqueeCommandLine
         verify.TreatUnmatchedTokensAsErrors = false;
         verify.SetAction((result, ct) => VerifyRightsAsync(result, ct));
         rights.Subcommands.Add(verify);
+        var admin = new Command("admin", "Operator accounts.");
+        var adminCreate = new Command("create", "Create an account with the admin role. The password is read from standard input (one line), or typed at a prompt.");
+        var adminEmail = new Option<string>("--email") { Description = "The admin's e-mail address (the sign-in name).", Required = true };
+        var adminPasswordStdin = new Option<bool>("--password-stdin") { Description = "Read the password from standard input (one line) even when it is a terminal." };
+        adminCreate.Options.Add(adminEmail);
+        adminCreate.Options.Add(adminPasswordStdin);
+        adminCreate.TreatUnmatchedTokensAsErrors = false;
+        adminCreate.SetAction((result, ct) => AdminCreateAsync(result, result.GetValue(adminEmail)!, result.GetValue(adminPasswordStdin), ct));
+        admin.Subcommands.Add(adminCreate);
 
         root.Subcommands.Add(serve);
+        root.Subcommands.Add(admin);
         root.Subcommands.Add(playbackUrl);
         root.Subcommands.Add(demo);
         root.Subcommands.Add(db);
@@ -166,7 +176,7 @@ public static class MarqueeCommandLine
             var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
             var first = addresses.FirstOrDefault() ?? "http://localhost:5080";
             await Console.Out.WriteLineAsync(demo
-                ? $"Marquee demo is running. Open {first} (operator console: {first}/console). Press Ctrl+C to stop."
+                ? $"Marquee demo is running. Open {first} (operator console: {first}/console, signed in as the demo admin above). Press Ctrl+C to stop."
                 : $"Marquee is listening on {string.Join(", ", addresses)}");
             await app.WaitForShutdownAsync(cancellationToken);
             return Ok;
@@ -239,6 +249,63 @@ public static class MarqueeCommandLine
         await Console.Out.WriteLineAsync(target.Id.ToString());
         return Ok;
     });
+
+    private static async Task<int> AdminCreateAsync(ParseResult result, string email, bool passwordStdin, CancellationToken cancellationToken) => await Guard(async () =>
+    {
+        var password = ReadPassword(passwordStdin);
+        if (string.IsNullOrEmpty(password))
+        {
+            await Console.Error.WriteLineAsync("marquee: no password given: pipe it on standard input (echo \"$PASSWORD\" | marquee admin create --email X --password-stdin) or type it at the prompt.");
+            return BadConfiguration;
+        }
+
+        var builder = MarqueeHost.CreateBuilder(ConfigArgs(result), QuietLogs);
+        await using var app = MarqueeHost.Build(builder);
+        await PrepareDatabaseAsync(app, builder.Configuration, cancellationToken);
+        if (await Identity.IdentityModule.CreateAdminAsync(app.Services, email, password, cancellationToken) is { } problem)
+        {
+            await Console.Error.WriteLineAsync($"marquee: {problem}");
+            return Failed;
+        }
+
+        await Console.Out.WriteLineAsync($"Created the admin account {email.Trim()}. Sign in at /signin.");
+        return Ok;
+    });
+
+    /// <summary>One line from standard input when it is redirected (or asked to), else typed at a prompt without echo.</summary>
+    private static string? ReadPassword(bool fromStdin)
+    {
+        if (fromStdin || Console.IsInputRedirected)
+        {
+            return Console.In.ReadLine()?.TrimEnd('\r', '\n');
+        }
+
+        Console.Error.Write("Password: ");
+        var typed = new System.Text.StringBuilder();
+        while (true)
+        {
+            var key = Console.ReadKey(intercept: true);
+            if (key.Key == ConsoleKey.Enter)
+            {
+                break;
+            }
+
+            if (key.Key == ConsoleKey.Backspace)
+            {
+                if (typed.Length > 0)
+                {
+                    typed.Length--;
+                }
+            }
+            else if (!char.IsControl(key.KeyChar))
+            {
+                typed.Append(key.KeyChar);
+            }
+        }
+
+        Console.Error.WriteLine();
+        return typed.ToString();
+    }
 
     /// <summary>Migrates on the embedded default (or when configured); elsewhere refuses to run on a database with pending migrations.</summary>
     private static async Task PrepareDatabaseAsync(WebApplication app, IConfiguration configuration, CancellationToken cancellationToken)

@@ -32,22 +32,36 @@ public sealed class ConsoleShellTests(BrowserFixture browser)
     }
 
     [Fact]
-    public async Task OpenConsole_WhenRequestComesFromAnotherMachine_SendsToSignInPage()
+    public async Task OpenConsole_WhenNotSignedIn_SendsToSignInPage()
     {
-        // This machine's own address is a trusted proxy here, so the forwarded client address is believed.
-        await using var app = await MarqueeApp.StartAsync(c => c["Marquee:Web:KnownProxies:0"] = "127.0.0.1");
-        await using var session = await browser.OpenAsync(app: app);
-        await session.Page.Context.SetExtraHTTPHeadersAsync([new("X-Forwarded-For", "203.0.113.7")]);
+        await using var session = await browser.OpenAsync(signedIn: BrowserFixture.As.Anonymous);
 
         foreach (var path in new[] { "/console", "/console/catalog", "/console/compliance/audit", "/console/events" })
         {
             await session.GoAsync(path);
 
             await Expect(session.Page).ToHaveURLAsync(new Regex(@"/signin\?ReturnUrl=" + Regex.Escape(Uri.EscapeDataString(path)) + "$"));
-            await Expect(session.Page.GetByRole(AriaRole.Status)).ToContainTextAsync("open only to requests made on the server");
+            await Expect(session.Page.GetByRole(AriaRole.Heading, new() { Name = "Sign in", Level = 1 })).ToBeVisibleAsync();
         }
 
         session.AssertNoErrors();
+    }
+
+    [Fact]
+    public async Task OpenConsole_WhenSignedInAsViewer_Answers403NotAllowed()
+    {
+        await using var session = await browser.OpenAsync(signedIn: BrowserFixture.As.Viewer);
+
+        foreach (var path in new[] { "/console", "/console/catalog", "/console/compliance/audit", "/console/events" })
+        {
+            var response = await session.GoAsync(path);
+
+            Assert.Equal(403, response.Status);
+            await Expect(session.Page.GetByRole(AriaRole.Heading, new() { Name = "Not allowed", Level = 1 })).ToBeVisibleAsync();
+        }
+
+        // 403 is a refusal the browser reports as a failed resource load; that is the expected answer here.
+        session.AssertNoErrors("403");
     }
 
     [Fact]

@@ -54,7 +54,7 @@ public sealed class WatchPageTests(BrowserFixture browser)
     public async Task PlayFilm_WhenOpened_AdvancesPastThreeSecondsAndSwitchesRendition()
     {
         var titleId = await PlayableFilmAsync();
-        await using var session = await browser.OpenAsync();
+        await using var session = await browser.OpenAsync(signedIn: BrowserFixture.As.Viewer);
         var page = session.Page;
 
         await session.GoAsync($"/watch/{titleId}");

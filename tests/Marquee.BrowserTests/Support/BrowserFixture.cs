@@ -60,21 +60,57 @@ public sealed class BrowserFixture : IAsyncLifetime
         });
     }
 
+    /// <summary>Who a browser session is signed in as.</summary>
+    public enum As
+    {
+        /// <summary>The host's admin (<see cref="MarqueeApp.Client"/>'s account): console pages open.</summary>
+        Admin,
+
+        /// <summary>A new account with the viewer role.</summary>
+        Viewer,
+
+        /// <summary>Nobody: not signed in.</summary>
+        Anonymous,
+    }
+
     /// <summary>
     /// A fresh browser context and page that records every console error, page error and CSP violation;
     /// a desktop window unless <paramref name="phone"/>, then the size of a phone held upright. It browses the
-    /// shared host, or <paramref name="app"/>.
+    /// shared host, or <paramref name="app"/>, signed in as <paramref name="signedIn"/> (the admin by default, as the
+    /// console tests need; the session cookie is put in the browser, the sign-in page has tests of its own).
     /// </summary>
-    public async Task<BrowserSession> OpenAsync(bool phone = false, MarqueeApp? app = null)
+    public async Task<BrowserSession> OpenAsync(bool phone = false, MarqueeApp? app = null, As signedIn = As.Admin)
     {
+        var host = app ?? App;
+        var baseUrl = Localhost(host);
         var context = await Browser.NewContextAsync(new BrowserNewContextOptions
         {
-            BaseURL = (app is null ? BaseAddress : Localhost(app)).ToString(),
+            BaseURL = baseUrl.ToString(),
             ViewportSize = phone ? new ViewportSize { Width = 390, Height = 844 } : new ViewportSize { Width = 1280, Height = 800 },
             IsMobile = phone,
             HasTouch = phone,
         });
         context.SetDefaultTimeout(15_000);
+        var cookie = signedIn switch
+        {
+            As.Admin => host.AuthCookieHeader,
+            As.Viewer => (await host.AccountWithRolesAsync(Marquee.Platform.Web.Roles.Viewer)).CookieHeader,
+            _ => null,
+        };
+        if (cookie is not null)
+        {
+            await context.AddCookiesAsync(cookie.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(pair => new Cookie
+            {
+                Name = pair[..pair.IndexOf('=', StringComparison.Ordinal)],
+                Value = pair[(pair.IndexOf('=', StringComparison.Ordinal) + 1)..],
+                Domain = baseUrl.Host,
+                Path = "/",
+                Secure = true,
+                HttpOnly = true,
+                SameSite = SameSiteAttribute.Lax,
+            }));
+        }
+
         return await BrowserSession.StartAsync(context);
     }
 

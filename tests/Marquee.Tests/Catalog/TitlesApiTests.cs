@@ -29,7 +29,7 @@ public sealed class TitlesApiTests
             () => app.Client.GetFromJsonAsync<JsonElement[]>("/api/compliance/audit?action=catalog.title-created")!,
             lines => lines!.Length == 1, what: "the audit line");
         Assert.Equal($"title:{id}", audit![0].GetProperty("target").GetString());
-        Assert.Equal("operator@localhost", audit[0].GetProperty("actor").GetString());
+        Assert.Equal(MarqueeApp.AdminEmail, audit[0].GetProperty("actor").GetString());
         Assert.Equal("127.0.0.1", audit[0].GetProperty("from").GetString());
     }
 

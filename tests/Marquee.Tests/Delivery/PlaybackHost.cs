@@ -19,7 +19,7 @@ internal static class PlaybackHost
             }
         });
 
-    /// <summary>Starts a session as the operator on this machine (a signed-in viewer until accounts exist).</summary>
+    /// <summary>Starts a session as the signed-in admin of <see cref="MarqueeApp.Client"/>.</summary>
     public static async Task<PlayerSession> StartSessionAsync(this MarqueeApp app, Guid titleId)
     {
         var response = await app.PostJsonAsync("/api/playback/sessions", new { titleId });

@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Marquee.Delivery.Contracts;
 using Marquee.Delivery.Data;
+using Marquee.Platform.Web;
 using Marquee.Tests.Support;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -28,16 +29,16 @@ public sealed class PlaybackSessionsApiTests(HlsStub package) : IClassFixture<Hl
         Assert.Equal(JsonValueKind.Null, body.GetProperty("maxHeight").ValueKind);
         Assert.Equal($"/api/playback/sessions/{sessionId}", response.Headers.Location?.ToString());
 
-        // Stored with the operator's fixed account, and PlaybackStarted is in the outbox of the same transaction.
+        // Stored with the signed-in account's id (also its profile until profiles exist), and PlaybackStarted is in the outbox of the same transaction.
         await app.ScopedAsync(async sp =>
         {
             var db = sp.GetRequiredService<DeliveryDb>();
             var session = await db.Sessions.SingleAsync(s => s.Id == sessionId);
-            Assert.Equal(PlaybackViewers.LocalOperatorAccountId, session.AccountId);
+            Assert.Equal(app.AdminId, session.AccountId);
             Assert.Equal(package.AssetId, session.AssetId);
             Assert.Equal(ClientPlatform.Web, session.Platform);
             Assert.Equal(1, await db.Outbox.CountAsync(m => m.EventName == "delivery.playback-started.v1"));
-            Assert.Equal(1, await sp.GetRequiredService<IPlaybackSessions>().CountLiveAsync(PlaybackViewers.LocalOperatorAccountId, CancellationToken.None));
+            Assert.Equal(1, await sp.GetRequiredService<IPlaybackSessions>().CountLiveAsync(app.AdminId, CancellationToken.None));
             return 0;
         });
     }
@@ -69,13 +70,12 @@ public sealed class PlaybackSessionsApiTests(HlsStub package) : IClassFixture<Hl
     }
 
     [Fact]
-    public async Task StartSession_WhenRemoteVisitorNotSignedIn_Answers403ProblemWithReason()
+    public async Task StartSession_WhenNotSignedIn_Answers403ProblemWithReason()
     {
-        await using var app = await PlaybackHost.StartAsync(package, c => c["Marquee:Web:KnownProxies:0"] = "127.0.0.1");
+        await using var app = await PlaybackHost.StartAsync(package);
 
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/playback/sessions") { Content = JsonContent.Create(new { titleId = package.TitleId }) };
-        request.Headers.Add("X-Forwarded-For", "203.0.113.7");
-        var response = await app.Client.SendAsync(request);
+        var response = await app.AnonymousClient.SendAsync(request);
 
         Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
@@ -120,7 +120,7 @@ public sealed class PlaybackSessionsApiTests(HlsStub package) : IClassFixture<Hl
             var db = sp.GetRequiredService<DeliveryDb>();
             Assert.Equal("stopped", (await db.Sessions.SingleAsync(s => s.Id == session.Id)).EndReason);
             Assert.Equal(1, await db.Outbox.CountAsync(m => m.EventName == "delivery.playback-ended.v1"));
-            Assert.Equal(0, await sp.GetRequiredService<IPlaybackSessions>().CountLiveAsync(PlaybackViewers.LocalOperatorAccountId, CancellationToken.None));
+            Assert.Equal(0, await sp.GetRequiredService<IPlaybackSessions>().CountLiveAsync(app.AdminId, CancellationToken.None));
             return 0;
         });
     }
@@ -156,12 +156,12 @@ public sealed class PlaybackSessionsApiTests(HlsStub package) : IClassFixture<Hl
     [Fact]
     public async Task Heartbeat_WhenSessionIsSomeoneElses_Answers404()
     {
-        await using var app = await PlaybackHost.StartAsync(package, c => c["Marquee:Web:KnownProxies:0"] = "127.0.0.1");
+        await using var app = await PlaybackHost.StartAsync(package);
         var session = await app.StartSessionAsync(package.TitleId);
 
         using var request = new HttpRequestMessage(HttpMethod.Post, session.HeartbeatUrl) { Content = JsonContent.Create(new { position = 1 }) };
-        request.Headers.Add("X-Forwarded-For", "203.0.113.7");
-        var response = await app.Client.SendAsync(request);
+        var otherViewer = await app.ClientWithRolesAsync(Roles.Viewer);
+        var response = await otherViewer.SendAsync(request);
 
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
     }
@@ -253,16 +253,17 @@ public sealed class PlaybackSessionsApiTests(HlsStub package) : IClassFixture<Hl
     }
 
     [Fact]
-    public async Task Revoke_WhenRemoteVisitor_IsRefused()
+    public async Task Revoke_WhenViewerOrAnonymous_IsRefused()
     {
-        await using var app = await PlaybackHost.StartAsync(package, c => c["Marquee:Web:KnownProxies:0"] = "127.0.0.1");
+        await using var app = await PlaybackHost.StartAsync(package);
         var session = await app.StartSessionAsync(package.TitleId);
+        var viewer = await app.ClientWithRolesAsync(Roles.Viewer);
 
-        using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/playback/sessions/{session.Id}/revoke");
-        request.Headers.Add("X-Forwarded-For", "203.0.113.7");
-        var response = await app.Client.SendAsync(request);
+        var byViewer = await viewer.PostAsync($"/api/playback/sessions/{session.Id}/revoke", null);
+        var byAnonymous = await app.AnonymousClient.PostAsync($"/api/playback/sessions/{session.Id}/revoke", null);
 
-        Assert.Contains(response.StatusCode, new[] { HttpStatusCode.Unauthorized, HttpStatusCode.Forbidden });
+        Assert.Equal(HttpStatusCode.Forbidden, byViewer.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, byAnonymous.StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await app.Client.GetAsync(session.ManifestUrl)).StatusCode);
     }
 }

@@ -35,7 +35,7 @@ public sealed class LargeUploadTests
 
         await using var proxy = new CuttingProxy(app.BaseAddress, cutAfterBytes: 100L << 20);
         var (exit, output) = await client.UploadAsync(new Uri(proxy.Address, "/api/media/uploads"), clip, chunkBytes: 64L << 20,
-            new Dictionary<string, string> { ["TUS_TITLE"] = "Noisy pattern" }, TimeSpan.FromMinutes(5));
+            new Dictionary<string, string>(TusClient.CookieEnvironment(app.AuthCookieHeader)) { ["TUS_TITLE"] = "Noisy pattern" }, TimeSpan.FromMinutes(5));
 
         Assert.True(exit == 0, output);
         Assert.Equal(1, proxy.Cuts);

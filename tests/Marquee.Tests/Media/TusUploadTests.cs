@@ -176,7 +176,7 @@ public sealed class TusUploadTests
         await File.WriteAllBytesAsync(file, bytes);
         await using var proxy = new CuttingProxy(app.BaseAddress, cutAfterBytes: 10 * 1024 * 1024);
 
-        var (exit, output) = await client.UploadAsync(new Uri(proxy.Address, "/api/media/uploads"), file, chunkBytes: 8 * 1024 * 1024);
+        var (exit, output) = await client.UploadAsync(new Uri(proxy.Address, "/api/media/uploads"), file, chunkBytes: 8 * 1024 * 1024, app.AuthCookieHeader);
 
         Assert.True(exit == 0, output);
         Assert.Equal(1, proxy.Cuts);
@@ -229,9 +229,22 @@ public sealed class TusClient
         return (code, output + error);
     }
 
-    private static async Task<(int, string)> RunAsync(string program, string folder, params string[] arguments)
+    /// <summary>Uploads as the session of <paramref name="cookieHeader"/> (uploads are for operators), sent by the client as a header.</summary>
+    public Task<(int Exit, string Output)> UploadAsync(Uri endpoint, string file, long chunkBytes, string cookieHeader, TimeSpan? timeout = null) =>
+        UploadAsync(endpoint, file, chunkBytes, CookieEnvironment(cookieHeader), timeout);
+
+    /// <summary>The environment that makes the node client send <paramref name="cookieHeader"/>.</summary>
+    public static Dictionary<string, string> CookieEnvironment(string cookieHeader) => new()
     {
-        var (code, output, error) = await Tools.RunAsync(program, arguments, folder);
+        ["MARQUEE_TUS_HEADERS"] = System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, string> { ["Cookie"] = cookieHeader }),
+    };
+
+    private static async Task<(int, string)> RunAsync(string program, string folder, params string[] arguments) =>
+        await RunAsync(program, folder, null, arguments);
+
+    private static async Task<(int, string)> RunAsync(string program, string folder, IDictionary<string, string>? environment, params string[] arguments)
+    {
+        var (code, output, error) = await Tools.RunAsync(program, arguments, folder, environment: environment);
         return (code, output + error);
     }
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.RegularExpressions;
+using Marquee.Platform.Web;
 using Marquee.Tests.Support;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;
@@ -9,8 +10,9 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Marquee.Tests.Platform;
 
 /// <summary>
-/// Walks every endpoint of the running app (from its endpoint data source, not a hand-kept list): each must declare
-/// who may call it, and every operator endpoint must refuse a caller who is not an operator.
+/// Walks every endpoint of the running app (from its endpoint data source, not a hand-kept list or the OpenAPI
+/// document): each must declare who may call it, every console page must carry an operator policy, and every operator
+/// endpoint must refuse a signed-in viewer (403) and an anonymous caller (401, or a redirect to sign-in for pages).
 /// </summary>
 public sealed partial class EndpointAuthorizationTests
 {
@@ -26,9 +28,19 @@ public sealed partial class EndpointAuthorizationTests
     private static IReadOnlyList<RouteEndpoint> Endpoints(MarqueeApp app) =>
         [.. app.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()];
 
+    /// <summary>The policies that admit operators only (every console policy).</summary>
+    private static readonly string[] OperatorPolicies = [Policies.Console, Policies.ConsoleContent, Policies.ConsoleCompliance, Policies.ConsoleAdmin, Policies.Metrics];
+
     private static bool IsOperatorOnly(Endpoint e) =>
         e.Metadata.GetMetadata<IAllowAnonymous>() is null
-        && e.Metadata.GetOrderedMetadata<IAuthorizeData>().Any();
+        && e.Metadata.GetOrderedMetadata<IAuthorizeData>().Any(a => a.Policy is { } p && OperatorPolicies.Contains(p));
+
+    private static bool IsConsolePage(RouteEndpoint e) =>
+        e.RoutePattern.RawText is { } raw && (raw.StartsWith("/console", StringComparison.Ordinal) || raw.StartsWith("console", StringComparison.Ordinal));
+
+    /// <summary>Console pages and operator APIs without an operator policy (empty when every one has it).</summary>
+    private static List<string> ConsoleEndpointsWithoutPolicy(IEnumerable<RouteEndpoint> endpoints) =>
+        [.. endpoints.Where(e => IsConsolePage(e) && !IsOperatorOnly(e)).Select(e => e.RoutePattern.RawText!)];
 
     [Fact]
     public async Task Endpoints_WhenEnumerated_EachDeclaresAnAuthorizationRule()
@@ -44,58 +56,83 @@ public sealed partial class EndpointAuthorizationTests
 
         Assert.True(endpoints.Count > 10, $"only {endpoints.Count} endpoints found");
         Assert.True(undeclared.Count == 0, "Endpoints without an authorization rule: " + string.Join(" | ", undeclared));
+        Assert.Empty(ConsoleEndpointsWithoutPolicy(endpoints));
     }
 
     [Fact]
-    public async Task OperatorEndpoints_WhenCalledByRemoteVisitor_AreRefused()
+    public async Task ConsoleCheck_WhenAConsolePageLacksThePolicy_FindsIt()
     {
-        // The test client is on loopback; a trusted proxy on loopback relays a visitor from elsewhere.
-        await using var app = await MarqueeApp.StartAsync(configure: s => s["Marquee:Web:KnownProxies:0"] = "127.0.0.1");
-        using var handler = new HttpClientHandler { AllowAutoRedirect = false };
-        using var client = new HttpClient(handler) { BaseAddress = app.BaseAddress };
+        // The negative of the rule above: a console page open to any signed-in account is caught.
+        await using var app = await MarqueeApp.StartAsync();
+        var open = Endpoints(app).Where(e => !IsFrameworkInfrastructure(e))
+            .Append(new RouteEndpoint(_ => Task.CompletedTask, Microsoft.AspNetCore.Routing.Patterns.RoutePatternFactory.Parse("/console/leaky"), 0,
+                new EndpointMetadataCollection(new AuthorizeAttribute()), "leaky"));
+
+        Assert.Equal(["/console/leaky"], ConsoleEndpointsWithoutPolicy(open));
+    }
+
+    [Fact]
+    public async Task OperatorEndpoints_WhenCalledByViewerOrAnonymous_AreRefused()
+    {
+        await using var app = await MarqueeApp.StartAsync();
+        using var anonymous = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = false }) { BaseAddress = app.BaseAddress };
+        var (_, viewerCookie) = await app.AccountWithRolesAsync(Roles.Viewer);
 
         var operatorEndpoints = Endpoints(app).Where(e => !IsFrameworkInfrastructure(e) && IsOperatorOnly(e)).ToList();
         Assert.Contains(operatorEndpoints, e => e.RoutePattern.RawText == "/api/catalog/titles");
-        Assert.Contains(operatorEndpoints, e => e.RoutePattern.RawText == "/metrics");
+        Assert.Contains(operatorEndpoints, e => e.RoutePattern.RawText == "/api/compliance/audit");
+        Assert.Contains(operatorEndpoints, e => e.RoutePattern.RawText == "/console");
 
         var checkedCount = 0;
-        foreach (var endpoint in operatorEndpoints)
+        foreach (var endpoint in operatorEndpoints.Where(e => e.RoutePattern.RawText != "/metrics")) // metrics: see WebPlatformTests
         {
             var path = Concrete(endpoint.RoutePattern.RawText!);
             foreach (var method in endpoint.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods ?? ["GET"])
             {
-                using var request = new HttpRequestMessage(new HttpMethod(method), path);
-                request.Headers.Add("X-Forwarded-For", "203.0.113.9");
-                if (method is "POST" or "PUT" or "PATCH")
-                {
-                    request.Content = new StringContent("{}", System.Text.Encoding.UTF8, "application/json");
-                }
+                var asViewer = await SendAsync(anonymous, method, path, viewerCookie);
+                Assert.True(asViewer.StatusCode == HttpStatusCode.Forbidden, $"{method} {path} answered {(int)asViewer.StatusCode} to a signed-in viewer");
 
-                var response = await client.SendAsync(request);
-                var refused = response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden
-                              || (response.StatusCode == HttpStatusCode.Redirect && response.Headers.Location?.ToString().Contains("/signin", StringComparison.Ordinal) == true);
-                Assert.True(refused, $"{method} {path} answered {(int)response.StatusCode} to a remote visitor");
+                var asAnonymous = await SendAsync(anonymous, method, path, cookie: null);
+                var refused = asAnonymous.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden
+                              || (asAnonymous.StatusCode == HttpStatusCode.Redirect && asAnonymous.Headers.Location?.ToString().Contains("/signin", StringComparison.Ordinal) == true && !path.StartsWith("/api", StringComparison.Ordinal));
+                Assert.True(refused, $"{method} {path} answered {(int)asAnonymous.StatusCode} to an anonymous caller");
                 checkedCount++;
             }
         }
 
-        Assert.True(checkedCount >= 3);
+        Assert.True(checkedCount >= 8, $"only {checkedCount} operator routes walked");
+    }
+
+    private static async Task<HttpResponseMessage> SendAsync(HttpClient client, string method, string path, string? cookie)
+    {
+        using var request = new HttpRequestMessage(new HttpMethod(method), path);
+        if (cookie is not null)
+        {
+            request.Headers.Add("Cookie", cookie);
+        }
+
+        if (method is "POST" or "PUT" or "PATCH")
+        {
+            request.Content = new StringContent("{}", System.Text.Encoding.UTF8, "application/json");
+        }
+
+        return await client.SendAsync(request);
     }
 
     [Theory]
     [InlineData("127.0.0.1")]
     [InlineData("203.0.113.9")]
-    public async Task ForwardedFor_WhenNoProxyIsTrusted_IsNotBelievedAndTheCallerIsNoOperator(string claimed)
+    public async Task ForwardedFor_WhenNoProxyIsTrusted_IsNotBelievedAndTheCallerIsNotLocal(string claimed)
     {
         // No proxy configured: the header is not believed (ASP.NET Core's middleware would believe anyone when no
         // proxy is named, so it is not used at all), and a loopback peer relaying for someone else, such as an
-        // unconfigured nginx on the same machine, does not make its clients operators.
+        // unconfigured nginx on the same machine, does not make its clients local (the metrics scrape admits local callers).
         await using var app = await MarqueeApp.StartAsync();
-        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/compliance/audit");
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/metrics");
         request.Headers.Add("X-Forwarded-For", claimed);
 
-        var relayed = await app.Client.SendAsync(request);
-        var direct = await app.Client.GetAsync("/api/compliance/audit");
+        var relayed = await app.AnonymousClient.SendAsync(request);
+        var direct = await app.AnonymousClient.GetAsync("/metrics");
 
         Assert.Equal(HttpStatusCode.Unauthorized, relayed.StatusCode);
         Assert.Equal(HttpStatusCode.OK, direct.StatusCode);
@@ -105,11 +142,11 @@ public sealed partial class EndpointAuthorizationTests
     public async Task ForwardedFor_WhenSentByTheTrustedProxy_GivesTheClientsAddress()
     {
         await using var app = await MarqueeApp.StartAsync(configure: s => s["Marquee:Web:KnownProxies:0"] = "127.0.0.1");
-        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/compliance/audit");
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/metrics");
         request.Headers.Add("X-Forwarded-For", "127.0.0.1");
 
         // The trusted proxy relays a client on the proxy's own machine: that client is local.
-        var response = await app.Client.SendAsync(request);
+        var response = await app.AnonymousClient.SendAsync(request);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }

@@ -53,9 +53,14 @@ public sealed class WebPlatformTests
             var refused = await client.SendAsync(remote);
             Assert.True(refused.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden or HttpStatusCode.Redirect, $"{path}: {refused.StatusCode}");
 
-            var local = await client.GetAsync(path); // an operator on this machine
-            Assert.Equal(HttpStatusCode.OK, local.StatusCode);
+            using var byOperator = new HttpRequestMessage(HttpMethod.Get, path);
+            byOperator.Headers.Add("X-Forwarded-For", "198.51.100.7");
+            Assert.Equal(HttpStatusCode.OK, (await app.Client.SendAsync(byOperator)).StatusCode); // a signed-in admin, from anywhere
         }
+
+        // The metrics scrape also answers this machine (a local Prometheus); the reference does not.
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/metrics")).StatusCode);
+        Assert.NotEqual(HttpStatusCode.OK, (await client.GetAsync("/api/reference/v1")).StatusCode);
     }
 
     [Fact]

@@ -1,6 +1,9 @@
+using System.Net;
 using System.Net.Http.Json;
+using Marquee.Identity;
 using Marquee.Platform.Data;
 using Marquee.Platform.Hosting;
+using Marquee.Platform.Web;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -10,12 +13,18 @@ namespace Marquee.Tests.Support;
 
 /// <summary>
 /// The real Marquee host on a free loopback port (Kestrel, the whole pipeline), with its own data folder and database.
+/// <see cref="Client"/> is signed in as an admin created at start; <see cref="AnonymousClient"/> is not signed in;
+/// <see cref="ClientWithRolesAsync"/> signs in a new account with the given roles.
 /// </summary>
 public sealed class MarqueeApp : IAsyncDisposable
 {
+    /// <summary>The e-mail of the admin <see cref="Client"/> is signed in as.</summary>
+    public const string AdminEmail = "admin@marquee.test";
+
     private readonly WebApplication app;
     private readonly TestStorage storage;
     private readonly bool ownsStorage;
+    private readonly List<HttpClient> clients = [];
 
     private MarqueeApp(WebApplication app, TestStorage storage, bool ownsStorage, Uri baseAddress)
     {
@@ -23,12 +32,28 @@ public sealed class MarqueeApp : IAsyncDisposable
         this.storage = storage;
         this.ownsStorage = ownsStorage;
         BaseAddress = baseAddress;
-        Client = new HttpClient { BaseAddress = baseAddress };
+        AnonymousClient = Track(new HttpClient(Handler(new CookieContainer())) { BaseAddress = baseAddress });
+        Client = AnonymousClient;
     }
 
     public Uri BaseAddress { get; }
 
-    public HttpClient Client { get; }
+    /// <summary>Signed in as the admin <see cref="AdminEmail"/> (anonymous on a process without the web role).</summary>
+    public HttpClient Client { get; private set; }
+
+    /// <summary>Not signed in.</summary>
+    public HttpClient AnonymousClient { get; }
+
+    /// <summary>
+    /// The admin's session cookie as a <c>Cookie</c> request header value (<c>__Host-marquee=...</c>), for clients that are
+    /// not .NET (the tus node client takes it in MARQUEE_TUS_HEADERS as <c>{"Cookie": "..."}</c>).
+    /// </summary>
+    public string AuthCookieHeader { get; private set; } = "";
+
+    public string AdminPassword { get; } = Accounts.RandomPassword();
+
+    /// <summary>The account id of the admin <see cref="Client"/> is signed in as (its playback sessions carry it).</summary>
+    public Guid AdminId { get; private set; }
 
     public string DataDir => storage.DataDir;
 
@@ -51,6 +76,8 @@ public sealed class MarqueeApp : IAsyncDisposable
             ["Logging:Console:FormatterName"] = "simple",
             ["Marquee:Events:PollInterval"] = "00:00:00.100",
             ["Marquee:Events:RetryBaseDelay"] = "00:00:00.050",
+            // Every test signs in from 127.0.0.1; the rate-limit tests set their own figure.
+            ["Marquee:Identity:RequestsPerMinutePerIp"] = "10000",
         };
         configure?.Invoke(settings);
 
@@ -60,8 +87,100 @@ public sealed class MarqueeApp : IAsyncDisposable
         await app.Services.GetRequiredService<DatabaseMigrator>().MigrateAsync(CancellationToken.None);
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new MarqueeApp(app, storage, ownsStorage, new Uri(address));
+        var started = new MarqueeApp(app, storage, ownsStorage, new Uri(address));
+        var roles = settings.TryGetValue("Marquee:Roles", out var r) && r is not null ? r : "web,worker";
+        if (roles.Contains("web", StringComparison.OrdinalIgnoreCase))
+        {
+            started.AdminId = await started.CreateAccountAsync(AdminEmail, started.AdminPassword, [Roles.Admin]);
+            started.AuthCookieHeader = await started.SignInAsync(AdminEmail, started.AdminPassword);
+            started.Client = started.ClientWith(started.AuthCookieHeader);
+        }
+
+        return started;
     }
+
+    /// <summary>A client signed in as a new account (a fresh e-mail) with these roles; <c>viewer</c> when none are given.</summary>
+    public async Task<HttpClient> ClientWithRolesAsync(params string[] roles)
+    {
+        var (_, cookie) = await AccountWithRolesAsync(roles);
+        return ClientWith(cookie);
+    }
+
+    /// <summary>A new account with these roles (<c>viewer</c> when none), signed in: its id and its session cookie header.</summary>
+    public async Task<(Guid Id, string CookieHeader)> AccountWithRolesAsync(params string[] roles)
+    {
+        var email = $"{(roles.Length == 0 ? Roles.Viewer : string.Join("-", roles))}-{Guid.NewGuid():N}@marquee.test";
+        var password = Accounts.RandomPassword();
+        var id = await CreateAccountAsync(email, password, roles.Length == 0 ? [Roles.Viewer] : roles);
+        return (id, await SignInAsync(email, password));
+    }
+
+    /// <summary>Creates an account directly (no sign-up, no e-mail); one that exists (a restart on the same storage) gets the password.</summary>
+    public async Task<Guid> CreateAccountAsync(string email, string password, IEnumerable<string> roles) => await ScopedAsync(async sp =>
+    {
+        var accounts = sp.GetRequiredService<Accounts>();
+        if (await accounts.FindAsync(email) is { } existing)
+        {
+            if (await accounts.ResetPasswordAsync(existing, password) is { } failed)
+            {
+                throw new InvalidOperationException(failed);
+            }
+
+            await accounts.AddRolesAsync(existing, roles);
+            return existing.Id;
+        }
+
+        var (account, problem) = await accounts.CreateAsync(email, password, roles, CancellationToken.None);
+        return account?.Id ?? throw new InvalidOperationException(problem);
+    });
+
+    /// <summary>Signs in through the API and returns the session cookie as a <c>Cookie</c> header value.</summary>
+    public async Task<string> SignInAsync(string email, string password, string? code = null)
+    {
+        // The device cookie marks the test client as a browser that signed in before: no new-device event per test.
+        using var signIn = new HttpClient(new HttpClientHandler { UseCookies = false, ServerCertificateCustomValidationCallback = HttpClientHandler.DangerousAcceptAnyServerCertificateValidator }) { BaseAddress = BaseAddress };
+        signIn.DefaultRequestHeaders.Add("Cookie", "__Host-marquee-device=marquee-tests");
+        var response = await signIn.PostAsJsonAsync("/api/identity/signin", new { email, password, code });
+        if (response.StatusCode != HttpStatusCode.NoContent)
+        {
+            throw new InvalidOperationException($"Sign-in of {email} answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+        }
+
+        return SessionCookie(response);
+    }
+
+    /// <summary>The session cookie(s) a response sets, as a <c>Cookie</c> header value.</summary>
+    public static string SessionCookie(HttpResponseMessage response)
+    {
+        var pairs = (response.Headers.TryGetValues("Set-Cookie", out var values) ? values : [])
+            .Select(c => c.Split(';')[0])
+            .Where(c => c.StartsWith("__Host-marquee=", StringComparison.Ordinal) || c.StartsWith("__Host-marqueeC", StringComparison.Ordinal))
+            .ToList();
+        return pairs.Count > 0 ? string.Join("; ", pairs) : throw new InvalidOperationException("The response set no session cookie.");
+    }
+
+    /// <summary>
+    /// A client that sends this cookie header on every request and keeps the cookies the host sets (antiforgery).
+    /// The host's cookies are Secure; on plain-HTTP loopback they go into the client's container as not Secure.
+    /// </summary>
+    public HttpClient ClientWith(string cookieHeader)
+    {
+        var container = new CookieContainer();
+        foreach (var pair in cookieHeader.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var eq = pair.IndexOf('=', StringComparison.Ordinal);
+            container.Add(BaseAddress, new Cookie(pair[..eq], pair[(eq + 1)..], "/"));
+        }
+
+        return Track(new HttpClient(Handler(container)) { BaseAddress = BaseAddress });
+    }
+
+    /// <summary>Over HTTPS the host has a self-signed test certificate (HttpsTests): the test clients accept it.</summary>
+    private static HttpClientHandler Handler(CookieContainer cookies) => new()
+    {
+        CookieContainer = cookies,
+        ServerCertificateCustomValidationCallback = HttpClientHandler.DangerousAcceptAnyServerCertificateValidator,
+    };
 
     public async Task<T> ScopedAsync<T>(Func<IServiceProvider, Task<T>> action)
     {
@@ -71,9 +190,23 @@ public sealed class MarqueeApp : IAsyncDisposable
 
     public async Task<HttpResponseMessage> PostJsonAsync<T>(string path, T body) => await Client.PostAsJsonAsync(path, body);
 
+    private HttpClient Track(HttpClient client)
+    {
+        lock (clients)
+        {
+            clients.Add(client);
+        }
+
+        return client;
+    }
+
     public async ValueTask DisposeAsync()
     {
-        Client.Dispose();
+        lock (clients)
+        {
+            clients.ForEach(c => c.Dispose());
+        }
+
         await app.StopAsync();
         await app.DisposeAsync();
         if (ownsStorage)

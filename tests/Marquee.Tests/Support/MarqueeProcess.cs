@@ -57,13 +57,38 @@ public sealed class MarqueeProcess : IAsyncDisposable
     }
 
     /// <summary>Runs a command to its end and returns its exit code (with output collected).</summary>
-    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(IEnumerable<string> arguments, IDictionary<string, string?>? environment = null, TimeSpan? timeout = null)
+    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(IEnumerable<string> arguments, IDictionary<string, string?>? environment = null, TimeSpan? timeout = null, string? stdin = null)
     {
         await using var p = Start(arguments, environment);
+        if (stdin is not null)
+        {
+            await p.process.StandardInput.WriteLineAsync(stdin);
+        }
+
+        p.process.StandardInput.Close();
         using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(60));
         await p.process.WaitForExitAsync(cts.Token);
         p.process.WaitForExit(); // flush the asynchronous readers (returns at once: the process has exited)
         return (p.process.ExitCode, p.StandardOutput, p.StandardError);
+    }
+
+    /// <summary>
+    /// <c>marquee admin create</c> on this data folder and database (password on standard input), then a sign-in through
+    /// the running server's API: the session cookie as a <c>Cookie</c> header value, for a client of that server.
+    /// </summary>
+    public static async Task<string> CreateAdminAsync(IDictionary<string, string?> environment, string email, string password)
+    {
+        var (code, stdout, stderr) = await RunAsync(["admin", "create", "--email", email, "--password-stdin", "--Marquee:Database:MigrateOnStart=true"], environment, TimeSpan.FromSeconds(90), password);
+        return code == 0 ? stdout : throw new InvalidOperationException($"admin create exited with {code}: {stderr}{stdout}");
+    }
+
+    public static async Task<string> SignInAsync(Uri baseAddress, string email, string password)
+    {
+        using var client = new HttpClient { BaseAddress = baseAddress };
+        var response = await System.Net.Http.Json.HttpClientJsonExtensions.PostAsJsonAsync(client, "/api/identity/signin", new { email, password });
+        return response.StatusCode == HttpStatusCode.NoContent
+            ? MarqueeApp.SessionCookie(response)
+            : throw new InvalidOperationException($"sign-in answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
     }
 
     public static int FreePort()

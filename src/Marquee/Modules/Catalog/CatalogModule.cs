@@ -46,7 +46,7 @@ public static class CatalogModule
                 var created = await titles.CreateAsync(input, RequestActor.Of(http), ct);
                 return TypedResults.Created($"/api/catalog/titles/{created.Id}", created);
             })
-            .RequireAuthorization(Policies.Console)
+            .RequireAuthorization(Policies.ConsoleContent)
             .Validate<NewTitle>()
             .WithName("CreateTitle")
             .WithSummary("Creates a title (operators).")

@@ -53,7 +53,7 @@ internal sealed class AuditLog(ComplianceDb db, TimeProvider time) : IAuditLog, 
 
     public Task<int> CountAsync(CancellationToken cancellationToken) => db.AuditEntries.CountAsync(cancellationToken);
 
-    private static AuditEntry ToEntry(AuditRecord r, DateTimeOffset at, Guid? source) => new()
+    internal static AuditEntry ToEntry(AuditRecord r, DateTimeOffset at, Guid? source) => new()
     {
         At = at,
         Actor = Truncate(r.Actor, 200),

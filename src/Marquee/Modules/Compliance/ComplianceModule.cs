@@ -15,6 +15,7 @@ public static class ComplianceModule
         services.AddScoped<AuditLog>();
         services.AddScoped<IAuditLog>(sp => sp.GetRequiredService<AuditLog>());
         services.AddEventHandler<AuditRequested, AuditLog>();
+        services.AddEventHandler<Marquee.Identity.Contracts.SecurityEvent, SecurityEvents>();
         services.AddConsoleLink("Compliance", "Audit log", "/console/compliance/audit");
         services.AddConsoleFigures<ComplianceFigures>();
         return services;
@@ -22,7 +23,7 @@ public static class ComplianceModule
 
     public static RouteGroupBuilder MapCompliance(this IEndpointRouteBuilder endpoints)
     {
-        var group = endpoints.MapGroup("").WithTags("Compliance").RequireAuthorization(Policies.Console);
+        var group = endpoints.MapGroup("").WithTags("Compliance").RequireAuthorization(Policies.ConsoleCompliance);
 
         group.MapGet("/audit", async (AuditLog auditLog, string? action, string? actor, int? take, CancellationToken ct) =>
                 TypedResults.Ok(await auditLog.ListAsync(action, actor, take ?? 100, ct)))

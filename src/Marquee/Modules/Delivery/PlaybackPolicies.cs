@@ -1,6 +1,5 @@
 using System.Security.Claims;
 using Marquee.Delivery.Contracts;
-using Marquee.Platform.Web;
 
 namespace Marquee.Delivery;
 
@@ -47,22 +46,19 @@ internal sealed record Viewer(Guid AccountId, Guid ProfileId, bool SignedIn, Cli
     public static readonly Viewer LocalOperator = new(PlaybackViewers.LocalOperatorAccountId, PlaybackViewers.LocalOperatorAccountId, true, ClientPlatform.Other);
 
     /// <summary>
-    /// Until accounts exist, a viewer is signed in when the request is authenticated (account id from its
-    /// NameIdentifier claim when that is a GUID) or comes from an operator on this machine
-    /// (<see cref="RequestActor.IsLocal"/>), who gets <see cref="PlaybackViewers.LocalOperatorAccountId"/>.
-    /// The platform is that of the registered client app; none are registered yet, so every request is <see cref="ClientPlatform.Web"/>.
+    /// A viewer is signed in when the request carries an account (the Identity module's cookie): the account id is its
+    /// NameIdentifier claim, and the profile is the account until household profiles exist. The platform is that of the
+    /// registered client app; none are registered yet, so every request is <see cref="ClientPlatform.Web"/>.
     /// </summary>
     public static Viewer Of(HttpContext http)
     {
         ArgumentNullException.ThrowIfNull(http);
-        if (http.User.Identity is { IsAuthenticated: true })
+        if (http.User.Identity is { IsAuthenticated: true }
+            && Guid.TryParse(http.User.FindFirstValue(ClaimTypes.NameIdentifier), out var account))
         {
-            var id = Guid.TryParse(http.User.FindFirstValue(ClaimTypes.NameIdentifier), out var g) ? g : Guid.Empty;
-            return new Viewer(id, id, true, ClientPlatform.Web);
+            return new Viewer(account, account, true, ClientPlatform.Web);
         }
 
-        return RequestActor.IsLocal(http)
-            ? LocalOperator with { Platform = ClientPlatform.Web }
-            : new Viewer(Guid.Empty, Guid.Empty, false, ClientPlatform.Web);
+        return new Viewer(Guid.Empty, Guid.Empty, false, ClientPlatform.Web);
     }
 }

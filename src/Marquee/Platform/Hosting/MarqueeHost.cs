@@ -3,6 +3,8 @@ using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.DataProtection;
 using Marquee.Catalog;
 using Marquee.Compliance;
+using Marquee.Identity;
+using Microsoft.AspNetCore.Identity;
 using Marquee.Media;
 using Marquee.Components;
 using Marquee.Delivery;
@@ -130,21 +132,63 @@ public static class MarqueeHost
             o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
             o.Cookie.SameSite = SameSiteMode.Strict;
         });
-        services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme)
-            .AddCookie(o =>
+        // ASP.NET Core Identity's cookie schemes (the Identity module signs in through them): the session cookie, and the
+        // short-lived ones between a password and its second factor. Every one is __Host- prefixed, Secure, HttpOnly.
+        services.AddAuthentication(o =>
             {
-                o.Cookie.Name = "__Host-marquee";
-                o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
-                o.Cookie.SameSite = SameSiteMode.Lax;
-                o.Cookie.HttpOnly = true;
-                o.LoginPath = "/signin";
-                o.AccessDeniedPath = "/signin";
-                o.Events.OnRedirectToLogin = ctx => ApiAwareRedirect(ctx, StatusCodes.Status401Unauthorized);
-                o.Events.OnRedirectToAccessDenied = ctx => ApiAwareRedirect(ctx, StatusCodes.Status403Forbidden);
-            });
+                o.DefaultScheme = IdentityConstants.ApplicationScheme;
+                o.DefaultSignInScheme = IdentityConstants.ExternalScheme;
+            })
+            .AddIdentityCookies();
+        services.ConfigureApplicationCookie(o =>
+        {
+            o.Cookie.Name = "__Host-marquee";
+            o.Cookie.SameSite = SameSiteMode.Lax;
+            o.LoginPath = "/signin";
+            o.AccessDeniedPath = "/signin";
+            o.LogoutPath = "/signout";
+            o.Events.OnRedirectToLogin = ctx => ApiAwareRedirect(ctx, StatusCodes.Status401Unauthorized);
+            o.Events.OnRedirectToAccessDenied = ctx => ApiAwareRedirect(ctx, StatusCodes.Status403Forbidden);
+        });
+        foreach (var (scheme, name) in new[]
+                 {
+                     (IdentityConstants.TwoFactorUserIdScheme, "__Host-marquee-mfa"),
+                     (IdentityConstants.TwoFactorRememberMeScheme, "__Host-marquee-mfa-device"),
+                     (IdentityConstants.ExternalScheme, "__Host-marquee-external"),
+                 })
+        {
+            services.Configure<CookieAuthenticationOptions>(scheme, o => o.Cookie.Name = name);
+        }
+
+        services.PostConfigureAll<CookieAuthenticationOptions>(o =>
+        {
+            // Secure is forced for every cookie by the cookie policy (HTTPS, and http://localhost which browsers trust).
+            o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+            o.Cookie.HttpOnly = true;
+            o.Cookie.Path = "/";
+        });
+        services.AddRateLimiter(o =>
+        {
+            o.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+            o.OnRejected = async (ctx, ct) =>
+            {
+                var http = ctx.HttpContext;
+                http.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+                http.Response.Headers.RetryAfter = "60";
+                await http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+                {
+                    HttpContext = http,
+                    ProblemDetails =
+                    {
+                        Status = StatusCodes.Status429TooManyRequests,
+                        Title = "Too many requests",
+                        Detail = "Too many attempts from your address. Wait a minute, then try again.",
+                    },
+                });
+            };
+        });
         var authorization = services.AddAuthorizationBuilder();
         Policies.Add(authorization);
-        services.AddSingleton<IAuthorizationHandler, LocalOperatorHandler>();
         services.AddSingleton<IAuthorizationHandler, MetricsScrapeHandler>();
         services.AddCascadingAuthenticationState();
         services.AddRazorComponents().AddInteractiveServerComponents();
@@ -170,6 +214,7 @@ public static class MarqueeHost
 
         // Modules, in dependency order. Each owns its data, endpoints and pages.
         services.AddCompliance(configuration);
+        services.AddIdentity(configuration);
         services.AddCatalog(configuration);
         services.AddMedia(configuration);
         services.AddDelivery(configuration);
@@ -179,9 +224,17 @@ public static class MarqueeHost
 
     private static Task ApiAwareRedirect(Microsoft.AspNetCore.Authentication.RedirectContext<CookieAuthenticationOptions> ctx, int status)
     {
-        if (IsMachineFacing(ctx.HttpContext))
+        // Programs get the status; a signed-in person without the role gets 403 and the status page that says so;
+        // a person not signed in is sent to the sign-in page.
+        if (IsMachineFacing(ctx.HttpContext) || status == StatusCodes.Status403Forbidden)
         {
             ctx.Response.StatusCode = status;
+            if (!HttpMethods.IsGet(ctx.Request.Method) && !HttpMethods.IsHead(ctx.Request.Method)
+                && ctx.HttpContext.Features.Get<Microsoft.AspNetCore.Diagnostics.IStatusCodePagesFeature>() is { } pages)
+            {
+                pages.Enabled = false; // a refused form post: re-executing the status page as a post would answer 400
+            }
+
             return Task.CompletedTask;
         }
 
@@ -219,6 +272,7 @@ public static class MarqueeHost
         // Routing runs after the error and status-code handlers, so that their re-executed requests (/error, /not-found)
         // are routed to those pages; with the implicit routing at the start of the pipeline they would find no endpoint.
         app.UseRouting();
+        app.UseRateLimiter();
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseAntiforgery();
@@ -264,6 +318,8 @@ public static class MarqueeHost
 
         // The host owns each module's route prefix and the order.
         app.MapGroup("/api/compliance").MapCompliance();
+        app.MapGroup("/api/identity").MapIdentity();
+        app.MapSignOutForm();
         app.MapGroup("/api/catalog").MapCatalog();
         app.MapGroup("/api/media").MapMedia();
         app.MapGroup("/api/playback").MapDelivery();

@@ -11,14 +11,12 @@ public sealed record RequestActor(string Name, string? From)
     {
         ArgumentNullException.ThrowIfNull(http);
         var from = http.Connection.RemoteIpAddress is { } ip ? Normalize(ip).ToString() : null;
-        var name = http.User.Identity is { IsAuthenticated: true, Name: { } n } ? n
-            : IsLocal(http) ? "operator@localhost"
-            : "anonymous";
+        var name = http.User.Identity is { IsAuthenticated: true, Name: { } n } ? n : "anonymous";
         return new RequestActor(name, from);
     }
 
     /// <summary>
-    /// True when the request was made on this machine. After the forwarded-headers middleware, a request relayed
+    /// True when the request was made on this machine (the metrics scrape allows it; it makes nobody an operator). After the forwarded-headers middleware, a request relayed
     /// by a trusted proxy carries the client's address, so a remote client behind a local proxy is not local.
     /// A request that still carries forwarding headers was relayed for someone else by a proxy that is not
     /// configured as trusted (for example nginx on the same machine): it is not local either.

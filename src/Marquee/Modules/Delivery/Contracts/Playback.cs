@@ -19,7 +19,7 @@ public enum ClientPlatform
 }
 
 /// <summary>Who wants to play what, from where, as every <see cref="IPlaybackPolicy"/> sees it.</summary>
-/// <param name="AccountId">The viewer's account (<see cref="PlaybackViewers.LocalOperatorAccountId"/> for an operator on this machine; empty when not signed in).</param>
+/// <param name="AccountId">The viewer's account (<see cref="PlaybackViewers.LocalOperatorAccountId"/> for the command line; empty when not signed in).</param>
 /// <param name="ProfileId">The viewer's profile (the account id until profiles exist).</param>
 /// <param name="TitleId">The Catalog title.</param>
 /// <param name="Country">ISO 3166-1 alpha-2 country of the viewer when known (from <see cref="Marquee.Platform.Web.IClientCountry"/>; null for loopback and private addresses).</param>
@@ -58,12 +58,12 @@ public interface IPlaybackSessions
     Task<int> CountLiveAsync(Guid accountId, CancellationToken cancellationToken);
 }
 
-/// <summary>Well-known viewers until accounts exist.</summary>
+/// <summary>Well-known viewers that are not accounts.</summary>
 public static class PlaybackViewers
 {
     /// <summary>
-    /// The account of an operator on this machine (a loopback request not relayed by a proxy, or the command line):
-    /// until Identity exists such a viewer counts as signed in with this fixed account (and profile) id.
+    /// The operator at the command line (<c>marquee playback-url</c>), who has no account: the sessions it opens carry
+    /// this fixed account (and profile) id.
     /// </summary>
     public static readonly Guid LocalOperatorAccountId = new("00000000-0000-0000-0000-00000000a11c");
 }
