@@ -94,7 +94,8 @@ public sealed class LicencePlaybackTests(HlsStub package) : IClassFixture<HlsStu
     [Fact]
     public async Task Play_AtWindowBoundaries_OpensExactlyAtStartAndClosesExactlyAtEnd()
     {
-        var time = new FakeTimeProvider(Opens.AddTicks(-1));
+        // One microsecond either side: PostgreSQL keeps timestamps to the microsecond, so a 100 ns tick is below what it can tell apart.
+        var time = new FakeTimeProvider(Opens.AddMicroseconds(-1));
         await using var app = await RightsHost.StartAsync(package, time);
         var title = await app.CreateTitleAsync();
         await app.LicenceAsync(Licence(title));
@@ -104,7 +105,7 @@ public sealed class LicencePlaybackTests(HlsStub package) : IClassFixture<HlsStu
         time.SetUtcNow(Opens);
         Assert.Equal(HttpStatusCode.Created, (await app.PlayAsync(title, "FR")).StatusCode);
 
-        time.SetUtcNow(Closes.AddTicks(-1));
+        time.SetUtcNow(Closes.AddMicroseconds(-1));
         Assert.Equal(HttpStatusCode.Created, (await app.PlayAsync(title, "FR")).StatusCode);
 
         time.SetUtcNow(Closes);

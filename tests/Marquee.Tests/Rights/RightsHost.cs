@@ -60,7 +60,9 @@ internal static class RightsHost
             request.Headers.Add("X-Marquee-Country", country);
         }
 
-        return await app.Client.SendAsync(request);
+        // A viewer signed in now: these tests move the clock by months, past any session cookie signed in before.
+        using var viewer = await app.ClientWithRolesAsync();
+        return await viewer.SendAsync(request);
     }
 
     public static async Task<string?> RefusalAsync(this HttpResponseMessage response)
