@@ -25,6 +25,8 @@ public sealed class JobCrashTests
         }
     }
 
+    private const string AdminPassword = "a long crash-test passphrase";
+
     private static double? Percent(JsonElement? job) =>
         job?.GetProperty("progress") is { ValueKind: JsonValueKind.Object } p ? p.GetProperty("percent").GetDouble() : null;
 
@@ -41,6 +43,7 @@ public sealed class JobCrashTests
         environment["Marquee__Media__PollInterval"] = "00:00:00.200";
         environment["Marquee__Media__LeaseDuration"] = "00:00:10"; // a restart waits this long at most; a busy 2-core machine needs slack
         environment["Marquee__Media__HeartbeatInterval"] = "00:00:01";
+        await MarqueeProcess.CreateAdminAsync(environment, "crash-admin@marquee.test", AdminPassword);
         var baseAddress = new Uri($"http://127.0.0.1:{MarqueeProcess.FreePort()}");
         using var client = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(10) };
         string[] serve = ["serve", "--urls", baseAddress.ToString(), "--Marquee:Roles=web,worker"];
@@ -53,6 +56,8 @@ public sealed class JobCrashTests
         await using (var first = MarqueeProcess.Start(serve, environment))
         {
             await first.WaitUntilReadyAsync(baseAddress, TimeSpan.FromSeconds(60));
+            // The jobs API is for operators: sign in as an admin (the cookie outlives the restart: same key ring).
+            client.DefaultRequestHeaders.Add("Cookie", await MarqueeProcess.SignInAsync(baseAddress, "crash-admin@marquee.test", AdminPassword));
             var ingest = await MarqueeProcess.RunAsync(["ingest", source, "--title", "Crash Film"], environment, TimeSpan.FromMinutes(2));
             Assert.True(ingest.ExitCode == 0, ingest.Stderr + ingest.Stdout);
             titleId = Guid.Parse(ingest.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[^1]);
