@@ -95,10 +95,10 @@ public sealed class ConsoleShellTests(BrowserFixture browser)
     {
         await using var session = await browser.OpenAsync();
 
-        var response = await session.GoAsync("/api/reference");
+        var response = await session.GoAsync("/api/reference", TimeSpan.FromSeconds(60));
 
         Assert.Equal(200, response.Status);
-        await Expect(session.Page.GetByRole(AriaRole.Heading, new() { Name = "Marquee API", Level = 1 })).ToBeVisibleAsync();
+        await Expect(session.Page.GetByRole(AriaRole.Heading, new() { Name = "Marquee API", Level = 1 })).ToBeVisibleAsync(new() { Timeout = 60_000 });
         var sidebar = session.Page.GetByRole(AriaRole.Complementary, new() { Name = "Sidebar for Marquee API" });
         await Expect(sidebar.GetByRole(AriaRole.Link, new() { Name = "Catalog", Exact = true })).ToBeVisibleAsync();
         await Expect(sidebar.GetByRole(AriaRole.Link, new() { Name = "Compliance", Exact = true })).ToBeVisibleAsync();

@@ -83,21 +83,22 @@ public sealed class PlayerLayoutTests(BrowserFixture browser)
 
         await page.GetByRole(AriaRole.Link, new() { Name = "Next" }).ClickAsync();
 
-        await page.WaitForURLAsync($"**/watch/{tracks[1].Id}?autoplay=1", new() { Timeout = 30_000 });
+        await page.WaitForURLAsync($"**/watch/{tracks[1].Id}?autoplay=1", new() { Timeout = 30_000, WaitUntil = WaitUntilState.Commit });
         await Expect(page.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToHaveTextAsync("Carrier Wave");
         await Expect(page.Locator("#playlist a[aria-current='true']")).ToContainTextAsync("Carrier Wave");
         await page.WaitForFunctionAsync("() => document.getElementById('player').currentTime > 0.5", null, new() { Timeout = 30_000 });
 
         // Let the track end: the page moves on to the third by itself, which plays.
         await page.EvaluateAsync("() => { const p = document.getElementById('player'); p.currentTime = Math.max(0, p.duration - 1); }");
-        await page.WaitForURLAsync($"**/watch/{tracks[2].Id}?autoplay=1", new() { Timeout = 30_000 });
+        await page.WaitForURLAsync($"**/watch/{tracks[2].Id}?autoplay=1", new() { Timeout = 30_000, WaitUntil = WaitUntilState.Commit });
         await Expect(page.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToHaveTextAsync("Station Ident");
         await page.WaitForFunctionAsync("() => document.getElementById('player').currentTime > 0.5", null, new() { Timeout = 30_000 });
         await Expect(page.Locator("#next")).ToHaveAttributeAsync("aria-disabled", "true");
 
-        // P goes back.
+        // P goes back. (Waits for the navigation's commit, not its load: the 4 s track it lands on autoplays and moves on
+        // by itself when it ends, which a loaded machine can reach before the page's load event is seen.)
         await page.Keyboard.PressAsync("p");
-        await page.WaitForURLAsync($"**/watch/{tracks[1].Id}?autoplay=1", new() { Timeout = 30_000 });
+        await page.WaitForURLAsync($"**/watch/{tracks[1].Id}?autoplay=1", new() { Timeout = 30_000, WaitUntil = WaitUntilState.Commit });
         session.AssertNoErrors();
     }
 
@@ -123,7 +124,7 @@ public sealed class PlayerLayoutTests(BrowserFixture browser)
 
         await page.Keyboard.PressAsync("n");
 
-        await page.WaitForURLAsync($"**/watch/{tracks[1].Id}?autoplay=1", new() { Timeout = 30_000 });
+        await page.WaitForURLAsync($"**/watch/{tracks[1].Id}?autoplay=1", new() { Timeout = 30_000, WaitUntil = WaitUntilState.Commit });
         await Expect(page.Locator("#player-status")).ToHaveTextAsync("Ready.", new() { Timeout = 30_000 });
         Task<JsonElement?>[] answers;
         lock (started)

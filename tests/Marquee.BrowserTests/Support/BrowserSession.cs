@@ -60,9 +60,11 @@ public sealed class BrowserSession : IAsyncDisposable
     }
 
     /// <summary>Goes to <paramref name="path"/> and waits until the page and its resources have loaded.</summary>
-    public async Task<IResponse> GoAsync(string path)
+    /// <remarks>Heavy pages (the API reference's 3 MB single-page app) pass a longer <paramref name="timeout"/>: on a loaded
+    /// 2-core CI machine with both test passes running, parsing it alone can take longer than the default 15 s.</remarks>
+    public async Task<IResponse> GoAsync(string path, TimeSpan? timeout = null)
     {
-        var response = await Page.GotoAsync(path, new PageGotoOptions { WaitUntil = WaitUntilState.Load })
+        var response = await Page.GotoAsync(path, new PageGotoOptions { WaitUntil = WaitUntilState.Load, Timeout = (float?)timeout?.TotalMilliseconds })
                        ?? throw new InvalidOperationException($"No response for {path}.");
         return response;
     }
