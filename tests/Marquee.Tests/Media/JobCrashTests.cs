@@ -25,6 +25,27 @@ public sealed class JobCrashTests
         }
     }
 
+    private static int FfmpegsReading(string dataDir)
+    {
+        var count = 0;
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            try
+            {
+                var argv = File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0');
+                count += Path.GetFileName(argv[0]) == "ffmpeg" && argv.Any(a => a.Contains(dataDir, StringComparison.Ordinal)) ? 1 : 0;
+            }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
+
+        return count;
+    }
+
     private const string AdminPassword = "a long crash-test passphrase";
 
     private static double? Percent(JsonElement? job) =>
@@ -68,9 +89,12 @@ public sealed class JobCrashTests
             Assert.Equal("Transcoding", running!.Value.GetProperty("state").GetString());
             assetId = running.Value.GetProperty("assetId").GetGuid();
             percentAtKill = Percent(running)!.Value;
-            await first.KillHardAsync();
+            await first.KillServerOnlyAsync();
             firstLogs = first.StandardOutput + first.StandardError;
         }
+
+        // No ffmpeg outlives the killed server (R1): each runs inside bubblewrap with --die-with-parent.
+        await Poll.UntilAsync(() => Task.FromResult(FfmpegsReading(storage.DataDir)), n => n == 0, TimeSpan.FromSeconds(15), "the killed server's ffmpeg to die with it");
 
         Assert.InRange(percentAtKill, 10, 95);
         Assert.False(Directory.Exists(Path.Combine(published, assetId.ToString("N"))), "a half-transcoded asset was published");

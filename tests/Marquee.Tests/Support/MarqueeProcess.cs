@@ -120,6 +120,13 @@ public sealed class MarqueeProcess : IAsyncDisposable
     }
 
     /// <summary>SIGKILL: no shutdown code runs, as when the machine or the OOM killer stops the server.</summary>
+    /// <summary>SIGKILL to the server process alone, as the kernel's OOM killer or a crash would: its children are left to fend for themselves.</summary>
+    public async Task KillServerOnlyAsync()
+    {
+        process.Kill(entireProcessTree: false);
+        await process.WaitForExitAsync();
+    }
+
     public async Task KillHardAsync()
     {
         process.Kill(entireProcessTree: true);

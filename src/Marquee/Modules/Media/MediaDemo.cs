@@ -56,7 +56,7 @@ internal sealed partial class MediaDemo(
                 Directory.CreateDirectory(storage.Sources);
                 var path = Path.Combine(storage.Sources, name);
                 var part = Path.Combine(storage.Sources, $"{Path.GetFileNameWithoutExtension(name)}.part{Path.GetExtension(name)}");
-                var run = await Tool.RunAsync(options.Value.FfmpegPath, Arguments(audioOnly, title.Kind == TitleKind.Track ? TrackSeconds : Seconds, index, part), null, cancellationToken);
+                var run = await Tool.RunConfinedAsync(options.Value, options.Value.FfmpegPath, ToolAccess.WritingOnly(storage.Sources), Arguments(audioOnly, title.Kind == TitleKind.Track ? TrackSeconds : Seconds, index, part), null, cancellationToken);
                 if (!run.Succeeded)
                 {
                     LogNotMade(title.Name, run.LastError);

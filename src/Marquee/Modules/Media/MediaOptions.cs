@@ -23,6 +23,21 @@ internal sealed class MediaOptions : IValidatableObject
     [RegularExpression("^[a-z0-9_]+(,[a-z0-9_]+)*$")]
     public string AllowedContainers { get; set; } = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,mpegts,mpeg,mxf,flv,asf,mp3,flac,wav,w64,ogg,aac,aiff";
 
+    /// <summary>
+    /// How ffmpeg and ffprobe are confined: <c>Bubblewrap</c> (each run in <c>bwrap --unshare-all --die-with-parent</c>: no
+    /// network, no other files than the binaries, its inputs read-only and one writable output folder, and killed with the
+    /// server), <c>None</c>, or <c>Auto</c> (Bubblewrap when <c>bwrap</c> is installed, else None with a warning at start).
+    /// </summary>
+    public ToolSandboxMode Sandbox { get; set; } = ToolSandboxMode.Auto;
+
+    /// <summary>The address-space limit of each ffmpeg/ffprobe run in MiB (<c>prlimit --as</c>); 0 for none.</summary>
+    [Range(0, 1_048_576)]
+    public int ToolMemoryLimitMb { get; set; } = 8192;
+
+    /// <summary>The CPU-time limit of each ffmpeg/ffprobe run in seconds (<c>prlimit --cpu</c>); 0 for none (a long film legitimately takes hours).</summary>
+    [Range(0, int.MaxValue)]
+    public int ToolCpuLimitSeconds { get; set; }
+
     /// <summary>Sources longer than this are refused before any decoding.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "2.00:00:00")]
     public TimeSpan MaxDuration { get; set; } = TimeSpan.FromHours(6);
@@ -116,6 +131,11 @@ internal sealed class MediaOptions : IValidatableObject
             yield return new ValidationResult(
                 $"HeartbeatInterval ({HeartbeatInterval}) must be at most a third of LeaseDuration ({LeaseDuration}), or a busy worker could lose its job.",
                 [nameof(HeartbeatInterval), nameof(LeaseDuration)]);
+        }
+
+        if (Sandbox == ToolSandboxMode.Bubblewrap && !Tool.SandboxAvailable)
+        {
+            yield return new ValidationResult("Sandbox is Bubblewrap but 'bwrap' is not on PATH: install it (apt install bubblewrap) or choose Auto or None.", [nameof(Sandbox)]);
         }
     }
 }

@@ -65,6 +65,15 @@ internal sealed partial class MediaPipeline(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        if (Tool.Sandboxed(options.Value))
+        {
+            LogSandboxed(options.Value.ToolMemoryLimitMb);
+        }
+        else
+        {
+            LogNotSandboxed(options.Value.Sandbox);
+        }
+
         var runners = Enumerable.Range(0, options.Value.MaxConcurrentJobs).Select(_ => RunLoopAsync(stoppingToken)).ToList();
         runners.Add(RecoveryLoopAsync(stoppingToken));
         await Task.WhenAll(runners);
@@ -514,6 +523,12 @@ internal sealed partial class MediaPipeline(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Media: recovery put {Requeued} interrupted job(s) back in the queue, cancelled {Cancelled}, failed {Failed}, deleted {Swept} stale staging folder(s)")]
     private partial void LogRecovered(int requeued, int cancelled, int failed, int swept);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Media: ffmpeg and ffprobe run inside bubblewrap (no network, only their own files; memory limit {MemoryMb} MiB, 0 = none)")]
+    private partial void LogSandboxed(int memoryMb);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Media: ffmpeg and ffprobe run WITHOUT a sandbox (Marquee:Media:Sandbox is {Mode}; install bubblewrap for Auto to use it): a hostile source is confined only by the format and protocol allow-lists")]
+    private partial void LogNotSandboxed(ToolSandboxMode mode);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Media: asset {AssetId} rejected: {Reason}")]
     private partial void LogRejected(Guid assetId, string reason);

@@ -32,7 +32,7 @@ internal sealed class Probe(IOptions<MediaOptions> options)
             return new MediaRejected($"The file is {file.Length:N0} bytes, over the limit of {options.MaxFileSizeBytes:N0}.");
         }
 
-        var probe = await Tool.RunAsync(options.FfprobePath,
+        var probe = await Tool.RunConfinedAsync(options, options.FfprobePath, ToolAccess.Reading(path),
             ["-v", "error", "-protocol_whitelist", "file", "-format_whitelist", options.AllowedContainers, "-print_format", "json", "-show_format", "-show_streams", "file:" + path],
             null, cancellationToken);
         if (!probe.Succeeded)
@@ -168,7 +168,7 @@ internal sealed class Probe(IOptions<MediaOptions> options)
     private async Task<MediaRejected?> DecodeFullyAsync(string path, MediaInfo info, CancellationToken cancellationToken)
     {
         long decodedUs = 0;
-        var run = await Tool.RunAsync(options.FfmpegPath,
+        var run = await Tool.RunConfinedAsync(options, options.FfmpegPath, ToolAccess.Reading(path),
             ["-nostdin", "-v", "error", "-xerror", "-protocol_whitelist", "file", "-format_whitelist", options.AllowedContainers, "-i", "file:" + path,
              "-f", "null", "-progress", "pipe:1", "-nostats", "-"],
             line =>

@@ -72,7 +72,7 @@ internal sealed class SubtitleTool(MediaOptions options)
             args.AddRange(["-map", $"0:s:{index}", "-c:s", "webvtt", "-f", "webvtt", "-y", "file:" + path]);
         }
 
-        var run = await Tool.RunAsync(options.FfmpegPath, args, null, cancellationToken);
+        var run = await Tool.RunConfinedAsync(options, options.FfmpegPath, ToolAccess.Reading(sourcePath, folder), args, null, cancellationToken);
         if (!run.Succeeded)
         {
             throw new TranscodeFailedException($"The subtitles could not be converted to WebVTT: {run.LastError}");
@@ -115,7 +115,7 @@ internal sealed class SubtitleTool(MediaOptions options)
             throw new ArgumentException("Only srt and webvtt are read.", nameof(format));
         }
 
-        var run = await Tool.RunAsync(options.FfmpegPath,
+        var run = await Tool.RunConfinedAsync(options, options.FfmpegPath, ToolAccess.Reading(inputPath, Path.GetDirectoryName(Path.GetFullPath(outputPath))),
             ["-nostdin", "-v", "error", "-protocol_whitelist", "file", "-format_whitelist", format, "-f", format, "-i", "file:" + inputPath,
              "-map", "0:s:0", "-c:s", "webvtt", "-f", "webvtt", "-y", "file:" + outputPath],
             null, cancellationToken);

@@ -80,7 +80,7 @@ internal sealed partial class ThumbnailSprites(MediaOptions options)
         var interval = sprites.IntervalSeconds.ToString(CultureInfo.InvariantCulture);
         var filter = $"fps=1/{interval}:round=near,scale={SpritePlan.TileWidth}:{SpritePlan.TileHeight}:force_original_aspect_ratio=decrease," +
                      $"pad={SpritePlan.TileWidth}:{SpritePlan.TileHeight}:(ow-iw)/2:(oh-ih)/2,setsar=1,tile={SpritePlan.Columns}x{SpritePlan.Rows}";
-        var run = await Tool.RunAsync(options.FfmpegPath,
+        var run = await Tool.RunConfinedAsync(options, options.FfmpegPath, ToolAccess.WritingOnly(staging),
             ["-nostdin", "-v", "error", "-protocol_whitelist", "file", "-format_whitelist", "hls,mov,mp4,m4a", "-threads", "1",
              "-i", "file:" + playlist, "-map", "0:v:0", "-an", "-vf", filter, "-q:v", "5", "-start_number", "0", "-y",
              "file:" + Path.Combine(staging, "sprite_%d.jpg")],

@@ -11,10 +11,152 @@ internal sealed record ToolRun(int ExitCode, string Output, string Errors)
     public string LastError => Errors.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? $"exit code {ExitCode}";
 }
 
+/// <summary>How the media tools are confined (see <see cref="MediaOptions.Sandbox"/>).</summary>
+public enum ToolSandboxMode
+{
+    Auto,
+    Bubblewrap,
+    None,
+}
+
+/// <summary>
+/// What one run of a media tool may touch: the files or folders it reads (bound read-only) and the one folder it writes
+/// (bound read-write; a folder that exists). Everything else on the machine is invisible to it inside the sandbox.
+/// </summary>
+internal sealed record ToolAccess(IReadOnlyList<string> Read, string? Write)
+{
+    public static ToolAccess Reading(string path, string? writeFolder = null) => new([path], writeFolder);
+
+    public static ToolAccess WritingOnly(string writeFolder) => new([], writeFolder);
+}
+
 /// <summary>Runs ffmpeg and ffprobe: arguments as a list (never a shell string), output read as it comes, the whole process tree killed on cancellation.</summary>
 internal static class Tool
 {
     private const int ErrorLinesKept = 200;
+
+    private static readonly Lazy<string?> Bwrap = new(() => OnPath("bwrap"));
+
+    private static readonly Lazy<string?> Prlimit = new(() => OnPath("prlimit"));
+
+    /// <summary>Whether bubblewrap is installed (on PATH).</summary>
+    public static bool SandboxAvailable => Bwrap.Value is not null;
+
+    /// <summary>Whether runs under <paramref name="options"/> are sandboxed; throws when Bubblewrap is asked for and not installed.</summary>
+    public static bool Sandboxed(MediaOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return options.Sandbox switch
+        {
+            ToolSandboxMode.None => false,
+            ToolSandboxMode.Auto => Bwrap.Value is not null,
+            _ => Bwrap.Value is not null
+                ? true
+                : throw new InvalidOperationException("Marquee:Media:Sandbox is Bubblewrap but 'bwrap' is not on PATH (apt install bubblewrap)."),
+        };
+    }
+
+    /// <summary>
+    /// Runs a media tool confined as <paramref name="options"/> say: inside bubblewrap with only <paramref name="access"/>'s
+    /// paths visible (inputs read-only, one writable folder), no network, no IPC, its own PID namespace, killed when this
+    /// process dies (even by SIGKILL: <c>--die-with-parent</c>), and under <c>prlimit</c>'s memory and CPU limits.
+    /// </summary>
+    public static Task<ToolRun> RunConfinedAsync(
+        MediaOptions options,
+        string executable,
+        ToolAccess access,
+        IEnumerable<string> arguments,
+        Action<string>? onOutputLine,
+        CancellationToken cancellationToken,
+        string? workingDirectory = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(access);
+        var command = ConfinedCommand(options, executable, access, workingDirectory);
+        return RunAsync(command[0], [.. command.Skip(1), .. arguments], onOutputLine, cancellationToken, workingDirectory);
+    }
+
+    /// <summary>The command line (before the tool's own arguments) that confines one run: prlimit, bwrap and their options, then the tool.</summary>
+    internal static List<string> ConfinedCommand(MediaOptions options, string executable, ToolAccess access, string? workingDirectory)
+    {
+        var command = new List<string>();
+        if (Prlimit.Value is { } prlimit && (options.ToolMemoryLimitMb > 0 || options.ToolCpuLimitSeconds > 0))
+        {
+            command.Add(prlimit);
+            if (options.ToolMemoryLimitMb > 0)
+            {
+                command.Add($"--as={(long)options.ToolMemoryLimitMb * 1024 * 1024}");
+            }
+
+            if (options.ToolCpuLimitSeconds > 0)
+            {
+                command.Add($"--cpu={options.ToolCpuLimitSeconds}");
+            }
+
+            command.Add("--");
+        }
+
+        if (!Sandboxed(options))
+        {
+            command.Add(executable);
+            return command;
+        }
+
+        command.AddRange([Bwrap.Value!, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]);
+        // The system's programs and libraries, read-only; merged-/usr systems link /bin, /lib and /lib64 into /usr.
+        command.AddRange(["--ro-bind", "/usr", "/usr"]);
+        foreach (var top in (string[])["/bin", "/sbin", "/lib", "/lib32", "/lib64"])
+        {
+            var info = new FileInfo(top);
+            if (info.LinkTarget is { } target)
+            {
+                command.AddRange(["--symlink", target, top]);
+            }
+            else if (Directory.Exists(top))
+            {
+                command.AddRange(["--ro-bind", top, top]);
+            }
+        }
+
+        // What the dynamic loader and the codecs' libraries read at start (library cache, alternatives links, fonts for subtitles).
+        foreach (var etc in (string[])["/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives", "/etc/fonts"])
+        {
+            command.AddRange(["--ro-bind-try", etc, etc]);
+        }
+
+        command.AddRange(["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]);
+        if (Path.IsPathRooted(executable) && !executable.StartsWith("/usr/", StringComparison.Ordinal))
+        {
+            command.AddRange(["--ro-bind", executable, executable]);
+        }
+
+        foreach (var read in access.Read)
+        {
+            var full = Path.GetFullPath(read);
+            command.AddRange(["--ro-bind", full, full]);
+        }
+
+        if (access.Write is { } write)
+        {
+            var full = Path.GetFullPath(write);
+            command.AddRange(["--bind", full, full]);
+        }
+
+        if (workingDirectory is not null)
+        {
+            command.AddRange(["--chdir", Path.GetFullPath(workingDirectory)]);
+        }
+
+        command.Add("--");
+        command.Add(executable);
+        return command;
+    }
+
+    private static string? OnPath(string name) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin")
+        .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+        .Select(folder => Path.Combine(folder, name))
+        .FirstOrDefault(File.Exists);
 
     public static async Task<ToolRun> RunAsync(
         string executable,

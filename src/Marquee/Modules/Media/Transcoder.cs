@@ -153,7 +153,8 @@ internal sealed class Transcoder(IOptions<MediaOptions> options)
     {
         ArgumentNullException.ThrowIfNull(info);
         var reader = new ProgressReader(info.Duration, progress);
-        var run = await Tool.RunAsync(options.FfmpegPath, Arguments(sourcePath, info, plan), reader.Read, cancellationToken, outputFolder);
+        var run = await Tool.RunConfinedAsync(options, options.FfmpegPath, ToolAccess.Reading(sourcePath, outputFolder), Arguments(sourcePath, info, plan),
+            reader.Read, cancellationToken, outputFolder);
         if (!run.Succeeded)
         {
             throw new TranscodeFailedException($"ffmpeg failed with exit code {run.ExitCode}: {run.LastError}");
@@ -165,7 +166,7 @@ internal sealed class Transcoder(IOptions<MediaOptions> options)
     {
         ArgumentNullException.ThrowIfNull(info);
         var at = (info.Duration.TotalSeconds / 10).ToString("0.###", CultureInfo.InvariantCulture);
-        var run = await Tool.RunAsync(options.FfmpegPath,
+        var run = await Tool.RunConfinedAsync(options, options.FfmpegPath, ToolAccess.Reading(sourcePath, Path.GetDirectoryName(Path.GetFullPath(posterPath))),
             ["-nostdin", "-v", "error", "-protocol_whitelist", "file", "-format_whitelist", options.AllowedContainers, "-ss", at, "-i", "file:" + sourcePath,
              "-map", "0:v:0", "-frames:v", "1", "-q:v", "3", "-y", "file:" + posterPath],
             null, cancellationToken);
