@@ -70,7 +70,7 @@ public sealed class MediaSources : IAsyncLifetime
 
     internal static async Task<ToolRun> FfmpegAsync(string[] arguments, bool mustSucceed = true)
     {
-        var run = await Tool.RunAsync("ffmpeg", ["-nostdin", "-v", "error", "-y", .. arguments], null, CancellationToken.None);
+        var run = await Tool.RunUnconfinedAsync("ffmpeg", ["-nostdin", "-v", "error", "-y", .. arguments], null, CancellationToken.None);
         if (mustSucceed)
         {
             Assert.True(run.Succeeded, $"ffmpeg {string.Join(' ', arguments)}: {run.Errors}");
@@ -80,5 +80,5 @@ public sealed class MediaSources : IAsyncLifetime
     }
 
     internal static Task<ToolRun> FfprobeAsync(params string[] arguments) =>
-        Tool.RunAsync("ffprobe", ["-v", "error", .. arguments], null, CancellationToken.None);
+        Tool.RunUnconfinedAsync("ffprobe", ["-v", "error", .. arguments], null, CancellationToken.None);
 }

@@ -95,7 +95,7 @@ public sealed partial class PackagingTests(PackagedVideo packaged) : IClassFixtu
         await File.WriteAllTextAsync(localMaster, master);
 
         var decoded = 0L;
-        var run = await Tool.RunAsync("ffmpeg",
+        var run = await Tool.RunUnconfinedAsync("ffmpeg",
             ["-nostdin", "-v", "error", "-allowed_extensions", "ALL", "-i", localMaster, "-map", "0:v:0", "-map", "0:a:0",
              "-f", "null", "-progress", "pipe:1", "-nostats", "-"],
             line =>
@@ -174,7 +174,7 @@ public sealed partial class PackagingTests(PackagedVideo packaged) : IClassFixtu
 
     private static async Task<double> IntegratedLoudnessAsync(string file)
     {
-        var run = await Tool.RunAsync("ffmpeg", ["-nostdin", "-hide_banner", "-nostats", "-i", file, "-af", "ebur128", "-f", "null", "-"], null, CancellationToken.None);
+        var run = await Tool.RunUnconfinedAsync("ffmpeg", ["-nostdin", "-hide_banner", "-nostats", "-i", file, "-af", "ebur128", "-f", "null", "-"], null, CancellationToken.None);
         Assert.True(run.Succeeded, run.Errors);
         var summary = run.Errors[run.Errors.LastIndexOf("Integrated loudness:", StringComparison.Ordinal)..];
         return double.Parse(Regex.Match(summary, "I:\\s+(-?[0-9.]+) LUFS").Groups[1].Value, CultureInfo.InvariantCulture);

@@ -44,6 +44,23 @@ public sealed class ToolSandboxTests : IAsyncLifetime
     }
 
     [Fact]
+    public void Product_RunsMediaToolsOnlyConfined()
+    {
+        var root = new DirectoryInfo(AppContext.BaseDirectory);
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "Marquee.slnx")))
+        {
+            root = root.Parent;
+        }
+
+        Assert.NotNull(root);
+        var sources = Directory.GetFiles(Path.Combine(root.FullName, "src"), "*.cs", SearchOption.AllDirectories);
+        Assert.Contains(sources, f => f.EndsWith("Tool.cs", StringComparison.Ordinal));
+        var unconfined = sources.Where(f => !f.EndsWith(Path.Combine("Media", "Tool.cs"), StringComparison.Ordinal)
+                                            && File.ReadAllText(f).Contains("RunUnconfinedAsync", StringComparison.Ordinal));
+        Assert.Empty(unconfined);
+    }
+
+    [Fact]
     public async Task Confined_ReadingAFileItWasNotGiven_FindsNothingThere()
     {
         var tone = await ToneAsync();

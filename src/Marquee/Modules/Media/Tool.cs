@@ -73,7 +73,7 @@ internal static class Tool
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(access);
         var command = ConfinedCommand(options, executable, access, workingDirectory);
-        return RunAsync(command[0], [.. command.Skip(1), .. arguments], onOutputLine, cancellationToken, workingDirectory);
+        return RunUnconfinedAsync(command[0], [.. command.Skip(1), .. arguments], onOutputLine, cancellationToken, workingDirectory);
     }
 
     /// <summary>The command line (before the tool's own arguments) that confines one run: prlimit, bwrap and their options, then the tool.</summary>
@@ -158,7 +158,11 @@ internal static class Tool
         .Select(folder => Path.Combine(folder, name))
         .FirstOrDefault(File.Exists);
 
-    public static async Task<ToolRun> RunAsync(
+    /// <summary>
+    /// Runs a tool as it is, without the sandbox: for <see cref="RunConfinedAsync"/> and for tests making their sources.
+    /// The product never calls it directly (<c>ToolSandboxTests.Product_RunsMediaToolsOnlyConfined</c> checks the sources).
+    /// </summary>
+    public static async Task<ToolRun> RunUnconfinedAsync(
         string executable,
         IEnumerable<string> arguments,
         Action<string>? onOutputLine,
