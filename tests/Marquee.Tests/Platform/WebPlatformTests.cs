@@ -46,7 +46,7 @@ public sealed class WebPlatformTests
         await using var app = await MarqueeApp.StartAsync(configure: s => s["Marquee:Web:KnownProxies:0"] = "127.0.0.1");
         using var client = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = app.BaseAddress };
 
-        foreach (var path in new[] { "/api/reference/v1", "/metrics" })
+        foreach (var path in new[] { "/api/reference/v1", "/openapi/v1.json", "/metrics" })
         {
             using var remote = new HttpRequestMessage(HttpMethod.Get, path);
             remote.Headers.Add("X-Forwarded-For", "198.51.100.7");
@@ -61,6 +61,11 @@ public sealed class WebPlatformTests
         // The metrics scrape also answers this machine (a local Prometheus); the reference does not.
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/metrics")).StatusCode);
         Assert.NotEqual(HttpStatusCode.OK, (await client.GetAsync("/api/reference/v1")).StatusCode);
+
+        // The API's description and reference are for admins only: another operator (content) is refused too.
+        using var content = await app.ClientWithRolesAsync("content");
+        Assert.Equal(HttpStatusCode.Forbidden, (await content.GetAsync("/api/reference/v1")).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await content.GetAsync("/openapi/v1.json")).StatusCode);
     }
 
     [Fact]

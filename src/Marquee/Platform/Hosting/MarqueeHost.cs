@@ -295,7 +295,9 @@ public static class MarqueeHost
             return; // a worker-only process answers health and metrics, nothing else
         }
 
-        app.MapOpenApi().AllowAnonymous();
+        // In Production the API's description and its reference page answer admins only (R31): no map of the attack
+        // surface for whoever asks. Elsewhere they are open, for developers.
+        var openApi = app.MapOpenApi();
         // The API reference is a third-party single-page app. It loads nothing from elsewhere (no CDN fonts, telemetry,
         // AI chat or hosted developer tools), and its one inline script carries a per-request nonce that the
         // Content-Security-Policy names (see SecurityHeaders.ReferencePagePolicy).
@@ -309,10 +311,12 @@ public static class MarqueeHost
             .WithNonce());
         if (app.Environment.IsProduction())
         {
-            reference.RequireAuthorization(Policies.Console);
+            openApi.RequireAuthorization(Policies.ConsoleAdmin);
+            reference.RequireAuthorization(Policies.ConsoleAdmin);
         }
         else
         {
+            openApi.AllowAnonymous();
             reference.AllowAnonymous();
         }
 
