@@ -119,7 +119,6 @@ public sealed class MarqueeProcess : IAsyncDisposable
         }, ok => ok, timeout, "marquee to be ready");
     }
 
-    /// <summary>SIGKILL: no shutdown code runs, as when the machine or the OOM killer stops the server.</summary>
     /// <summary>SIGKILL to the server process alone, as the kernel's OOM killer or a crash would: its children are left to fend for themselves.</summary>
     public async Task KillServerOnlyAsync()
     {
@@ -127,6 +126,7 @@ public sealed class MarqueeProcess : IAsyncDisposable
         await process.WaitForExitAsync();
     }
 
+    /// <summary>SIGKILL to the server and every process it started: no shutdown code runs, as when the machine stops.</summary>
     public async Task KillHardAsync()
     {
         process.Kill(entireProcessTree: true);
