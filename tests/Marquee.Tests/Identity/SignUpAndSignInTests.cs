@@ -210,6 +210,13 @@ public sealed partial class SignUpAndSignInTests
         Assert.Contains("mfa-required", await withoutCode.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.NoContent, withCode.StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, replayed.StatusCode);
+
+        // The TOTP secret is not in the database in clear (R23): encrypted with the key ring.
+        var stored = await app.ScopedAsync(async sp => await sp.GetRequiredService<IdentityDb>()
+            .Set<IdentityUserToken<Guid>>().Where(t => t.Name == "AuthenticatorKey").Select(t => t.Value).ToListAsync());
+        Assert.NotEmpty(stored);
+        Assert.DoesNotContain(key, stored);
+        Assert.All(stored, v => Assert.DoesNotContain(key, v ?? "", StringComparison.Ordinal));
     }
 
     [Fact]
