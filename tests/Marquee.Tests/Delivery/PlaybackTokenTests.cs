@@ -265,11 +265,33 @@ public sealed class PlaybackTokenTests(HlsStub package) : IClassFixture<HlsStub>
 
         Assert.Equal(HttpStatusCode.OK, (await second.Client.GetAsync(manifest)).StatusCode);
         var secret = Path.Combine(storage.DataDir, "keys", "playback-token.key");
-        Assert.Equal(32, new FileInfo(secret).Length);
+        Assert.True(new FileInfo(secret).Length > 32, "the secret should be stored encrypted by the key ring, not as its 32 raw bytes");
         if (!OperatingSystem.IsWindows())
         {
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(secret));
         }
+    }
+
+    [Fact]
+    public async Task Secret_WhenWrittenInClearByAnEarlierVersion_IsEncryptedInPlaceAndKeepsWorking()
+    {
+        await using var storage = await TestStorage.CreateAsync();
+        var secret = Path.Combine(storage.DataDir, "keys", "playback-token.key");
+        Directory.CreateDirectory(Path.GetDirectoryName(secret)!);
+        var clear = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32);
+        await File.WriteAllBytesAsync(secret, clear);
+        string manifest;
+        await using (var first = await MarqueeApp.StartAsync(services: s => s.AddSingleton(package.Media), storage: storage))
+        {
+            manifest = (await first.StartSessionAsync(package.TitleId)).ManifestUrl;
+            Assert.Equal(HttpStatusCode.OK, (await first.Client.GetAsync(manifest)).StatusCode);
+        }
+
+        var stored = await File.ReadAllBytesAsync(secret);
+        Assert.NotEqual(32, stored.Length);
+        Assert.False(stored.AsSpan().IndexOf(clear) >= 0, "the clear secret is still in the file");
+        await using var second = await MarqueeApp.StartAsync(services: s => s.AddSingleton(package.Media), storage: storage);
+        Assert.Equal(HttpStatusCode.OK, (await second.Client.GetAsync(manifest)).StatusCode);
     }
 
     private static async Task<HttpResponseMessage> GetWithOriginAsync(MarqueeApp app, string url, string origin)

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Buffers.Text;
 using System.Security.Cryptography;
 using Marquee.Platform;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.Options;
 
 namespace Marquee.Delivery;
@@ -9,7 +10,10 @@ namespace Marquee.Delivery;
 /// <summary>
 /// Playback tokens, carried in the URL path so that relative URIs in playlists keep them:
 /// <c>base64url(sessionId[16, big-endian GUID bytes] || expiry[8, Unix seconds, big-endian] || HMAC-SHA256(secret, first 24 bytes)[32])</c>,
-/// 75 characters. The secret is 32 random bytes in <c>&lt;DataDir&gt;/keys/playback-token.key</c>, made on first use.
+/// 75 characters. The secret is 32 random bytes, made on first use and kept in <c>&lt;DataDir&gt;/keys/playback-token.key</c>
+/// encrypted with the key ring (Data Protection; itself encrypted at rest when <c>Marquee:KeyRing</c> names a
+/// certificate), so the file alone does not let anyone mint playback URLs. A file of exactly 32 bytes is a secret
+/// written in clear by an earlier version: it is read and rewritten encrypted.
 /// </summary>
 internal sealed class PlaybackTokens
 {
@@ -17,9 +21,11 @@ internal sealed class PlaybackTokens
     private const int MacLength = 32;
     private readonly byte[] secret;
 
-    public PlaybackTokens(IOptions<MarqueeOptions> options)
+    public PlaybackTokens(IOptions<MarqueeOptions> options, IDataProtectionProvider protection)
     {
-        secret = LoadOrCreateSecret(Path.Combine(options.Value.FullDataDir, "keys", "playback-token.key"));
+        ArgumentNullException.ThrowIfNull(protection);
+        var protector = protection.CreateProtector("Marquee.Delivery.PlaybackTokenSecret.v1");
+        secret = LoadOrCreateSecret(Path.Combine(options.Value.FullDataDir, "keys", "playback-token.key"), protector);
     }
 
     public string Issue(Guid sessionId, DateTimeOffset expiresAt)
@@ -63,7 +69,7 @@ internal sealed class PlaybackTokens
         return (sessionId, DateTimeOffset.FromUnixTimeSeconds(expiry));
     }
 
-    private static byte[] LoadOrCreateSecret(string path)
+    private static byte[] LoadOrCreateSecret(string path, IDataProtector protector)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         if (!File.Exists(path))
@@ -71,14 +77,8 @@ internal sealed class PlaybackTokens
             var fresh = RandomNumberGenerator.GetBytes(32);
             try
             {
-                var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-                if (!OperatingSystem.IsWindows())
-                {
-                    options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-                }
-
-                using var file = new FileStream(path, options);
-                file.Write(fresh);
+                using var file = new FileStream(path, PrivateFile(FileMode.CreateNew));
+                file.Write(protector.Protect(fresh));
                 file.Flush(flushToDisk: true);
                 return fresh;
             }
@@ -89,8 +89,40 @@ internal sealed class PlaybackTokens
         }
 
         var existing = File.ReadAllBytes(path);
-        return existing.Length == 32
-            ? existing
-            : throw new InvalidOperationException($"{path} must hold exactly 32 bytes (it holds {existing.Length}); delete it to make a new one (every playback URL issued so far stops working).");
+        if (existing.Length == 32)
+        {
+            // Written in clear by an earlier version: encrypt it in place (write aside, then rename over).
+            var aside = path + ".new";
+            using (var file = new FileStream(aside, PrivateFile(FileMode.Create)))
+            {
+                file.Write(protector.Protect(existing));
+                file.Flush(flushToDisk: true);
+            }
+
+            File.Move(aside, path, overwrite: true);
+            return existing;
+        }
+
+        try
+        {
+            var secret = protector.Unprotect(existing);
+            return secret.Length == 32 ? secret : throw new CryptographicException("not 32 bytes");
+        }
+        catch (CryptographicException e)
+        {
+            throw new InvalidOperationException(
+                $"{path} cannot be read with this key ring ({e.Message}): restore the key ring it was made with, or delete it to make a new one (every playback URL issued so far stops working).", e);
+        }
+    }
+
+    private static FileStreamOptions PrivateFile(FileMode mode)
+    {
+        var options = new FileStreamOptions { Mode = mode, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        return options;
     }
 }
