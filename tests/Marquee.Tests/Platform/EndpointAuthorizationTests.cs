@@ -103,6 +103,55 @@ public sealed partial class EndpointAuthorizationTests
         Assert.True(checkedCount >= 8, $"only {checkedCount} operator routes walked");
     }
 
+    /// <summary>R21: every endpoint the app maps (from its endpoint data source), whatever it answers an anonymous caller, carries the security headers and no server banner.</summary>
+    [Fact]
+    public async Task EveryEndpoint_WhenCalled_CarriesTheSecurityHeaders()
+    {
+        await using var app = await MarqueeApp.StartAsync();
+        using var anonymous = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = false }) { BaseAddress = app.BaseAddress };
+        var walked = 0;
+        var missing = new List<string>();
+        foreach (var endpoint in Endpoints(app).Where(e => !IsFrameworkInfrastructure(e)))
+        {
+            var path = Concrete(endpoint.RoutePattern.RawText!);
+            foreach (var method in endpoint.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods ?? ["GET"])
+            {
+                using var response = await SendAsync(anonymous, method, path, cookie: null);
+                walked++;
+                var csp = response.Headers.TryGetValues("Content-Security-Policy", out var c) ? string.Join(";", c) : "";
+                var problems = new List<string>();
+                if (!csp.Contains("object-src 'none'", StringComparison.Ordinal) || !csp.Contains("frame-ancestors 'none'", StringComparison.Ordinal)
+                    || !csp.Contains("base-uri", StringComparison.Ordinal))
+                {
+                    problems.Add("CSP");
+                }
+
+                if (!response.Headers.TryGetValues("X-Content-Type-Options", out var n) || !n.Contains("nosniff"))
+                {
+                    problems.Add("nosniff");
+                }
+
+                if (!response.Headers.Contains("Referrer-Policy"))
+                {
+                    problems.Add("Referrer-Policy");
+                }
+
+                if (response.Headers.Contains("Server") || response.Headers.Contains("X-Powered-By"))
+                {
+                    problems.Add("server banner");
+                }
+
+                if (problems.Count > 0)
+                {
+                    missing.Add($"{method} {path} ({(int)response.StatusCode}): {string.Join(", ", problems)}");
+                }
+            }
+        }
+
+        Assert.True(walked > 20, $"only {walked} endpoints walked");
+        Assert.True(missing.Count == 0, string.Join("\n", missing));
+    }
+
     private static async Task<HttpResponseMessage> SendAsync(HttpClient client, string method, string path, string? cookie)
     {
         using var request = new HttpRequestMessage(new HttpMethod(method), path);
