@@ -159,6 +159,19 @@ public static class CatalogModule
             .AllowAnonymous()
             .ExcludeFromDescription();
 
+        endpoints.MapGet("/posters/{slug}.svg", async Task<Results<ContentHttpResult, NotFound>> (string slug, Titles titles, HttpContext http, CancellationToken ct) =>
+            {
+                if (await titles.FindBySlugAsync(slug.ToLowerInvariant(), ct) is not { } title)
+                {
+                    return TypedResults.NotFound();
+                }
+
+                http.Response.Headers.CacheControl = "public, max-age=3600";
+                return TypedResults.Content(StructuredData.PosterSvg(title), "image/svg+xml", Encoding.UTF8);
+            })
+            .AllowAnonymous()
+            .ExcludeFromDescription();
+
         endpoints.MapGet("/robots.txt", (HttpContext http) =>
                 Results.Text($"User-agent: *\nDisallow: /console\nDisallow: /api/\nDisallow: /account\nDisallow: /watch/\nSitemap: {http.Request.Scheme}://{http.Request.Host}/sitemap.xml\n", "text/plain", Encoding.UTF8))
             .AllowAnonymous()
