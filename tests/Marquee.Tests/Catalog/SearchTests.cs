@@ -122,6 +122,9 @@ public sealed class SearchTests
         Assert.Equal(2, missed[0].GetProperty("times").GetInt32());
         Assert.Contains(report.GetProperty("genresShort").EnumerateArray(), g => g.GetProperty("genre").GetString() == "western");
 
+        var page = await app.Client.GetStringAsync("/console/catalog/demand");
+        Assert.Contains("western duel", page);
+
         var viewer = await app.ClientWithRolesAsync();
         Assert.Equal(HttpStatusCode.Forbidden, (await viewer.GetAsync("/api/catalog/search/misses")).StatusCode);
     }

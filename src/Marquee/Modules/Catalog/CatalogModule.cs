@@ -33,6 +33,7 @@ public static class CatalogModule
         services.AddScoped<IDemoContent, CatalogDemo>();
         services.AddEventHandler<Marquee.Media.Contracts.AssetReady, MediaEvents>();
         services.AddConsoleLink("Catalog", "Titles", "/console/catalog");
+        services.AddConsoleLink("Catalog", "Demand", "/console/catalog/demand");
         services.AddConsoleFigures<CatalogFigures>();
         return services;
     }
