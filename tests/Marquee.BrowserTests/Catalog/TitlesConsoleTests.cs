@@ -60,4 +60,38 @@ public sealed class TitlesConsoleTests(BrowserFixture browser)
         Assert.Equal(before, after);
         session.AssertNoErrors();
     }
+
+    [Fact]
+    public async Task EditDetails_FromTheTitlesTable_ShowOnThePublicPage()
+    {
+        var name = $"Spring {Guid.NewGuid().ToString("N")[..6]}";
+        await using var session = await browser.OpenAsync();
+        await session.GoAsync("/console/catalog");
+        var form = session.Page.GetByRole(AriaRole.Region, new() { Name = "New title" });
+        await form.GetByLabel("Name").FillAsync(name);
+        await form.GetByLabel("Kind").SelectOptionAsync(new SelectOptionValue { Label = "Film" });
+        await form.GetByRole(AriaRole.Button, new() { Name = "Create title" }).ClickAsync();
+        await session.Page.GetByRole(AriaRole.Table).GetByRole(AriaRole.Link, new() { Name = name }).ClickAsync();
+
+        await Expect(session.Page.GetByRole(AriaRole.Heading, new() { Name = name, Level = 1 })).ToBeVisibleAsync();
+        await session.Page.GetByLabel("Genres").FillAsync("Fantasy, Drama");
+        await session.Page.GetByLabel("Cast and crew").FillAsync("Andy Goralczyk | Director\nRik Schutte | Actor | Shaman");
+        await session.Page.GetByLabel("Age ratings").FillAsync("*=0, FR=10");
+        await session.Page.GetByLabel("Release date").FillAsync("2019-04-04");
+        await session.Page.GetByRole(AriaRole.Button, new() { Name = "Save details" }).ClickAsync();
+
+        await Expect(session.Page.GetByRole(AriaRole.Status)).ToContainTextAsync("Details saved.");
+        await Expect(session.Page.GetByLabel("Genres")).ToHaveValueAsync("Drama, Fantasy");
+
+        // A line that cannot be read is refused with its message, and nothing is saved.
+        await session.Page.GetByLabel("Cast and crew").FillAsync("Andy Goralczyk | Juggler");
+        await session.Page.GetByRole(AriaRole.Button, new() { Name = "Save details" }).ClickAsync();
+        await Expect(session.Page.GetByRole(AriaRole.Alert)).ToContainTextAsync("Credit “Andy Goralczyk | Juggler”");
+
+        await session.Page.GetByRole(AriaRole.Link, new() { Name = "public page" }).ClickAsync();
+        await Expect(session.Page.GetByRole(AriaRole.Link, new() { Name = "Rik Schutte" })).ToBeVisibleAsync();
+        await Expect(session.Page.GetByText("4 April 2019")).ToBeVisibleAsync();
+        await Expect(session.Page.GetByRole(AriaRole.Link, new() { Name = "Fantasy" })).ToBeVisibleAsync();
+        session.AssertNoErrors();
+    }
 }

@@ -28,6 +28,45 @@ internal sealed class CatalogDemo(Titles titles) : IDemoContent
         new("Marquee Weekly: Episode 1", TitleKind.Podcast, "How a self-hosted streaming service is put together.", Collection: Show, Number: 1),
     ];
 
+    private static readonly TitleDetailsInput TrackDetails = new(
+        Genres: ["Electronic"], Tags: ["demo", "instrumental"], Credits: [new("Marquee Test Band", CreditRole.Artist)],
+        ReleaseDate: new DateOnly(2026, 1, 15), AgeRatings: [new("*", 0)]);
+
+    private static readonly TitleDetailsInput PodcastDetails = new(
+        Genres: ["Technology"], Tags: ["streaming", "self-hosting"],
+        Credits: [new("Ada Marquee", CreditRole.Host), new("Lin Operator", CreditRole.Guest)],
+        ReleaseDate: new DateOnly(2026, 2, 1), AgeRatings: [new("*", 0)]);
+
+    // Genres, people, dates and translations of the samples: the credits are the films' real directors and voices.
+    private static readonly Dictionary<string, TitleDetailsInput> Details = new(StringComparer.Ordinal)
+    {
+        ["Big Buck Bunny"] = new(
+            ReleaseDate: new DateOnly(2008, 5, 30), Genres: ["Animation", "Comedy", "Family"], Tags: ["open movie", "rabbit", "blender"],
+            Credits: [new("Sacha Goedegebure", CreditRole.Director), new("Jan Morgenstern", CreditRole.Composer)],
+            Texts: [new("fr", "Big Buck Bunny", "Un lapin géant se venge gentiment de trois rongeurs qui le harcèlent."),
+                    new("de", "Big Buck Bunny", "Ein riesiges Kaninchen rächt sich sanft an drei Nagetieren, die es ärgern.")],
+            AgeRatings: [new("*", 0)]),
+        ["Sintel"] = new(
+            ReleaseDate: new DateOnly(2010, 9, 27), Genres: ["Animation", "Fantasy", "Adventure"], Tags: ["open movie", "dragon", "blender"],
+            Credits: [new("Colin Levy", CreditRole.Director), new("Halina Reijn", CreditRole.Actor, "Sintel"), new("Jan Morgenstern", CreditRole.Composer)],
+            Texts: [new("fr", "Sintel", "Une jeune femme solitaire recherche le bébé dragon qu'elle avait autrefois sauvé.")],
+            AgeRatings: [new("*", 12), new("DE", 12), new("FR", 10)]),
+        ["Tears of Steel"] = new(
+            ReleaseDate: new DateOnly(2012, 9, 26), Genres: ["Science fiction", "Action"], Tags: ["open movie", "robots", "amsterdam", "visual effects"],
+            Credits: [new("Ian Hubert", CreditRole.Director), new("Derek de Lint", CreditRole.Actor, "Old Thom"), new("Sergio Hasselbaink", CreditRole.Actor, "Barley")],
+            Texts: [new("nl", "Tears of Steel", "Strijders en wetenschappers komen in Amsterdam samen om de wereld te redden van verwoestende robots.")],
+            AgeRatings: [new("*", 12)]),
+        ["Elephants Dream"] = new(
+            ReleaseDate: new DateOnly(2006, 3, 24), Genres: ["Animation", "Science fiction"], Tags: ["open movie", "surreal", "blender"],
+            Credits: [new("Bassam Kurdali", CreditRole.Director), new("Tygo Gernandt", CreditRole.Actor, "Proog"), new("Cas Jansen", CreditRole.Actor, "Emo")],
+            AgeRatings: [new("*", 6)]),
+        ["Night Drive"] = TrackDetails,
+        ["Carrier Wave"] = TrackDetails,
+        ["Station Ident"] = TrackDetails,
+        ["Marquee Weekly: Episode 1"] = PodcastDetails,
+        ["Marquee Weekly: Episode 2"] = PodcastDetails,
+    };
+
     public async Task SeedAsync(CancellationToken cancellationToken)
     {
         if (await titles.CountAsync(cancellationToken) > 0)
@@ -37,7 +76,11 @@ internal sealed class CatalogDemo(Titles titles) : IDemoContent
 
         foreach (var sample in Samples)
         {
-            await titles.CreateAsync(sample, RequestActor.System, cancellationToken);
+            var created = await titles.CreateAsync(sample, RequestActor.System, cancellationToken);
+            if (Details.TryGetValue(sample.Name, out var details))
+            {
+                await titles.SetDetailsAsync(created.Id, details, RequestActor.System, cancellationToken);
+            }
         }
     }
 }

@@ -19,7 +19,7 @@ internal sealed record NewTitle(
     [property: StringLength(200)] string? Collection = null,
     [property: Range(1, 100_000)] int? Number = null);
 
-internal sealed class Titles(CatalogDb db, TimeProvider time) : ICatalog
+internal sealed partial class Titles(CatalogDb db, TimeProvider time, CatalogSearch search) : ICatalog
 {
     public async Task<TitleSummary?> FindAsync(Guid titleId, CancellationToken cancellationToken) =>
         (await db.Titles.AsNoTracking().FirstOrDefaultAsync(t => t.Id == titleId, cancellationToken))?.ToSummary();
@@ -80,6 +80,7 @@ internal sealed class Titles(CatalogDb db, TimeProvider time) : ICatalog
         if (title is not null && title.DurationMs is null)
         {
             title.DurationMs = (long)duration.TotalMilliseconds;
+            title.ChangedTicks = time.GetUtcNow().UtcTicks;
         }
     }
 
@@ -101,12 +102,14 @@ internal sealed class Titles(CatalogDb db, TimeProvider time) : ICatalog
             Collection = string.IsNullOrWhiteSpace(input.Collection) ? null : input.Collection.Trim(),
             Number = input.Number,
             CreatedAt = now,
+            ChangedTicks = now.UtcTicks,
         };
         db.Titles.Add(title);
         db.Publish(new TitleCreated(title.Id, title.Slug, title.Name, title.Kind));
         db.Publish(new AuditRequested(
             new AuditRecord(actor.Name, "catalog.title-created", $"title:{title.Id}", actor.From, title.Name), now));
         await db.SaveChangesAsync(cancellationToken);
+        await search.IndexAsync([title.Id], cancellationToken);
         return title.ToSummary();
     }
 

@@ -177,6 +177,15 @@ internal sealed class Licences(RightsDb db, IServiceProvider services, TimeProvi
     public async Task<IReadOnlyList<Licence>> ForTitleAsync(Guid titleId, CancellationToken cancellationToken) =>
         await db.Licences.AsNoTracking().Where(l => l.Titles.Any(x => x.TitleId == titleId)).ToListAsync(cancellationToken);
 
+    /// <summary>The licences of these titles, by title (titles without any are absent).</summary>
+    public async Task<ILookup<Guid, Licence>> ForTitlesAsync(IReadOnlyCollection<Guid> titleIds, CancellationToken cancellationToken)
+    {
+        var rows = await db.Licences.AsNoTracking().Include(l => l.Titles)
+            .Where(l => l.Titles.Any(x => titleIds.Contains(x.TitleId))).ToListAsync(cancellationToken);
+        return rows.SelectMany(l => l.Titles.Where(x => titleIds.Contains(x.TitleId)).Select(x => (x.TitleId, Licence: l)))
+            .ToLookup(p => p.TitleId, p => p.Licence);
+    }
+
     /// <summary>True when the title has at least one licence, whatever its terms.</summary>
     public Task<bool> AnyForTitleAsync(Guid titleId, CancellationToken cancellationToken) =>
         db.LicenceTitles.AnyAsync(x => x.TitleId == titleId, cancellationToken);
@@ -209,6 +218,27 @@ internal sealed class Licences(RightsDb db, IServiceProvider services, TimeProvi
 
     private static string Join(IEnumerable<string>? codes) =>
         string.Join(',', (codes ?? []).Select(c => c.Trim().ToUpperInvariant()).Distinct().Order(StringComparer.Ordinal));
+}
+
+/// <summary>Browse and search ask this: the titles the playback policy would allow for this viewer now.</summary>
+internal sealed class TitleAvailability(Licences licences, Microsoft.Extensions.Options.IOptions<RightsOptions> options, TimeProvider time) : ITitleAvailability
+{
+    public async Task<IReadOnlySet<Guid>> PlayableAsync(IReadOnlyCollection<Guid> titleIds, string? country, ClientPlatform platform, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(titleIds);
+        if (titleIds.Count == 0)
+        {
+            return new HashSet<Guid>();
+        }
+
+        var byTitle = await licences.ForTitlesAsync(titleIds, cancellationToken);
+        var now = time.GetUtcNow();
+        var target = LicencePolicy.PlatformOf(platform);
+        return titleIds.Where(id => byTitle.Contains(id)
+                ? LicencePolicy.Decide([.. byTitle[id]], country, target, now).Allowed
+                : !options.Value.RequireLicence)
+            .ToHashSet();
+    }
 }
 
 /// <summary>

@@ -23,6 +23,7 @@ public static class RightsModule
         services.AddModuleDb<RightsDb, SqliteRightsDb, PostgresRightsDb>(configuration);
         services.AddScoped<Licences>();
         services.AddScoped<IPlaybackPolicy, LicencePolicy>();
+        services.AddScoped<ITitleAvailability, TitleAvailability>();
         services.AddScoped<ExpiryAlerts>();
         services.AddSingleton<ChainHeads>();
         services.AddScoped<ContractBook>();

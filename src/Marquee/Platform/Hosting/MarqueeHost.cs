@@ -325,6 +325,7 @@ public static class MarqueeHost
         app.MapGroup("/api/identity").MapIdentity();
         app.MapSignOutForm();
         app.MapGroup("/api/catalog").MapCatalog();
+        app.MapCatalogSite(); // /sitemap.xml and /robots.txt
         app.MapGroup("/api/media").MapMedia();
         app.MapGroup("/api/playback").MapDelivery();
         app.MapGroup("/api/rights").MapRights();

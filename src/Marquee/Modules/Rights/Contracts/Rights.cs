@@ -2,6 +2,15 @@ using Marquee.Platform.Events;
 
 namespace Marquee.Rights.Contracts;
 
+/// <summary>
+/// Rights' read contract for browse and search: which of these titles a viewer in <c>country</c> (ISO 3166-1 alpha-2, null
+/// when unknown) on <c>platform</c> may play now, by the same licence rules as the playback policy.
+/// </summary>
+public interface ITitleAvailability
+{
+    Task<IReadOnlySet<Guid>> PlayableAsync(IReadOnlyCollection<Guid> titleIds, string? country, Marquee.Delivery.Contracts.ClientPlatform platform, CancellationToken cancellationToken);
+}
+
 /// <summary>Platforms a licence grants: client apps map onto them (Web and Desktop: web; iOS and Android: mobile; TV apps: TV).</summary>
 [Flags]
 public enum LicencePlatforms

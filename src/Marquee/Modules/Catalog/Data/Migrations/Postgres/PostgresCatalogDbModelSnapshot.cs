@@ -23,6 +23,96 @@ namespace Marquee.Catalog.Data.Migrations.Postgres
 
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
 
+            modelBuilder.Entity("Marquee.Catalog.Data.AgeRating", b =>
+                {
+                    b.Property<Guid>("TitleId")
+                        .HasColumnType("uuid");
+
+                    b.Property<string>("Territory")
+                        .HasMaxLength(2)
+                        .HasColumnType("character varying(2)");
+
+                    b.Property<int>("MinimumAge")
+                        .HasColumnType("integer");
+
+                    b.HasKey("TitleId", "Territory");
+
+                    b.ToTable("age_ratings", "catalog");
+                });
+
+            modelBuilder.Entity("Marquee.Catalog.Data.Credit", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid");
+
+                    b.Property<string>("Character")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<Guid>("PersonId")
+                        .HasColumnType("uuid");
+
+                    b.Property<int>("Position")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("Role")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)");
+
+                    b.Property<Guid>("TitleId")
+                        .HasColumnType("uuid");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("PersonId");
+
+                    b.HasIndex("TitleId");
+
+                    b.ToTable("credits", "catalog");
+                });
+
+            modelBuilder.Entity("Marquee.Catalog.Data.Person", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Name")
+                        .IsUnique();
+
+                    b.ToTable("people", "catalog");
+                });
+
+            modelBuilder.Entity("Marquee.Catalog.Data.SearchMiss", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid");
+
+                    b.Property<DateTimeOffset>("At")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("Query")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("At");
+
+                    b.ToTable("search_misses", "catalog");
+                });
+
             modelBuilder.Entity("Marquee.Catalog.Data.Title", b =>
                 {
                     b.Property<Guid>("Id")
@@ -33,6 +123,9 @@ namespace Marquee.Catalog.Data.Migrations.Postgres
                         .HasMaxLength(1000)
                         .HasColumnType("character varying(1000)");
 
+                    b.Property<long>("ChangedTicks")
+                        .HasColumnType("bigint");
+
                     b.Property<string>("Collection")
                         .HasMaxLength(200)
                         .HasColumnType("character varying(200)");
@@ -40,8 +133,18 @@ namespace Marquee.Catalog.Data.Migrations.Postgres
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone");
 
+                    b.Property<string>("DefaultLanguage")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasDefaultValue("en");
+
                     b.Property<long?>("DurationMs")
                         .HasColumnType("bigint");
+
+                    b.Property<bool>("Exclusive")
+                        .HasColumnType("boolean");
 
                     b.Property<string>("Kind")
                         .IsRequired()
@@ -56,6 +159,15 @@ namespace Marquee.Catalog.Data.Migrations.Postgres
                     b.Property<int?>("Number")
                         .HasColumnType("integer");
 
+                    b.Property<long>("Plays")
+                        .HasColumnType("bigint");
+
+                    b.Property<DateOnly?>("ReleaseDate")
+                        .HasColumnType("date");
+
+                    b.Property<int?>("Season")
+                        .HasColumnType("integer");
+
                     b.Property<string>("Slug")
                         .IsRequired()
                         .HasMaxLength(120)
@@ -67,6 +179,8 @@ namespace Marquee.Catalog.Data.Migrations.Postgres
 
                     b.HasKey("Id");
 
+                    b.HasIndex("ChangedTicks");
+
                     b.HasIndex("CreatedAt");
 
                     b.HasIndex("Slug")
@@ -75,6 +189,64 @@ namespace Marquee.Catalog.Data.Migrations.Postgres
                     b.HasIndex("Collection", "Number");
 
                     b.ToTable("titles", "catalog");
+                });
+
+            modelBuilder.Entity("Marquee.Catalog.Data.TitleGenre", b =>
+                {
+                    b.Property<Guid>("TitleId")
+                        .HasColumnType("uuid");
+
+                    b.Property<string>("Slug")
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)");
+
+                    b.HasKey("TitleId", "Slug");
+
+                    b.HasIndex("Slug");
+
+                    b.ToTable("title_genres", "catalog");
+                });
+
+            modelBuilder.Entity("Marquee.Catalog.Data.TitleTag", b =>
+                {
+                    b.Property<Guid>("TitleId")
+                        .HasColumnType("uuid");
+
+                    b.Property<string>("Tag")
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)");
+
+                    b.HasKey("TitleId", "Tag");
+
+                    b.ToTable("title_tags", "catalog");
+                });
+
+            modelBuilder.Entity("Marquee.Catalog.Data.TitleText", b =>
+                {
+                    b.Property<Guid>("TitleId")
+                        .HasColumnType("uuid");
+
+                    b.Property<string>("Language")
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(300)
+                        .HasColumnType("character varying(300)");
+
+                    b.Property<string>("Synopsis")
+                        .HasMaxLength(4000)
+                        .HasColumnType("character varying(4000)");
+
+                    b.HasKey("TitleId", "Language");
+
+                    b.ToTable("title_texts", "catalog");
                 });
 
             modelBuilder.Entity("Marquee.Platform.Events.InboxRecord", b =>
@@ -133,6 +305,72 @@ namespace Marquee.Catalog.Data.Migrations.Postgres
                     b.HasIndex("DeliveredAt", "FailedAt", "NextAttemptAt");
 
                     b.ToTable("outbox", "catalog");
+                });
+
+            modelBuilder.Entity("Marquee.Catalog.Data.AgeRating", b =>
+                {
+                    b.HasOne("Marquee.Catalog.Data.Title", null)
+                        .WithMany("AgeRatings")
+                        .HasForeignKey("TitleId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Marquee.Catalog.Data.Credit", b =>
+                {
+                    b.HasOne("Marquee.Catalog.Data.Person", "Person")
+                        .WithMany()
+                        .HasForeignKey("PersonId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired();
+
+                    b.HasOne("Marquee.Catalog.Data.Title", null)
+                        .WithMany("Credits")
+                        .HasForeignKey("TitleId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+
+                    b.Navigation("Person");
+                });
+
+            modelBuilder.Entity("Marquee.Catalog.Data.TitleGenre", b =>
+                {
+                    b.HasOne("Marquee.Catalog.Data.Title", null)
+                        .WithMany("Genres")
+                        .HasForeignKey("TitleId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Marquee.Catalog.Data.TitleTag", b =>
+                {
+                    b.HasOne("Marquee.Catalog.Data.Title", null)
+                        .WithMany("Tags")
+                        .HasForeignKey("TitleId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Marquee.Catalog.Data.TitleText", b =>
+                {
+                    b.HasOne("Marquee.Catalog.Data.Title", null)
+                        .WithMany("Texts")
+                        .HasForeignKey("TitleId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Marquee.Catalog.Data.Title", b =>
+                {
+                    b.Navigation("AgeRatings");
+
+                    b.Navigation("Credits");
+
+                    b.Navigation("Genres");
+
+                    b.Navigation("Tags");
+
+                    b.Navigation("Texts");
                 });
 #pragma warning restore 612, 618
         }

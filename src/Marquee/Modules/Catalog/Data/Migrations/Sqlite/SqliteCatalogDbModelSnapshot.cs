@@ -17,6 +17,96 @@ namespace Marquee.Catalog.Data.Migrations.Sqlite
 #pragma warning disable 612, 618
             modelBuilder.HasAnnotation("ProductVersion", "10.0.15");
 
+            modelBuilder.Entity("Marquee.Catalog.Data.AgeRating", b =>
+                {
+                    b.Property<Guid>("TitleId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Territory")
+                        .HasMaxLength(2)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("MinimumAge")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("TitleId", "Territory");
+
+                    b.ToTable("catalog_age_ratings", (string)null);
+                });
+
+            modelBuilder.Entity("Marquee.Catalog.Data.Credit", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Character")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("PersonId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Position")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Role")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("TitleId")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("PersonId");
+
+                    b.HasIndex("TitleId");
+
+                    b.ToTable("catalog_credits", (string)null);
+                });
+
+            modelBuilder.Entity("Marquee.Catalog.Data.Person", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Name")
+                        .IsUnique();
+
+                    b.ToTable("catalog_people", (string)null);
+                });
+
+            modelBuilder.Entity("Marquee.Catalog.Data.SearchMiss", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("At")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Query")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("At");
+
+                    b.ToTable("catalog_search_misses", (string)null);
+                });
+
             modelBuilder.Entity("Marquee.Catalog.Data.Title", b =>
                 {
                     b.Property<Guid>("Id")
@@ -27,6 +117,9 @@ namespace Marquee.Catalog.Data.Migrations.Sqlite
                         .HasMaxLength(1000)
                         .HasColumnType("TEXT");
 
+                    b.Property<long>("ChangedTicks")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("Collection")
                         .HasMaxLength(200)
                         .HasColumnType("TEXT");
@@ -34,7 +127,17 @@ namespace Marquee.Catalog.Data.Migrations.Sqlite
                     b.Property<long>("CreatedAt")
                         .HasColumnType("INTEGER");
 
+                    b.Property<string>("DefaultLanguage")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT")
+                        .HasDefaultValue("en");
+
                     b.Property<long?>("DurationMs")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<bool>("Exclusive")
                         .HasColumnType("INTEGER");
 
                     b.Property<string>("Kind")
@@ -50,6 +153,15 @@ namespace Marquee.Catalog.Data.Migrations.Sqlite
                     b.Property<int?>("Number")
                         .HasColumnType("INTEGER");
 
+                    b.Property<long>("Plays")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateOnly?>("ReleaseDate")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int?>("Season")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("Slug")
                         .IsRequired()
                         .HasMaxLength(120)
@@ -61,6 +173,8 @@ namespace Marquee.Catalog.Data.Migrations.Sqlite
 
                     b.HasKey("Id");
 
+                    b.HasIndex("ChangedTicks");
+
                     b.HasIndex("CreatedAt");
 
                     b.HasIndex("Slug")
@@ -69,6 +183,64 @@ namespace Marquee.Catalog.Data.Migrations.Sqlite
                     b.HasIndex("Collection", "Number");
 
                     b.ToTable("catalog_titles", (string)null);
+                });
+
+            modelBuilder.Entity("Marquee.Catalog.Data.TitleGenre", b =>
+                {
+                    b.Property<Guid>("TitleId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Slug")
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("TitleId", "Slug");
+
+                    b.HasIndex("Slug");
+
+                    b.ToTable("catalog_title_genres", (string)null);
+                });
+
+            modelBuilder.Entity("Marquee.Catalog.Data.TitleTag", b =>
+                {
+                    b.Property<Guid>("TitleId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Tag")
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("TitleId", "Tag");
+
+                    b.ToTable("catalog_title_tags", (string)null);
+                });
+
+            modelBuilder.Entity("Marquee.Catalog.Data.TitleText", b =>
+                {
+                    b.Property<Guid>("TitleId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Language")
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(300)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Synopsis")
+                        .HasMaxLength(4000)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("TitleId", "Language");
+
+                    b.ToTable("catalog_title_texts", (string)null);
                 });
 
             modelBuilder.Entity("Marquee.Platform.Events.InboxRecord", b =>
@@ -127,6 +299,72 @@ namespace Marquee.Catalog.Data.Migrations.Sqlite
                     b.HasIndex("DeliveredAt", "FailedAt", "NextAttemptAt");
 
                     b.ToTable("catalog_outbox", (string)null);
+                });
+
+            modelBuilder.Entity("Marquee.Catalog.Data.AgeRating", b =>
+                {
+                    b.HasOne("Marquee.Catalog.Data.Title", null)
+                        .WithMany("AgeRatings")
+                        .HasForeignKey("TitleId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Marquee.Catalog.Data.Credit", b =>
+                {
+                    b.HasOne("Marquee.Catalog.Data.Person", "Person")
+                        .WithMany()
+                        .HasForeignKey("PersonId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired();
+
+                    b.HasOne("Marquee.Catalog.Data.Title", null)
+                        .WithMany("Credits")
+                        .HasForeignKey("TitleId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+
+                    b.Navigation("Person");
+                });
+
+            modelBuilder.Entity("Marquee.Catalog.Data.TitleGenre", b =>
+                {
+                    b.HasOne("Marquee.Catalog.Data.Title", null)
+                        .WithMany("Genres")
+                        .HasForeignKey("TitleId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Marquee.Catalog.Data.TitleTag", b =>
+                {
+                    b.HasOne("Marquee.Catalog.Data.Title", null)
+                        .WithMany("Tags")
+                        .HasForeignKey("TitleId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Marquee.Catalog.Data.TitleText", b =>
+                {
+                    b.HasOne("Marquee.Catalog.Data.Title", null)
+                        .WithMany("Texts")
+                        .HasForeignKey("TitleId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Marquee.Catalog.Data.Title", b =>
+                {
+                    b.Navigation("AgeRatings");
+
+                    b.Navigation("Credits");
+
+                    b.Navigation("Genres");
+
+                    b.Navigation("Tags");
+
+                    b.Navigation("Texts");
                 });
 #pragma warning restore 612, 618
         }
