@@ -17,7 +17,9 @@ internal static class AccountApi
         services.AddScoped<Passkeys>();
         services.AddScoped<AccountSelf>();
         services.AddScoped<AccountDeletions>();
+        services.AddScoped<Profiles>();
         services.AddScoped<Marquee.Delivery.Contracts.IPlaybackPolicy, StreamLimitPolicy>();
+        services.AddScoped<Marquee.Delivery.Contracts.IPlaybackPolicy, MaturityPolicy>();
         services.PostConfigure<Microsoft.AspNetCore.Authentication.Cookies.CookieAuthenticationOptions>(IdentityConstants.ApplicationScheme, DeviceSessions.Configure);
         services.PostConfigure<SecurityStampValidatorOptions>(DeviceSessions.Configure);
         var marquee = configuration.GetSection(Marquee.Platform.MarqueeOptions.Section).Get<Marquee.Platform.MarqueeOptions>() ?? new Marquee.Platform.MarqueeOptions();
@@ -164,6 +166,51 @@ internal static class AccountApi
             .WithName("RevokeOtherSessions")
             .WithSummary("Revokes every session of the account but this one.");
 
+        // Household profiles.
+        group.MapGet("/profiles", async (ClaimsPrincipal principal, Profiles profiles, CancellationToken ct) =>
+                TypedResults.Ok((await profiles.ListAsync(AccountId(principal), ct)).Select(ProfileView.Of)))
+            .RequireAuthorization()
+            .WithName("ListProfiles")
+            .WithSummary("The account's household profiles.");
+
+        group.MapPost("/profiles", async (ProfileInput input, ClaimsPrincipal principal, Profiles profiles, CancellationToken ct) =>
+                await profiles.CreateAsync(AccountId(principal), input, ct) switch
+                {
+                    ({ } p, _) => (IResult)TypedResults.Created($"/api/identity/profiles/{p.Id}", ProfileView.Of(p)),
+                    (null, var errors) => TypedResults.ValidationProblem(errors),
+                })
+            .RequireAuthorization()
+            .WithName("CreateProfile")
+            .WithSummary("Creates a profile (at most 5 per account, one kids profile): name, kids, maturity limit (0, 7, 12, 16, 18 or none), PIN (4-8 digits), language.")
+            .ProducesValidationProblem();
+
+        group.MapPut("/profiles/{id:guid}", async (Guid id, ProfileInput input, ClaimsPrincipal principal, Profiles profiles, CancellationToken ct) =>
+                await profiles.UpdateAsync(AccountId(principal), id, input, ct) switch
+                {
+                    (false, _) => Results.NotFound(),
+                    (true, { Count: > 0 } errors) => TypedResults.ValidationProblem(errors),
+                    _ => Results.NoContent(),
+                })
+            .RequireAuthorization()
+            .WithName("UpdateProfile")
+            .WithSummary("Changes a profile (a PIN of \"\" removes it; no PIN keeps it).")
+            .ProducesValidationProblem();
+
+        group.MapDelete("/profiles/{id:guid}", async (Guid id, ClaimsPrincipal principal, Profiles profiles, CancellationToken ct) =>
+                await profiles.DeleteAsync(AccountId(principal), id, ct) ? Results.NoContent() : Results.NotFound())
+            .RequireAuthorization()
+            .WithName("DeleteProfile")
+            .WithSummary("Deletes a profile.");
+
+        group.MapPost("/profiles/{id:guid}/select", async (Guid id, ProfileSelect? input, ClaimsPrincipal principal, Profiles profiles, CancellationToken ct) =>
+                await profiles.SelectAsync(principal, id, input?.Pin, ct)
+                    ? Results.NoContent()
+                    : IdentityModule.Problem(403, "Profile not selected", "That profile is not yours, or the PIN is wrong.", "profile-refused"))
+            .RequireAuthorization()
+            .RequireRateLimiting(IdentityModule.RateLimitPolicy)
+            .WithName("SelectProfile")
+            .WithSummary("Makes a profile the active one of this session (renews the cookie); its PIN when it has one.");
+
         // Profile and deletion.
         group.MapPut("/profile", async (ProfileChange input, ClaimsPrincipal principal, AccountSelf self) =>
                 await self.SetDisplayNameAsync(principal, input.DisplayName) is { } problem
@@ -194,6 +241,8 @@ internal sealed record PasskeyAdd(string? Credential, string? Name);
 internal sealed record PasskeyRename(string? Name);
 
 internal sealed record PasskeySignIn(string? Credential);
+
+internal sealed record ProfileSelect(string? Pin);
 
 internal sealed record LinkRequest(string? Email);
 
