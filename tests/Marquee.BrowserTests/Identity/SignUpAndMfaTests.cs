@@ -47,11 +47,11 @@ public sealed partial class SignUpAndMfaTests(BrowserFixture browser)
 
         // Sign out, then in again: password, then the code of the next time step (the one used is refused as a replay).
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
-        await Expect(page.GetByRole(AriaRole.Navigation, new() { Name = "Main" }).GetByRole(AriaRole.Link, new() { Name = "Sign in" })).ToBeVisibleAsync();
+        await Expect(page.GetByRole(AriaRole.Navigation, new() { Name = "Main" }).GetByRole(AriaRole.Link, new() { Name = "Sign in", Exact = true })).ToBeVisibleAsync();
         await session.GoAsync("/signin");
-        await page.GetByLabel("E-mail").FillAsync(email);
+        await page.GetByLabel("E-mail", new() { Exact = true }).FillAsync(email);
         await page.GetByLabel("Password").FillAsync(password);
-        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in", Exact = true }).ClickAsync();
         await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Enter the code from your app", Level = 1 })).ToBeVisibleAsync();
         var next = totp.ComputeTotp(TimeProvider.System.GetUtcNow().AddSeconds(30).UtcDateTime);
         await page.GetByLabel("Code").FillAsync(next);

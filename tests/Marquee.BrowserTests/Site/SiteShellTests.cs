@@ -101,7 +101,7 @@ public sealed class SiteShellTests(BrowserFixture browser)
 
         await Expect(session.Page).ToHaveURLAsync(new Regex("/signin$"));
         await Expect(session.Page.GetByRole(AriaRole.Heading, new() { Name = "Sign in", Level = 1 })).ToBeVisibleAsync();
-        await Expect(session.Page.GetByLabel("E-mail")).ToBeVisibleAsync();
+        await Expect(session.Page.GetByLabel("E-mail", new() { Exact = true })).ToBeVisibleAsync();
         await Expect(session.Page.GetByLabel("Password")).ToBeVisibleAsync();
         session.AssertNoErrors();
     }

@@ -30,6 +30,7 @@ public static class CatalogModule
         }
 
         services.AddScoped<ICatalog>(sp => sp.GetRequiredService<Titles>());
+        services.AddScoped<ITitleAgeRatings>(sp => sp.GetRequiredService<Titles>()); // the narrow contract the profiles' maturity policy needs
         services.AddScoped<IDemoContent, CatalogDemo>();
         services.AddEventHandler<Marquee.Media.Contracts.AssetReady, MediaEvents>();
         services.AddConsoleLink("Catalog", "Titles", "/console/catalog");

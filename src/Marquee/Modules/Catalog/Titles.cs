@@ -19,7 +19,7 @@ internal sealed record NewTitle(
     [property: StringLength(200)] string? Collection = null,
     [property: Range(1, 100_000)] int? Number = null);
 
-internal sealed partial class Titles(CatalogDb db, TimeProvider time, CatalogSearch search) : ICatalog
+internal sealed partial class Titles(CatalogDb db, TimeProvider time, CatalogSearch search) : ICatalog, ITitleAgeRatings
 {
     public async Task<TitleSummary?> FindAsync(Guid titleId, CancellationToken cancellationToken) =>
         (await db.Titles.AsNoTracking().FirstOrDefaultAsync(t => t.Id == titleId, cancellationToken))?.ToSummary();

@@ -47,7 +47,7 @@ internal sealed record Viewer(Guid AccountId, Guid ProfileId, bool SignedIn, Cli
 
     /// <summary>
     /// A viewer is signed in when the request carries an account (the Identity module's cookie): the account id is its
-    /// NameIdentifier claim, and the profile is the account until household profiles exist. The platform is that of the
+    /// NameIdentifier claim, and the profile is the active household profile's (the account when none is picked). The platform is that of the
     /// registered client app; none are registered yet, so every request is <see cref="ClientPlatform.Web"/>.
     /// </summary>
     public static Viewer Of(HttpContext http)
@@ -56,7 +56,9 @@ internal sealed record Viewer(Guid AccountId, Guid ProfileId, bool SignedIn, Cli
         if (http.User.Identity is { IsAuthenticated: true }
             && Guid.TryParse(http.User.FindFirstValue(ClaimTypes.NameIdentifier), out var account))
         {
-            return new Viewer(account, account, true, ClientPlatform.Web);
+            // The active household profile (Identity's claim) keys resume positions and history; the account stands for it until one is picked.
+            var profile = Guid.TryParse(http.User.FindFirstValue(Marquee.Identity.Contracts.IdentityClaims.Profile), out var p) ? p : account;
+            return new Viewer(account, profile, true, ClientPlatform.Web);
         }
 
         return new Viewer(Guid.Empty, Guid.Empty, false, ClientPlatform.Web);

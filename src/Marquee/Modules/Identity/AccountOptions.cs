@@ -43,6 +43,20 @@ internal sealed class AccountOptions
     [Range(64, 1024)]
     public int PasswordMaxLength { get; set; } = 128;
 
+    /// <summary>Playback sessions an account may have live at once (the plan's value once Billing lands).</summary>
+    [Range(1, 100)]
+    public int MaxConcurrentStreams { get; set; } = 4;
+
+    /// <summary>How long an account marked for deletion waits before the sweep erases it (signing in and cancelling keeps it).</summary>
+    public TimeSpan DeletionGracePeriod { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>How often the worker looks for accounts whose deletion grace period is over.</summary>
+    public TimeSpan DeletionSweepInterval { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>Household profiles an account may have.</summary>
+    [Range(1, 20)]
+    public int MaxProfiles { get; set; } = 5;
+
     public MailOptions Mail { get; set; } = new();
 }
 

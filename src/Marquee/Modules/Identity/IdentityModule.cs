@@ -50,6 +50,7 @@ public static class IdentityModule
         services.AddScoped<SignUps>();
         services.AddSingleton<IMailSender, MailSender>();
         services.AddScoped<IDemoContent, IdentityDemo>();
+        services.AddAccountServices(configuration);
 
         services.AddRateLimiter(o => o.AddPolicy(RateLimitPolicy, http =>
         {
@@ -148,6 +149,7 @@ public static class IdentityModule
             .RequireAuthorization()
             .ExcludeFromDescription();
 
+        group.MapAccountApi();
         return group;
     }
 

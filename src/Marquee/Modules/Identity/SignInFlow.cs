@@ -185,6 +185,14 @@ internal sealed class SignInFlow(
 
     public Task<Account?> FindAsync(string email) => accounts.FindAsync(email);
 
+    /// <summary>Signs in an account whose factor was checked elsewhere (a passkey, a link): cookie, session row, new-device event.</summary>
+    public async Task CompleteSignInAsync(Account user, string method)
+    {
+        await users.ResetAccessFailedCountAsync(user);
+        await signIn.SignInWithClaimsAsync(user, isPersistent: false, [new Claim("amr", method)]);
+        await SignedInAsync(user);
+    }
+
     /// <summary>The password hasher's work for an account that does not exist (or cannot sign in now).</summary>
     public void DecoyCheck(string? password)
     {

@@ -13,6 +13,12 @@ public enum SecurityEventKind
     PasskeyAdded,
     PasskeyRemoved,
     NewDeviceSignIn,
+    PasswordChanged,
+    PasswordReset,
+    SessionRevoked,
+    DeletionRequested,
+    DeletionCancelled,
+    MagicLinkSignIn,
 }
 
 /// <summary>
@@ -31,3 +37,7 @@ public sealed record SecurityEvent(Guid AccountId, SecurityEventKind Kind, strin
     /// <summary>The audit action: <c>identity.sign-in-failed</c>, <c>identity.mfa-enabled</c>, ...</summary>
     public string Action => "identity." + string.Concat(Kind.ToString().Select((c, i) => i > 0 && char.IsUpper(c) ? "-" + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString()));
 }
+
+/// <summary>An account was erased after its deletion grace period; modules drop or anonymise what they hold for it.</summary>
+[EventName("identity.account-deleted.v1")]
+public sealed record AccountDeleted(Guid AccountId, DateTimeOffset RequestedAt, DateTimeOffset At) : IDomainEvent;

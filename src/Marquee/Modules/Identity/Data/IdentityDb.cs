@@ -29,6 +29,10 @@ internal class IdentityDb(DbContextOptions options) : ModuleDbContext(options), 
 
     public DbSet<MagicLink> MagicLinks => Set<MagicLink>();
 
+    public DbSet<DeviceSession> Sessions => Set<DeviceSession>();
+
+    public DbSet<Profile> Profiles => Set<Profile>();
+
     protected override void ConfigureModel(ModelBuilder modelBuilder)
     {
         const int keyLength = 128;
@@ -46,6 +50,8 @@ internal class IdentityDb(DbContextOptions options) : ModuleDbContext(options), 
             b.Property(u => u.PhoneNumber).HasMaxLength(256);
             b.Property(u => u.TermsVersion).HasMaxLength(40);
             b.Property(u => u.PrivacyVersion).HasMaxLength(40);
+            b.Property(u => u.DisplayName).HasMaxLength(100);
+            b.HasIndex(u => u.DeleteAfter);
             b.HasMany<IdentityUserClaim<Guid>>().WithOne().HasForeignKey(c => c.UserId).IsRequired();
             b.HasMany<IdentityUserLogin<Guid>>().WithOne().HasForeignKey(l => l.UserId).IsRequired();
             b.HasMany<IdentityUserToken<Guid>>().WithOne().HasForeignKey(t => t.UserId).IsRequired();
@@ -137,8 +143,32 @@ internal class IdentityDb(DbContextOptions options) : ModuleDbContext(options), 
             b.HasKey(m => m.Id);
             b.Property(m => m.TokenHash).HasMaxLength(128);
             b.Property(m => m.BrowserHash).HasMaxLength(128);
+            b.Property(m => m.Purpose).HasMaxLength(20);
             b.HasIndex(m => m.TokenHash).IsUnique();
             b.HasIndex(m => m.ExpiresAt);
+        });
+
+        modelBuilder.Entity<DeviceSession>(b =>
+        {
+            b.ToTable("sessions");
+            b.HasKey(d => d.Id);
+            b.Property(d => d.UserAgent).HasMaxLength(120);
+            b.Property(d => d.Ip).HasMaxLength(64);
+            b.Property(d => d.Country).HasMaxLength(2);
+            b.Property(d => d.Method).HasMaxLength(20);
+            b.HasIndex(d => d.AccountId);
+            b.HasOne<Account>().WithMany().HasForeignKey(d => d.AccountId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        modelBuilder.Entity<Profile>(b =>
+        {
+            b.ToTable("profiles");
+            b.HasKey(p => p.Id);
+            b.Property(p => p.Name).HasMaxLength(40);
+            b.Property(p => p.Language).HasMaxLength(16);
+            b.Property(p => p.PinHash).HasMaxLength(512);
+            b.HasIndex(p => p.AccountId);
+            b.HasOne<Account>().WithMany().HasForeignKey(p => p.AccountId).OnDelete(DeleteBehavior.Cascade);
         });
     }
 }
@@ -166,6 +196,15 @@ internal sealed class Account : IdentityUser<Guid>
 
     /// <summary>The RFC 6238 time step of the last TOTP code accepted: a code of that step or earlier is refused (no replay).</summary>
     public long LastTotpStep { get; set; }
+
+    /// <summary>The name the account shows (its e-mail when none).</summary>
+    public string? DisplayName { get; set; }
+
+    /// <summary>When the holder asked to delete the account; null when not marked for deletion.</summary>
+    public DateTimeOffset? DeletionRequestedAt { get; set; }
+
+    /// <summary>When the deletion sweep erases the account (the grace period after the request); signing in before cancels.</summary>
+    public DateTimeOffset? DeleteAfter { get; set; }
 }
 
 internal sealed class Role : IdentityRole<Guid>;
@@ -223,9 +262,61 @@ internal sealed class MagicLink
 
     public required string BrowserHash { get; set; }
 
+    /// <summary><see cref="MagicLinks.SignIn"/> or <see cref="MagicLinks.Reset"/>.</summary>
+    public string Purpose { get; set; } = MagicLinks.SignIn;
+
     public DateTimeOffset CreatedAt { get; set; }
 
     public DateTimeOffset ExpiresAt { get; set; }
 
     public DateTimeOffset? UsedAt { get; set; }
+}
+
+/// <summary>
+/// One signed-in browser or app: created at each sign-in, named in the session cookie (claim
+/// <see cref="Contracts.IdentityClaims.Session"/>), checked on each request; revoking it ends that cookie at once.
+/// </summary>
+internal sealed class DeviceSession
+{
+    public Guid Id { get; set; }
+
+    public Guid AccountId { get; set; }
+
+    /// <summary>A short summary of the user agent, e.g. "Chrome on Linux".</summary>
+    public string? UserAgent { get; set; }
+
+    public string? Ip { get; set; }
+
+    public string? Country { get; set; }
+
+    /// <summary>How it signed in: pwd, mfa, passkey, link, sign-up.</summary>
+    public string? Method { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset LastSeenAt { get; set; }
+
+    public DateTimeOffset? RevokedAt { get; set; }
+}
+
+/// <summary>A household profile of an account: its own maturity limit, optional PIN, language, history and resume positions.</summary>
+internal sealed class Profile
+{
+    public Guid Id { get; set; }
+
+    public Guid AccountId { get; set; }
+
+    public required string Name { get; set; }
+
+    public bool IsKids { get; set; }
+
+    /// <summary>The highest minimum age of titles this profile may watch; null for no limit.</summary>
+    public int? MaturityLimit { get; set; }
+
+    /// <summary>The PIN hashed with the password hasher; null when the profile has no PIN.</summary>
+    public string? PinHash { get; set; }
+
+    public string Language { get; set; } = "en";
+
+    public DateTimeOffset CreatedAt { get; set; }
 }

@@ -33,6 +33,16 @@ namespace Marquee.Identity.Data.Migrations.Sqlite
                     b.Property<long>("CreatedAt")
                         .HasColumnType("INTEGER");
 
+                    b.Property<long?>("DeleteAfter")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long?>("DeletionRequestedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("DisplayName")
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("Email")
                         .HasMaxLength(256)
                         .HasColumnType("TEXT");
@@ -93,6 +103,8 @@ namespace Marquee.Identity.Data.Migrations.Sqlite
 
                     b.HasKey("Id");
 
+                    b.HasIndex("DeleteAfter");
+
                     b.HasIndex("NormalizedEmail")
                         .HasDatabaseName("ix_accounts_email");
 
@@ -101,6 +113,47 @@ namespace Marquee.Identity.Data.Migrations.Sqlite
                         .HasDatabaseName("ix_accounts_user_name");
 
                     b.ToTable("identity_accounts", (string)null);
+                });
+
+            modelBuilder.Entity("Marquee.Identity.Data.DeviceSession", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("AccountId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Country")
+                        .HasMaxLength(2)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Ip")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("LastSeenAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Method")
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long?>("RevokedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("UserAgent")
+                        .HasMaxLength(120)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("AccountId");
+
+                    b.ToTable("identity_sessions", (string)null);
                 });
 
             modelBuilder.Entity("Marquee.Identity.Data.MagicLink", b =>
@@ -122,6 +175,11 @@ namespace Marquee.Identity.Data.Migrations.Sqlite
 
                     b.Property<long>("ExpiresAt")
                         .HasColumnType("INTEGER");
+
+                    b.Property<string>("Purpose")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT");
 
                     b.Property<string>("TokenHash")
                         .IsRequired()
@@ -199,6 +257,45 @@ namespace Marquee.Identity.Data.Migrations.Sqlite
                     b.HasIndex("NormalizedEmail");
 
                     b.ToTable("identity_pending_sign_ups", (string)null);
+                });
+
+            modelBuilder.Entity("Marquee.Identity.Data.Profile", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("AccountId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<bool>("IsKids")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Language")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int?>("MaturityLimit")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("PinHash")
+                        .HasMaxLength(512)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("AccountId");
+
+                    b.ToTable("identity_profiles", (string)null);
                 });
 
             modelBuilder.Entity("Marquee.Identity.Data.RecoveryCode", b =>
@@ -427,6 +524,24 @@ namespace Marquee.Identity.Data.Migrations.Sqlite
                     b.HasKey("UserId", "LoginProvider", "Name");
 
                     b.ToTable("identity_account_tokens", (string)null);
+                });
+
+            modelBuilder.Entity("Marquee.Identity.Data.DeviceSession", b =>
+                {
+                    b.HasOne("Marquee.Identity.Data.Account", null)
+                        .WithMany()
+                        .HasForeignKey("AccountId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Marquee.Identity.Data.Profile", b =>
+                {
+                    b.HasOne("Marquee.Identity.Data.Account", null)
+                        .WithMany()
+                        .HasForeignKey("AccountId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
                 });
 
             modelBuilder.Entity("Marquee.Identity.Data.RecoveryCode", b =>
