@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using System.Threading.RateLimiting;
 using Marquee.Identity.Data;
+using Marquee.Identity.Oidc;
 using Marquee.Platform.Data;
 using Marquee.Platform.Hosting;
 using Marquee.Platform.Web;
@@ -50,6 +51,7 @@ public static class IdentityModule
         services.AddScoped<SignUps>();
         services.AddSingleton<IMailSender, MailSender>();
         services.AddScoped<IDemoContent, IdentityDemo>();
+        services.AddOidcProvider(configuration);
 
         services.AddRateLimiter(o => o.AddPolicy(RateLimitPolicy, http =>
         {
@@ -148,8 +150,12 @@ public static class IdentityModule
             .RequireAuthorization()
             .ExcludeFromDescription();
 
+        group.MapClientApps();
         return group;
     }
+
+    /// <summary>Routes outside /api/identity: the OpenID Connect provider's endpoints (/connect/...).</summary>
+    public static void MapIdentityProtocols(this IEndpointRouteBuilder endpoints) => endpoints.MapOidcProvider();
 
     /// <summary>The page form's sign-out: a form post (antiforgery checked), then home.</summary>
     public static void MapSignOutForm(this IEndpointRouteBuilder endpoints) =>

@@ -320,6 +320,7 @@ public static class MarqueeHost
         app.MapGroup("/api/compliance").MapCompliance();
         app.MapGroup("/api/identity").MapIdentity();
         app.MapSignOutForm();
+        app.MapIdentityProtocols();
         app.MapGroup("/api/catalog").MapCatalog();
         app.MapGroup("/api/media").MapMedia();
         app.MapGroup("/api/playback").MapDelivery();
