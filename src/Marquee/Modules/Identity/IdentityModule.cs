@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using System.Threading.RateLimiting;
 using Marquee.Identity.Data;
+using Marquee.Identity.External;
 using Marquee.Identity.Oidc;
 using Marquee.Platform.Data;
 using Marquee.Platform.Hosting;
@@ -52,6 +53,7 @@ public static class IdentityModule
         services.AddSingleton<IMailSender, MailSender>();
         services.AddScoped<IDemoContent, IdentityDemo>();
         services.AddOidcProvider(configuration);
+        services.AddExternalSignIn(configuration);
 
         services.AddRateLimiter(o => o.AddPolicy(RateLimitPolicy, http =>
         {
@@ -154,8 +156,12 @@ public static class IdentityModule
         return group;
     }
 
-    /// <summary>Routes outside /api/identity: the OpenID Connect provider's endpoints (/connect/...).</summary>
-    public static void MapIdentityProtocols(this IEndpointRouteBuilder endpoints) => endpoints.MapOidcProvider();
+    /// <summary>Routes outside /api/identity: the OpenID Connect provider's endpoints (/connect/...) and external sign-in (/signin/external/...).</summary>
+    public static void MapIdentityProtocols(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapOidcProvider();
+        endpoints.MapExternalSignIn();
+    }
 
     /// <summary>The page form's sign-out: a form post (antiforgery checked), then home.</summary>
     public static void MapSignOutForm(this IEndpointRouteBuilder endpoints) =>
