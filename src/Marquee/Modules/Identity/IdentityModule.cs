@@ -3,6 +3,7 @@ using System.Threading.RateLimiting;
 using Marquee.Identity.Data;
 using Marquee.Identity.External;
 using Marquee.Identity.Oidc;
+using Marquee.Identity.Risk;
 using Marquee.Platform.Data;
 using Marquee.Platform.Hosting;
 using Marquee.Platform.Web;
@@ -54,6 +55,7 @@ public static class IdentityModule
         services.AddScoped<IDemoContent, IdentityDemo>();
         services.AddOidcProvider(configuration);
         services.AddExternalSignIn(configuration);
+        services.AddSignUpRisk(configuration);
 
         services.AddRateLimiter(o => o.AddPolicy(RateLimitPolicy, http =>
         {
@@ -88,7 +90,7 @@ public static class IdentityModule
             .WithName("SignIn")
             .WithSummary("Signs in with e-mail, password and (for accounts with MFA) a TOTP or recovery code; sets the __Host-marquee cookie. The same answer for unknown e-mails, wrong passwords and locked accounts.");
 
-        group.MapPost("/signup", async (SignUpRequest input, SignUps signUps, CancellationToken ct) =>
+        group.MapPost("/signup", async (SignUpRequest input, SignUps signUps, SignUpRisk risk, HttpContext http, CancellationToken ct) =>
             {
                 var errors = signUps.Check(input);
                 if (errors.Count > 0)
@@ -96,8 +98,14 @@ public static class IdentityModule
                     return (IResult)TypedResults.ValidationProblem(errors);
                 }
 
-                await signUps.StartAsync(input, ct);
-                return Results.Text(SignUpAccepted, "application/json", System.Text.Encoding.UTF8, StatusCodes.Status202Accepted);
+                var assessment = await risk.AssessAsync(http, input.Email!, input.FormToken, ct);
+                if (RiskApi.Refusal(assessment) is { } refused)
+                {
+                    return refused;
+                }
+
+                await signUps.StartAsync(input, ct, assessment.HeldUntil);
+                return Results.Text(assessment.HeldUntil is null ? SignUpAccepted : SignUpHeld, "application/json", System.Text.Encoding.UTF8, StatusCodes.Status202Accepted);
             })
             .AllowAnonymous()
             .RequireRateLimiting(RateLimitPolicy)
@@ -153,6 +161,7 @@ public static class IdentityModule
             .ExcludeFromDescription();
 
         group.MapClientApps();
+        group.MapSignUpRisk();
         return group;
     }
 
@@ -190,6 +199,9 @@ public static class IdentityModule
 
     /// <summary>The one answer to a sign-up request.</summary>
     internal const string SignUpAccepted = "{\"status\":\"code-sent\",\"detail\":\"If the address can receive mail, a code is on its way. Enter it to finish.\"}";
+
+    /// <summary>The answer to a sign-up the risk scorer challenged: the code works only after a waiting time (the e-mail says when).</summary>
+    internal const string SignUpHeld = "{\"status\":\"code-sent-held\",\"detail\":\"If the address can receive mail, a code is on its way. For this sign-up the code starts to work a few minutes from now: the e-mail says when.\"}";
 
     internal const string CodeRefused = "That code is wrong, expired or used up. Check the latest e-mail, or start again to get a new code.";
 
