@@ -76,9 +76,9 @@ internal sealed partial class SignUpRisk(RiskDb db, IOptions<RiskOptions> option
         var subnetLastMinute = subnet is null ? 0 : await db.Decisions.CountAsync(d => d.Subnet == subnet && d.At > minuteAgo, cancellationToken);
         var subnetTenMinutes = subnet is null ? 0 : await db.Decisions.CountAsync(d => d.Subnet == subnet && d.At > tenMinutesAgo, cancellationToken);
         var ipTenMinutes = ipText is null ? 0 : await db.Decisions.CountAsync(d => d.Ip == ipText && d.At > tenMinutesAgo, cancellationToken);
-        if (ipTenMinutes >= 3)
+        if (ipTenMinutes >= 5)
         {
-            Add("ip-velocity", Math.Min(40, 10 * (ipTenMinutes - 2)), $"{ipTenMinutes} sign-ups from {ipText} in 10 minutes");
+            Add("ip-velocity", Math.Min(40, 10 * (ipTenMinutes - 4)), $"{ipTenMinutes} sign-ups from {ipText} in 10 minutes");
         }
 
         if (subnetTenMinutes >= 10)
@@ -95,7 +95,7 @@ internal sealed partial class SignUpRisk(RiskDb db, IOptions<RiskOptions> option
         var agent = http.Request.Headers.UserAgent.ToString();
         if (agent.Length == 0)
         {
-            Add("headless-client", 40, "no User-Agent");
+            Add("headless-client", 25, "no User-Agent");
         }
         else if (ScriptedAgent().Match(agent) is { Success: true } scripted)
         {
@@ -104,12 +104,12 @@ internal sealed partial class SignUpRisk(RiskDb db, IOptions<RiskOptions> option
 
         if (string.IsNullOrEmpty(http.Request.Headers.AcceptLanguage))
         {
-            Add("headless-client", 15, "no Accept-Language");
+            Add("headless-client", 10, "no Accept-Language");
         }
 
         if (formToken is not { Length: > 0 })
         {
-            Add("no-form", 10, "not sent from the sign-up page (no form token)");
+            Add("no-form", 5, "not sent from the sign-up page (no form token)");
         }
         else if (RenderedAt(formToken) is not { } rendered)
         {
