@@ -43,6 +43,7 @@ public sealed class BrowserFixture : IAsyncLifetime
         {
             s["Marquee:Identity:Risk:ChallengeThreshold"] = "900";
             s["Marquee:Identity:Risk:BlockThreshold"] = "1000";
+            s["Marquee:Identity:Oidc:AllowHttp"] = "true"; // the OpenID Connect pages over loopback HTTP
         });
         BaseAddress = Localhost(App);
         await App.ScopedAsync(async services =>

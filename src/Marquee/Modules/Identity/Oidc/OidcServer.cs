@@ -146,9 +146,12 @@ internal static class OidcServer
                 return Refuse(Errors.LoginRequired, "The user is not signed in.");
             }
 
-            // Sign in with the site's cookie (/signin?ReturnUrl=...), then come back with the same parameters.
+            // Sign in with the site's cookie (/signin?ReturnUrl=...), then come back with the same parameters, through
+            // /signin/continue: its refresh is a new navigation, so the sign-in form's CSP form-action does not apply
+            // to the redirect on to the app's origin.
             var parameters = http.Request.HasFormContentType ? [.. http.Request.Form] : http.Request.Query.ToList();
-            return Results.Challenge(new AuthenticationProperties { RedirectUri = http.Request.PathBase + http.Request.Path + QueryString.Create(parameters) },
+            var back = http.Request.PathBase + http.Request.Path + QueryString.Create(parameters);
+            return Results.Challenge(new AuthenticationProperties { RedirectUri = "/signin/continue?returnUrl=" + Uri.EscapeDataString(back) },
                 [IdentityConstants.ApplicationScheme]);
         }
 
