@@ -37,7 +37,14 @@ public sealed class BrowserFixture : IAsyncLifetime
             throw new InvalidOperationException($"Chromium was not found at {ChromiumPath}: install it with 'apt-get install -y chromium', or set MARQUEE_CHROMIUM.");
         }
 
-        App = await MarqueeApp.StartAsync();
+        // The browser is headless Chromium filling forms in milliseconds: exactly what the sign-up risk scorer flags.
+        // These tests are about the pages, so the thresholds are raised out of reach (the scorer has its own tests).
+        App = await MarqueeApp.StartAsync(s =>
+        {
+            s["Marquee:Identity:Risk:ChallengeThreshold"] = "900";
+            s["Marquee:Identity:Risk:BlockThreshold"] = "1000";
+            s["Marquee:Identity:Oidc:AllowHttp"] = "true"; // the OpenID Connect pages over loopback HTTP
+        });
         BaseAddress = Localhost(App);
         await App.ScopedAsync(async services =>
         {

@@ -1,6 +1,9 @@
 using System.Security.Claims;
 using System.Threading.RateLimiting;
 using Marquee.Identity.Data;
+using Marquee.Identity.External;
+using Marquee.Identity.Oidc;
+using Marquee.Identity.Risk;
 using Marquee.Platform.Data;
 using Marquee.Platform.Hosting;
 using Marquee.Platform.Web;
@@ -51,6 +54,9 @@ public static class IdentityModule
         services.AddSingleton<IMailSender, MailSender>();
         services.AddScoped<IDemoContent, IdentityDemo>();
         services.AddAccountServices(configuration);
+        services.AddOidcProvider(configuration);
+        services.AddExternalSignIn(configuration);
+        services.AddSignUpRisk(configuration);
 
         services.AddRateLimiter(o => o.AddPolicy(RateLimitPolicy, http =>
         {
@@ -85,7 +91,7 @@ public static class IdentityModule
             .WithName("SignIn")
             .WithSummary("Signs in with e-mail, password and (for accounts with MFA) a TOTP or recovery code; sets the __Host-marquee cookie. The same answer for unknown e-mails, wrong passwords and locked accounts.");
 
-        group.MapPost("/signup", async (SignUpRequest input, SignUps signUps, CancellationToken ct) =>
+        group.MapPost("/signup", async (SignUpRequest input, SignUps signUps, SignUpRisk risk, HttpContext http, CancellationToken ct) =>
             {
                 var errors = signUps.Check(input);
                 if (errors.Count > 0)
@@ -93,8 +99,14 @@ public static class IdentityModule
                     return (IResult)TypedResults.ValidationProblem(errors);
                 }
 
-                await signUps.StartAsync(input, ct);
-                return Results.Text(SignUpAccepted, "application/json", System.Text.Encoding.UTF8, StatusCodes.Status202Accepted);
+                var assessment = await risk.AssessAsync(http, input.Email!, input.FormToken, ct);
+                if (RiskApi.Refusal(assessment) is { } refused)
+                {
+                    return refused;
+                }
+
+                await signUps.StartAsync(input, ct, assessment.HeldUntil);
+                return Results.Text(assessment.HeldUntil is null ? SignUpAccepted : SignUpHeld, "application/json", System.Text.Encoding.UTF8, StatusCodes.Status202Accepted);
             })
             .AllowAnonymous()
             .RequireRateLimiting(RateLimitPolicy)
@@ -150,7 +162,16 @@ public static class IdentityModule
             .ExcludeFromDescription();
 
         group.MapAccountApi();
+        group.MapClientApps();
+        group.MapSignUpRisk();
         return group;
+    }
+
+    /// <summary>Routes outside /api/identity: the OpenID Connect provider's endpoints (/connect/...) and external sign-in (/signin/external/...).</summary>
+    public static void MapIdentityProtocols(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapOidcProvider();
+        endpoints.MapExternalSignIn();
     }
 
     /// <summary>The page form's sign-out: a form post (antiforgery checked), then home.</summary>
@@ -180,6 +201,9 @@ public static class IdentityModule
 
     /// <summary>The one answer to a sign-up request.</summary>
     internal const string SignUpAccepted = "{\"status\":\"code-sent\",\"detail\":\"If the address can receive mail, a code is on its way. Enter it to finish.\"}";
+
+    /// <summary>The answer to a sign-up the risk scorer challenged: the code works only after a waiting time (the e-mail says when).</summary>
+    internal const string SignUpHeld = "{\"status\":\"code-sent-held\",\"detail\":\"If the address can receive mail, a code is on its way. For this sign-up the code starts to work a few minutes from now: the e-mail says when.\"}";
 
     internal const string CodeRefused = "That code is wrong, expired or used up. Check the latest e-mail, or start again to get a new code.";
 

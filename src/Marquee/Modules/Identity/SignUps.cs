@@ -23,6 +23,7 @@ internal sealed class SignUps(
     Accounts accounts,
     IMailSender mail,
     IOptions<AccountOptions> options,
+    Risk.SignUpRisk risk,
     TimeProvider clock)
 {
     /// <summary>Validation before anything is stored (says nothing about existing accounts).</summary>
@@ -54,7 +55,8 @@ internal sealed class SignUps(
     }
 
     /// <summary>Stores the pending sign-up and sends the e-mail. Call after <see cref="Check"/> found nothing.</summary>
-    public async Task StartAsync(SignUpRequest input, CancellationToken cancellationToken)
+    /// <param name="heldUntil">For a sign-up the risk scorer challenged: the code works only from then (the e-mail says so).</param>
+    public async Task StartAsync(SignUpRequest input, CancellationToken cancellationToken, DateTimeOffset? heldUntil = null)
     {
         var o = options.Value;
         var now = clock.GetUtcNow();
@@ -89,7 +91,7 @@ internal sealed class SignUps(
         if (existing is null)
         {
             await mail.SendAsync(email, $"Your Marquee code: {code}",
-                $"Your code to finish creating your Marquee account is {code}.{Environment.NewLine}{Environment.NewLine}It works once, for {(int)o.CodeLifetime.TotalMinutes} minutes. If you did not ask for it, ignore this e-mail: no account is created without it.",
+                $"Your code to finish creating your Marquee account is {code}.{Environment.NewLine}{Environment.NewLine}It works once, for {(int)o.CodeLifetime.TotalMinutes} minutes.{(heldUntil is { } h ? $" For this sign-up it works only from {h.UtcDateTime:yyyy-MM-dd HH:mm} UTC." : "")} If you did not ask for it, ignore this e-mail: no account is created without it.",
                 cancellationToken);
         }
         else
@@ -112,6 +114,11 @@ internal sealed class SignUps(
         if (pending is null || pending.ExpiresAt <= now || pending.Attempts >= options.Value.CodeAttempts)
         {
             return null;
+        }
+
+        if (await risk.HeldUntilAsync(pending.Email, cancellationToken) is not null)
+        {
+            return null; // a challenged sign-up: not yet (costs no attempt)
         }
 
         var given = (code ?? "").Trim().Replace(" ", "", StringComparison.Ordinal);
@@ -151,6 +158,7 @@ internal sealed class SignUps(
         Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes($"{id:N}:{code}")));
 }
 
-internal sealed record SignUpRequest(string? Email, string? Password, bool? AcceptTerms, bool? AcceptPrivacy);
+/// <param name="FormToken">The sign-up page's signed render time (the risk scorer's fast-form signal); API clients may omit it.</param>
+internal sealed record SignUpRequest(string? Email, string? Password, bool? AcceptTerms, bool? AcceptPrivacy, string? FormToken = null);
 
 internal sealed record VerifyRequest(string? Email, string? Code);

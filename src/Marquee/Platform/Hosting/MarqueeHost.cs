@@ -324,6 +324,7 @@ public static class MarqueeHost
         app.MapGroup("/api/compliance").MapCompliance();
         app.MapGroup("/api/identity").MapIdentity();
         app.MapSignOutForm();
+        app.MapIdentityProtocols();
         app.MapGroup("/api/catalog").MapCatalog();
         app.MapCatalogSite(); // /sitemap.xml and /robots.txt
         app.MapGroup("/api/media").MapMedia();
