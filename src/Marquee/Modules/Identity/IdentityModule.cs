@@ -49,6 +49,7 @@ public static class IdentityModule
         services.AddScoped<SignInFlow>();
         services.AddScoped<SignUps>();
         services.AddSingleton<IMailSender, MailSender>();
+        services.AddSingleton<Contracts.IMail, MailContract>();
         services.AddScoped<IDemoContent, IdentityDemo>();
 
         services.AddRateLimiter(o => o.AddPolicy(RateLimitPolicy, http =>
