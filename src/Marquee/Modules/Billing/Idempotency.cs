@@ -96,22 +96,37 @@ internal static class Idempotent
         {
             await db.SaveChangesAsync(ct);
         }
-        catch (DbUpdateException)
+        catch (DbUpdateException ex)
         {
-            // Nothing of this attempt was saved. A concurrent request with the same key won: its answer is the answer.
-            // Otherwise (one open subscription per account, a concurrent plan change) this request lost a race.
+            // Nothing of this attempt was saved. A concurrent request with the same key won: its answer is the answer
+            // (and the gateway charge, keyed by the same key, is that request's: never refund it here).
+            await using var fresh = services.GetRequiredService<IServiceScopeFactory>().CreateAsyncScope();
+            if (await StoredAsync(fresh.ServiceProvider.GetRequiredService<BillingDb>(), scope, key, hash, ct) is { } winner)
+            {
+                return winner;
+            }
+
+            if (IsTransient(ex))
+            {
+                // The database was busy: the same key retried later finds the same charge and completes.
+                return new Stored(503, JsonSerializer.Serialize(new ProblemDetails { Status = 503, Title = "Busy", Detail = "Try again with the same Idempotency-Key." }, json), null, false, false);
+            }
+
+            // Another request (another key) won a race this one lost: one open subscription per account, a plan change.
             if (answer.Compensate is { } charge)
             {
                 await services.GetRequiredService<IPaymentGateway>().RefundAsync(charge, CancellationToken.None);
             }
 
-            await using var fresh = services.GetRequiredService<IServiceScopeFactory>().CreateAsyncScope();
-            return await StoredAsync(fresh.ServiceProvider.GetRequiredService<BillingDb>(), scope, key, hash, ct)
-                   ?? new Stored(409, JsonSerializer.Serialize(new ProblemDetails { Status = 409, Title = "Conflict", Detail = "Another request changed this at the same time; nothing was charged. Try again." }, json), null, false, false);
+            return new Stored(409, JsonSerializer.Serialize(new ProblemDetails { Status = 409, Title = "Conflict", Detail = "Another request changed this at the same time; nothing was charged. Try again." }, json), null, false, false);
         }
 
         return new Stored(answer.Status, response, answer.Location, false, false);
     }
+
+    private static bool IsTransient(DbUpdateException ex) =>
+        ex.InnerException is Microsoft.Data.Sqlite.SqliteException { SqliteErrorCode: 5 or 6 }
+        || ex.InnerException is Npgsql.PostgresException { SqlState: "40001" or "40P01" or "55P03" };
 
     internal sealed record Stored(int Status, string Json, string? Location, bool Replayed, bool Mismatch);
 

@@ -27,7 +27,7 @@ internal sealed partial record NewPlan(
 
         foreach (var (currency, amount) in Prices ?? [])
         {
-            if (!CurrencyPattern().IsMatch(currency))
+            if (!CurrencyPattern().IsMatch(currency.ToUpperInvariant()))
             {
                 yield return new ValidationResult($"'{currency}' is not an ISO 4217 currency code (three capital letters).", [nameof(Prices)]);
             }
@@ -79,7 +79,7 @@ internal sealed class Offers(BillingDb db, TimeProvider time)
             Id = Guid.NewGuid(), Code = input.Code, Name = input.Name.Trim(), Period = input.Period!.Value, TrialDays = input.TrialDays,
             MaxHeight = input.MaxHeight, Streams = input.Streams, CreatedAt = time.GetUtcNow(),
         };
-        plan.Prices = [.. input.Prices.Select(kv => new PlanPrice { PlanId = plan.Id, Currency = kv.Key, Amount = kv.Value })];
+        plan.Prices = [.. input.Prices.Select(kv => new PlanPrice { PlanId = plan.Id, Currency = kv.Key.ToUpperInvariant(), Amount = kv.Value })];
         db.Plans.Add(plan);
         Audit(actor, "billing.plan-created", $"plan:{plan.Code}", $"{plan.Name}, {plan.Period}, {string.Join(", ", plan.Prices.Select(x => $"{x.Amount} {x.Currency}"))}");
         await db.SaveChangesAsync(cancellationToken);
