@@ -59,7 +59,7 @@ internal static class Idempotent
                 .GroupBy(x => x.m).ToDictionary(g => g.Key, g => g.Select(x => x.Item2).ToArray()));
         }
 
-        var stored = await ExecuteAsync(services, scope, key, hash, invalid is null ? c => effect(services, input!, key, c) : null, ct);
+        var stored = await ExecuteAsync(services, scope, key, hash, invalid is null ? (sp, c) => effect(sp, input!, key, c) : null, ct);
         if (stored is null)
         {
             return invalid!;
@@ -70,11 +70,15 @@ internal static class Idempotent
             : new StoredResult(stored.Status, stored.Json, stored.Location, stored.Replayed);
     }
 
-    /// <summary>The answer stored for the key, or the effect's (stored with it, in one transaction); null when there is none and no effect to run.</summary>
-    public static async Task<Stored?> ExecuteAsync(IServiceProvider services, string scope, string key, string hash, Func<CancellationToken, Task<Answer>>? effect, CancellationToken ct)
+    /// <summary>
+    /// The answer stored for the key, or the effect's (stored with it, in one transaction); null when there is none and no
+    /// effect to run. When saving fails (a race on the invoice counter, the one open subscription, a plan change), the
+    /// effect runs again in a fresh scope: the gateway answers the same charge for the same key, so nothing is charged
+    /// twice; a charge that the final answer does not use is refunded.
+    /// </summary>
+    public static async Task<Stored?> ExecuteAsync(IServiceProvider services, string scope, string key, string hash, Func<IServiceProvider, CancellationToken, Task<Answer>>? effect, CancellationToken ct)
     {
-        var db = services.GetRequiredService<BillingDb>();
-        if (await StoredAsync(db, scope, key, hash, ct) is { } replay)
+        if (await StoredAsync(services.GetRequiredService<BillingDb>(), scope, key, hash, ct) is { } replay)
         {
             return replay;
         }
@@ -85,48 +89,45 @@ internal static class Idempotent
         }
 
         var json = services.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions;
-        var answer = await effect(ct);
-        var response = JsonSerializer.Serialize(answer.Body, answer.Body.GetType(), json);
-        db.Idempotency.Add(new IdempotencyRecord
+        string? orphan = null;
+        for (var attempt = 0; attempt < 5; attempt++)
         {
-            Scope = scope, Key = key, RequestHash = hash, Status = answer.Status, Response = response, Location = answer.Location,
-            CreatedAt = services.GetRequiredService<TimeProvider>().GetUtcNow(),
-        });
-        try
-        {
-            await db.SaveChangesAsync(ct);
+            await using var fresh = attempt == 0 ? (AsyncServiceScope?)null : services.GetRequiredService<IServiceScopeFactory>().CreateAsyncScope();
+            var sp = fresh?.ServiceProvider ?? services;
+            var db = sp.GetRequiredService<BillingDb>();
+            if (attempt > 0 && await StoredAsync(db, scope, key, hash, ct) is { } winner)
+            {
+                return winner; // a concurrent request with the same key won: its answer (and its charge) stand
+            }
+
+            var answer = await effect(sp, ct);
+            var response = JsonSerializer.Serialize(answer.Body, answer.Body.GetType(), json);
+            db.Idempotency.Add(new IdempotencyRecord
+            {
+                Scope = scope, Key = key, RequestHash = hash, Status = answer.Status, Response = response, Location = answer.Location,
+                CreatedAt = sp.GetRequiredService<TimeProvider>().GetUtcNow(),
+            });
+            try
+            {
+                await db.SaveChangesAsync(ct);
+            }
+            catch (DbUpdateException)
+            {
+                orphan = answer.Compensate ?? orphan;
+                continue;
+            }
+
+            if (orphan is not null && orphan != answer.Compensate)
+            {
+                await sp.GetRequiredService<IPaymentGateway>().RefundAsync(orphan, CancellationToken.None);
+            }
+
+            return new Stored(answer.Status, response, answer.Location, false, false);
         }
-        catch (DbUpdateException ex)
-        {
-            // Nothing of this attempt was saved. A concurrent request with the same key won: its answer is the answer
-            // (and the gateway charge, keyed by the same key, is that request's: never refund it here).
-            await using var fresh = services.GetRequiredService<IServiceScopeFactory>().CreateAsyncScope();
-            if (await StoredAsync(fresh.ServiceProvider.GetRequiredService<BillingDb>(), scope, key, hash, ct) is { } winner)
-            {
-                return winner;
-            }
 
-            if (IsTransient(ex))
-            {
-                // The database was busy: the same key retried later finds the same charge and completes.
-                return new Stored(503, JsonSerializer.Serialize(new ProblemDetails { Status = 503, Title = "Busy", Detail = "Try again with the same Idempotency-Key." }, json), null, false, false);
-            }
-
-            // Another request (another key) won a race this one lost: one open subscription per account, a plan change.
-            if (answer.Compensate is { } charge)
-            {
-                await services.GetRequiredService<IPaymentGateway>().RefundAsync(charge, CancellationToken.None);
-            }
-
-            return new Stored(409, JsonSerializer.Serialize(new ProblemDetails { Status = 409, Title = "Conflict", Detail = "Another request changed this at the same time; nothing was charged. Try again." }, json), null, false, false);
-        }
-
-        return new Stored(answer.Status, response, answer.Location, false, false);
+        // Still racing: nothing was saved; the same key sent again finds the same charge and completes.
+        return new Stored(503, JsonSerializer.Serialize(new ProblemDetails { Status = 503, Title = "Busy", Detail = "Try again with the same Idempotency-Key." }, json), null, false, false);
     }
-
-    private static bool IsTransient(DbUpdateException ex) =>
-        ex.InnerException is Microsoft.Data.Sqlite.SqliteException { SqliteErrorCode: 5 or 6 }
-        || ex.InnerException is Npgsql.PostgresException { SqlState: "40001" or "40P01" or "55P03" };
 
     internal sealed record Stored(int Status, string Json, string? Location, bool Replayed, bool Mismatch);
 
