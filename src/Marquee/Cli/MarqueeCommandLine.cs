@@ -88,6 +88,11 @@ public static class MarqueeCommandLine
         verify.TreatUnmatchedTokensAsErrors = false;
         verify.SetAction((result, ct) => VerifyRightsAsync(result, ct));
         rights.Subcommands.Add(verify);
+        var billing = new Command("billing", "Billing tasks.");
+        var billingVerify = new Command("verify", "Check that the ledger balances and that payments, invoices and subscriptions agree with it; print the totals per account type and currency; exit 1 on any discrepancy.");
+        billingVerify.TreatUnmatchedTokensAsErrors = false;
+        billingVerify.SetAction((result, ct) => VerifyBillingAsync(result, ct));
+        billing.Subcommands.Add(billingVerify);
         var admin = new Command("admin", "Operator accounts.");
         var adminCreate = new Command("create", "Create an account with the admin role. The password is read from standard input (one line), or typed at a prompt.");
         var adminEmail = new Option<string>("--email") { Description = "The admin's e-mail address (the sign-in name).", Required = true };
@@ -105,6 +110,7 @@ public static class MarqueeCommandLine
         root.Subcommands.Add(db);
         root.Subcommands.Add(ingest);
         root.Subcommands.Add(rights);
+        root.Subcommands.Add(billing);
 
         var parsed = root.Parse(args);
         var code = await parsed.InvokeAsync();
@@ -418,6 +424,33 @@ public static class MarqueeCommandLine
 
         await Console.Out.WriteLineAsync($"Intact: {contracts} contract(s), {entries} history entries, every head matches {headFile}.");
         return Ok;
+    });
+
+    private static async Task<int> VerifyBillingAsync(ParseResult result, CancellationToken cancellationToken) => await Guard(async () =>
+    {
+        var builder = MarqueeHost.CreateBuilder(ConfigArgs(result), new Dictionary<string, string?>(QuietLogs) { ["Marquee:Roles"] = "web" });
+        await using var app = MarqueeHost.Build(builder);
+        await PrepareDatabaseAsync(app, builder.Configuration, cancellationToken);
+        var report = await Billing.BillingModule.VerifyAsync(app.Services, cancellationToken);
+        await Console.Out.WriteLineAsync($"{"Type",-10} {"Account",-18} {"Cur",-4} {"Debit",14} {"Credit",14} {"Balance",14}");
+        foreach (var t in report.Totals)
+        {
+            await Console.Out.WriteLineAsync(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{t.Type,-10} {t.Account,-18} {t.Currency,-4} {t.Debit,14} {t.Credit,14} {t.Balance,14}"));
+        }
+
+        foreach (var byType in report.Totals.GroupBy(t => (t.Type, t.Currency)))
+        {
+            await Console.Out.WriteLineAsync(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"Total {byType.Key.Type} {byType.Key.Currency}: {byType.Sum(t => t.Balance)} (minor units)"));
+        }
+
+        foreach (var problem in report.Problems)
+        {
+            await Console.Error.WriteLineAsync($"marquee: discrepancy: {problem}");
+        }
+
+        await Console.Out.WriteLineAsync($"{report.Transactions} ledger transaction(s), {report.Payments} payment(s), {report.Invoices} invoice(s), {report.Subscriptions} subscription(s): "
+            + (report.Problems.Count == 0 ? "balanced and in agreement." : $"{report.Problems.Count} discrepancy(ies)."));
+        return report.Problems.Count == 0 ? Ok : Failed;
     });
 
     /// <summary><c>Marquee:PublicBaseUrl</c>, else the first of <c>urls</c> (a wildcard host read as localhost), else http://localhost:5080.</summary>

@@ -29,7 +29,7 @@ public sealed partial class EndpointAuthorizationTests
         [.. app.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()];
 
     /// <summary>The policies that admit operators only (every console policy).</summary>
-    private static readonly string[] OperatorPolicies = [Policies.Console, Policies.ConsoleContent, Policies.ConsoleCompliance, Policies.ConsoleAdmin, Policies.Metrics];
+    private static readonly string[] OperatorPolicies = [Policies.Console, Policies.ConsoleContent, Policies.ConsoleCompliance, Policies.ConsoleFinance, Policies.ConsoleAdmin, Policies.Metrics];
 
     private static bool IsOperatorOnly(Endpoint e) =>
         e.Metadata.GetMetadata<IAllowAnonymous>() is null

@@ -52,6 +52,7 @@ public static class IdentityModule
         services.AddScoped<SignInFlow>();
         services.AddScoped<SignUps>();
         services.AddSingleton<IMailSender, MailSender>();
+        services.AddSingleton<Contracts.IMail, MailContract>();
         services.AddScoped<IDemoContent, IdentityDemo>();
         services.AddAccountServices(configuration);
         services.AddOidcProvider(configuration);

@@ -51,3 +51,9 @@ internal sealed class MailSender(IOptions<AccountOptions> options, IOptions<Marq
         await smtp.DisconnectAsync(quit: true, cancellationToken);
     }
 }
+
+/// <summary>The <see cref="Contracts.IMail"/> other modules send through: the same sender as Identity's own mail.</summary>
+internal sealed class MailContract(IMailSender sender) : Contracts.IMail
+{
+    public Task SendAsync(string to, string subject, string text, CancellationToken cancellationToken) => sender.SendAsync(to, subject, text, cancellationToken);
+}

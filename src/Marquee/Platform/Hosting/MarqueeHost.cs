@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.DataProtection;
+using Marquee.Billing;
 using Marquee.Catalog;
 using Marquee.Compliance;
 using Marquee.Identity;
@@ -219,6 +220,7 @@ public static class MarqueeHost
         services.AddMedia(configuration);
         services.AddDelivery(configuration);
         services.AddRights(configuration);
+        services.AddBilling(configuration);
         _ = environment;
     }
 
@@ -330,6 +332,7 @@ public static class MarqueeHost
         app.MapGroup("/api/media").MapMedia();
         app.MapGroup("/api/playback").MapDelivery();
         app.MapGroup("/api/rights").MapRights();
+        app.MapGroup("/api/billing").MapBilling();
 
         app.MapRazorComponents<App>()
             .AddInteractiveServerRenderMode();

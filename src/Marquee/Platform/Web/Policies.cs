@@ -37,6 +37,9 @@ public static class Policies
     /// <summary>The audit log and other compliance pages: admin or compliance.</summary>
     public const string ConsoleCompliance = "console-compliance";
 
+    /// <summary>Plans, invoices, refunds and the ledger: admin or finance.</summary>
+    public const string ConsoleFinance = "console-finance";
+
     /// <summary>Only admins: accounts and roles, platform settings.</summary>
     public const string ConsoleAdmin = "console-admin";
 
@@ -48,6 +51,7 @@ public static class Policies
         builder.AddPolicy(Console, p => p.RequireAuthenticatedUser().RequireRole(Roles.Operators));
         builder.AddPolicy(ConsoleContent, p => p.RequireAuthenticatedUser().RequireRole(Roles.Admin, Roles.Content));
         builder.AddPolicy(ConsoleCompliance, p => p.RequireAuthenticatedUser().RequireRole(Roles.Admin, Roles.Compliance));
+        builder.AddPolicy(ConsoleFinance, p => p.RequireAuthenticatedUser().RequireRole(Roles.Admin, Roles.Finance));
         builder.AddPolicy(ConsoleAdmin, p => p.RequireAuthenticatedUser().RequireRole(Roles.Admin));
         builder.AddPolicy(Metrics, p => p.AddRequirements(new MetricsScrapeRequirement()));
     }

@@ -1,0 +1,232 @@
+using System.Security.Claims;
+using Marquee.Billing.Contracts;
+using Marquee.Billing.Data;
+using Marquee.Delivery.Contracts;
+using Marquee.Platform;
+using Marquee.Platform.Data;
+using Marquee.Platform.Events;
+using Marquee.Platform.Web;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace Marquee.Billing;
+
+/// <summary>
+/// Billing: plans (SVOD tiers), rentals and purchases (TVOD), free titles; checkout through a payment gateway (the
+/// built-in sandbox) with idempotency keys and signed webhooks; invoices with tax, a double-entry ledger with deferred
+/// revenue; renewals, cancellation, plan changes with proration and dunning as durable jobs; entitlements at playback.
+/// </summary>
+public static class BillingModule
+{
+    public static IServiceCollection AddBilling(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<BillingOptions>().Bind(configuration.GetSection(BillingOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddModuleDb<BillingDb, SqliteBillingDb, PostgresBillingDb>(configuration);
+        services.AddScoped<Offers>();
+        services.AddScoped<Books>();
+        services.AddScoped<Checkouts>();
+        services.AddScoped<WebhookReceiver>();
+        services.AddScoped<LedgerVerifier>();
+        services.AddScoped<BillingQueries>();
+        services.AddScoped<IPlanLimits, PlanLimitsReader>();
+        services.AddScoped<IPlaybackPolicy, Entitlements>();
+        services.AddSingleton<SandboxSigner>();
+        services.AddSingleton<SandboxGateway>();
+        services.AddSingleton<IPaymentGateway>(sp => sp.GetRequiredService<SandboxGateway>());
+        services.AddSingleton<BillingScheduler>();
+        services.AddEventHandler<PaymentSucceeded, Receipts>();
+        services.AddConsoleLink("Billing", "Plans and ledger", "/console/billing");
+        var marquee = configuration.GetSection(MarqueeOptions.Section).Get<MarqueeOptions>() ?? new MarqueeOptions();
+        if (marquee.HasRole("worker"))
+        {
+            services.AddHostedService<BillingWorker>();
+        }
+
+        return services;
+    }
+
+    public static RouteGroupBuilder MapBilling(this IEndpointRouteBuilder endpoints)
+    {
+        var root = endpoints.MapGroup("").WithTags("Billing");
+
+        root.MapGet("/plans", async (Offers offers, CancellationToken ct) => TypedResults.Ok(await offers.PlansAsync(activeOnly: true, ct)))
+            .AllowAnonymous()
+            .WithName("ListPlans")
+            .WithSummary("Plans on sale, with prices per currency in minor units (net of tax), trial days, maximum height and streams.");
+
+        root.MapGet("/titles/{id:guid}/offer", async Task<Results<Ok<TitleOfferView>, ProblemHttpResult>> (Guid id, Offers offers, CancellationToken ct) =>
+                await offers.OfferAsync(id, ct) is { } o ? TypedResults.Ok(o) : TypedResults.Problem(title: "No offer for this title", statusCode: 404))
+            .AllowAnonymous()
+            .WithName("GetTitleOffer")
+            .WithSummary("How a title is offered: free, for rent, for purchase (prices in minor units, net of tax).");
+
+        root.MapPost("/webhooks/sandbox", async (HttpContext http, WebhookReceiver receiver, CancellationToken ct) =>
+            {
+                using var reader = new StreamReader(http.Request.Body);
+                var body = await reader.ReadToEndAsync(ct);
+                var result = await receiver.ReceiveAsync(body, http.Request.Headers[SandboxSigner.Header].ToString(), ct);
+                return result.Status == 200
+                    ? Results.Ok(new { result = result.Message })
+                    : Results.Problem(title: "Webhook not accepted", detail: result.Message, statusCode: result.Status);
+            })
+            .AllowAnonymous() // authenticated by its HMAC signature
+            .WithName("SandboxWebhook")
+            .WithSummary("The sandbox gateway's webhooks: Marquee-Signature t=...,v1=HMAC-SHA256(t.body); 400 for a bad signature or a stale timestamp (300 s); one effect per event id.");
+
+        var viewer = root.MapGroup("").RequireAuthorization();
+
+        viewer.MapPost("/checkout", (HttpContext http, CancellationToken _) => Idempotent.RunAsync<CheckoutInput>(http, Scope(http), (sp, input, key, ct) =>
+                sp.GetRequiredService<Checkouts>().CheckoutAsync(AccountOf(http), EmailOf(http), input, key, ct)))
+            .Accepts<CheckoutInput>("application/json")
+            .WithName("Checkout")
+            .WithSummary("Subscribes the signed-in account to a plan with a card (Idempotency-Key required): 201 active (or trialing), 202 with a redirect for 3-D Secure, 402 declined, 409 already subscribed, 422 key reused with another body.")
+            .ProducesProblem(402).ProducesProblem(409).ProducesProblem(422);
+
+        viewer.MapGet("/subscription", async Task<Results<Ok<SubscriptionView>, ProblemHttpResult>> (HttpContext http, BillingQueries q, CancellationToken ct) =>
+                await q.SubscriptionAsync(AccountOf(http), ct) is { } s ? TypedResults.Ok(s) : TypedResults.Problem(title: "No subscription", statusCode: 404))
+            .WithName("GetSubscription")
+            .WithSummary("The signed-in account's subscription.");
+
+        viewer.MapPost("/subscription/cancel", async Task<Results<Ok<SubscriptionView>, ProblemHttpResult>> (HttpContext http, Checkouts c, CancellationToken ct) =>
+                await c.CancelAsync(AccountOf(http), true, ct) is { } s ? TypedResults.Ok(s) : TypedResults.Problem(title: "No subscription", statusCode: 404))
+            .WithName("CancelSubscription")
+            .WithSummary("Cancels at the end of the paid period (it plays until then; no refund).");
+
+        viewer.MapPost("/subscription/resume", async Task<Results<Ok<SubscriptionView>, ProblemHttpResult>> (HttpContext http, Checkouts c, CancellationToken ct) =>
+                await c.CancelAsync(AccountOf(http), false, ct) is { } s ? TypedResults.Ok(s) : TypedResults.Problem(title: "No subscription", statusCode: 404))
+            .WithName("ResumeSubscription")
+            .WithSummary("Undoes a cancellation before the period ends.");
+
+        viewer.MapPost("/subscription/plan", (HttpContext http, CancellationToken _) => Idempotent.RunAsync<PlanChangeInput>(http, Scope(http), (sp, input, key, ct) =>
+                sp.GetRequiredService<Checkouts>().ChangePlanAsync(AccountOf(http), input, key, ct)))
+            .Accepts<PlanChangeInput>("application/json")
+            .WithName("ChangePlan")
+            .WithSummary("Upgrade now with a prorated charge for the rest of the period, or downgrade at the next renewal (Idempotency-Key required).");
+
+        viewer.MapPost("/subscription/payment-method", (HttpContext http, CancellationToken _) => Idempotent.RunAsync<CardInput>(http, Scope(http), (sp, input, key, ct) =>
+                sp.GetRequiredService<Checkouts>().UpdateCardAsync(AccountOf(http), input, key, ct)))
+            .Accepts<CardInput>("application/json")
+            .WithName("UpdatePaymentMethod")
+            .WithSummary("Replaces the card on file; a subscription in dunning is charged again at once (Idempotency-Key required).");
+
+        viewer.MapPost("/titles/{id:guid}/rent", (Guid id, HttpContext http) => Idempotent.RunAsync<TitlePurchaseInput>(http, Scope(http), (sp, input, key, ct) =>
+                sp.GetRequiredService<Checkouts>().BuyTitleAsync(AccountOf(http), EmailOf(http), id, GrantKind.Rental, input, key, ct)))
+            .Accepts<TitlePurchaseInput>("application/json")
+            .WithName("RentTitle")
+            .WithSummary("Rents a title: 30 days to start, 48 hours from the first play (Idempotency-Key required).");
+
+        viewer.MapPost("/titles/{id:guid}/buy", (Guid id, HttpContext http) => Idempotent.RunAsync<TitlePurchaseInput>(http, Scope(http), (sp, input, key, ct) =>
+                sp.GetRequiredService<Checkouts>().BuyTitleAsync(AccountOf(http), EmailOf(http), id, GrantKind.Purchase, input, key, ct)))
+            .Accepts<TitlePurchaseInput>("application/json")
+            .WithName("BuyTitle")
+            .WithSummary("Buys a title to keep (Idempotency-Key required).");
+
+        viewer.MapGet("/invoices/mine", async (HttpContext http, BillingQueries q, CancellationToken ct) => TypedResults.Ok(await q.InvoicesAsync(AccountOf(http), ct)))
+            .WithName("ListMyInvoices")
+            .WithSummary("The signed-in account's invoices and credit notes, newest first.");
+
+        viewer.MapGet("/payments/{id:guid}", async Task<Results<Ok<PaymentStatusView>, ProblemHttpResult>> (Guid id, HttpContext http, BillingQueries q, CancellationToken ct) =>
+                await q.PaymentAsync(id, AccountOf(http), ct) is { } p ? TypedResults.Ok(p) : TypedResults.Problem(title: "No such payment", statusCode: 404))
+            .WithName("GetPayment")
+            .WithSummary("A payment of the signed-in account (its state after a 3-D Secure challenge).");
+
+        var finance = root.MapGroup("").RequireAuthorization(Policies.ConsoleFinance);
+
+        finance.MapPost("/plans", async Task<Results<Created<PlanView>, ProblemHttpResult>> (NewPlan input, Offers offers, HttpContext http, CancellationToken ct) =>
+                await offers.CreateAsync(input, RequestActor.Of(http), ct) is { } p
+                    ? TypedResults.Created($"/api/billing/plans/{p.Code}", p)
+                    : TypedResults.Problem(title: "Code taken", detail: $"A plan '{input.Code}' exists.", statusCode: 409))
+            .Validate<NewPlan>()
+            .WithName("CreatePlan")
+            .WithSummary("Adds a plan: prices per currency in minor units net of tax, monthly or yearly, trial days, maximum height, streams (finance).");
+
+        finance.MapDelete("/plans/{code}", async Task<Results<NoContent, ProblemHttpResult>> (string code, Offers offers, HttpContext http, CancellationToken ct) =>
+                await offers.RetireAsync(code, RequestActor.Of(http), ct) ? TypedResults.NoContent() : TypedResults.Problem(title: "No such plan", statusCode: 404))
+            .WithName("RetirePlan")
+            .WithSummary("Takes a plan off sale; its subscribers keep it (finance).");
+
+        finance.MapPut("/titles/{id:guid}/offer", async (Guid id, TitleOfferInput input, Offers offers, HttpContext http, CancellationToken ct) =>
+                TypedResults.Ok(await offers.SetOfferAsync(id, input, RequestActor.Of(http), ct)))
+            .Validate<TitleOfferInput>()
+            .WithName("SetTitleOffer")
+            .WithSummary("Marks a title free, or offers it for rent or purchase (finance).");
+
+        finance.MapGet("/invoices", async (Guid? accountId, BillingQueries q, CancellationToken ct) => TypedResults.Ok(await q.AllInvoicesAsync(accountId, ct)))
+            .WithName("ListInvoices")
+            .WithSummary("Invoices and credit notes, newest first, optionally of one account (finance).");
+
+        finance.MapPost("/invoices/{id:guid}/refund", (Guid id, HttpContext http) => Idempotent.RunAsync<RefundInput>(http, "finance", (sp, _, _, ct) =>
+                sp.GetRequiredService<Checkouts>().RefundAsync(id, RequestActor.Of(http), ct)))
+            .Accepts<RefundInput>("application/json")
+            .WithName("RefundInvoice")
+            .WithSummary("Refunds a paid invoice in full with a credit note; what it paid for ends (finance; Idempotency-Key required).");
+
+        finance.MapGet("/ledger", async (LedgerVerifier verifier, CancellationToken ct) => TypedResults.Ok(await verifier.VerifyAsync(ct)))
+            .WithName("VerifyLedger")
+            .WithSummary("Ledger totals per account and currency, and every disagreement between ledger, payments, invoices and subscriptions (finance).");
+
+        finance.MapPost("/jobs/run", async (BillingScheduler scheduler, CancellationToken ct) => TypedResults.Ok(new { ran = await scheduler.RunDueAsync(ct), webhooks = await scheduler.DeliverSandboxWebhooksAsync(ct) }))
+            .WithName("RunBillingJobs")
+            .WithSummary("Runs due renewals, retries and revenue recognition now, and delivers pending sandbox webhooks (finance).");
+
+        return root;
+    }
+
+    private static Guid AccountOf(HttpContext http) => Guid.Parse(http.User.FindFirstValue(ClaimTypes.NameIdentifier)!);
+
+    private static string EmailOf(HttpContext http) => http.User.FindFirstValue(ClaimTypes.Email) ?? http.User.Identity?.Name ?? "";
+
+    private static string Scope(HttpContext http) => $"account:{AccountOf(http):N}";
+
+    /// <summary>For <c>marquee billing verify</c>.</summary>
+    public static async Task<(IReadOnlyList<(string Type, string Account, string Currency, long Debit, long Credit, long Balance)> Totals, int Transactions, int Payments, int Invoices, int Subscriptions, IReadOnlyList<string> Problems)> VerifyAsync(IServiceProvider services, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        await using var scope = services.CreateAsyncScope();
+        var r = await scope.ServiceProvider.GetRequiredService<LedgerVerifier>().VerifyAsync(cancellationToken);
+        return ([.. r.Totals.Select(t => (t.Type, t.Account, t.Currency, t.Debit, t.Credit, t.Balance))], r.Transactions, r.Payments, r.Invoices, r.Subscriptions, r.Problems);
+    }
+}
+
+/// <summary>The (empty) body of a refund: <c>{}</c>.</summary>
+internal sealed record RefundInput(string? Reason = null);
+
+internal sealed record PaymentStatusView(Guid Id, string Status, long Amount, string Currency, string InvoiceNumber, string? Failure);
+
+/// <summary>Reads for the account and finance pages.</summary>
+internal sealed class BillingQueries(BillingDb db)
+{
+    public async Task<SubscriptionView?> SubscriptionAsync(Guid accountId, CancellationToken ct)
+    {
+        var sub = await db.Subscriptions.AsNoTracking().Where(s => s.AccountId == accountId).OrderByDescending(s => s.Open).ThenByDescending(s => s.CreatedAt).FirstOrDefaultAsync(ct);
+        if (sub is null)
+        {
+            return null;
+        }
+
+        var plan = await db.Plans.AsNoTracking().FirstAsync(p => p.Id == sub.PlanId, ct);
+        var next = sub.NextPlanId is { } n ? await db.Plans.AsNoTracking().FirstAsync(p => p.Id == n, ct) : null;
+        return Checkouts.View(sub, plan, next);
+    }
+
+    public async Task<IReadOnlyList<InvoiceView>> InvoicesAsync(Guid accountId, CancellationToken ct) =>
+        [.. (await db.Invoices.AsNoTracking().Include(i => i.Lines).Where(i => i.AccountId == accountId && i.Status != InvoiceStatus.Void).ToListAsync(ct))
+            .OrderByDescending(i => i.IssuedAt).ThenByDescending(i => i.Sequence).Select(InvoiceView.Of)];
+
+    public async Task<IReadOnlyList<InvoiceView>> AllInvoicesAsync(Guid? accountId, CancellationToken ct) =>
+        [.. (await db.Invoices.AsNoTracking().Include(i => i.Lines).Where(i => accountId == null || i.AccountId == accountId).ToListAsync(ct))
+            .OrderByDescending(i => i.IssuedAt).ThenByDescending(i => i.Sequence).Take(500).Select(InvoiceView.Of)];
+
+    public async Task<PaymentStatusView?> PaymentAsync(Guid id, Guid accountId, CancellationToken ct)
+    {
+        var p = await db.Payments.AsNoTracking().FirstOrDefaultAsync(x => x.Id == id && x.AccountId == accountId, ct);
+        if (p is null)
+        {
+            return null;
+        }
+
+        var number = await db.Invoices.AsNoTracking().Where(i => i.Id == p.InvoiceId).Select(i => i.Number).FirstAsync(ct);
+        return new PaymentStatusView(p.Id, p.Status.ToString(), p.Amount, p.Currency, number, p.Failure);
+    }
+}

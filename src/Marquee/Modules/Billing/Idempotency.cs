@@ -1,0 +1,162 @@
+using System.ComponentModel.DataAnnotations;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Marquee.Billing.Data;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.AspNetCore.Mvc;
+using JsonOptions = Microsoft.AspNetCore.Http.Json.JsonOptions;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace Marquee.Billing;
+
+/// <summary>
+/// Money-moving requests: each carries an <c>Idempotency-Key</c> header, stored with a hash of the request and the answer
+/// in the same transaction as the effect. The same key with the same request gets the stored answer (no second effect);
+/// the same key with another request gets 422.
+/// </summary>
+internal static class Idempotent
+{
+    public const string Header = "Idempotency-Key";
+
+    public static async Task<IResult> RunAsync<TIn>(HttpContext http, string scope, Func<IServiceProvider, TIn, string, CancellationToken, Task<Answer>> effect)
+    {
+        var ct = http.RequestAborted;
+        var key = http.Request.Headers[Header].ToString();
+        if (string.IsNullOrWhiteSpace(key) || key.Length > 200)
+        {
+            return TypedResults.Problem(title: "Idempotency-Key required", detail: "Send an Idempotency-Key header (1 to 200 characters), the same one when you retry this request.", statusCode: 400);
+        }
+
+        using var buffer = new MemoryStream();
+        await http.Request.Body.CopyToAsync(buffer, ct);
+        var body = buffer.ToArray();
+        var hash = Hash($"{http.Request.Method} {http.Request.Path}", body);
+
+        var services = http.RequestServices;
+        var json = services.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions;
+        TIn? input = default;
+        IResult? invalid = null;
+        try
+        {
+            input = JsonSerializer.Deserialize<TIn>(body, json);
+        }
+        catch (JsonException ex)
+        {
+            invalid = TypedResults.Problem(title: "Invalid JSON", detail: ex.Message, statusCode: 400);
+        }
+
+        if (invalid is null && input is null)
+        {
+            invalid = TypedResults.Problem(title: "A body is required", statusCode: 400);
+        }
+
+        var results = new List<ValidationResult>();
+        if (invalid is null && !Validator.TryValidateObject(input!, new ValidationContext(input!), results, validateAllProperties: true))
+        {
+            invalid = TypedResults.ValidationProblem(results.SelectMany(r => r.MemberNames.DefaultIfEmpty("").Select(m => (m, r.ErrorMessage ?? "Invalid.")))
+                .GroupBy(x => x.m).ToDictionary(g => g.Key, g => g.Select(x => x.Item2).ToArray()));
+        }
+
+        var stored = await ExecuteAsync(services, scope, key, hash, invalid is null ? (sp, c) => effect(sp, input!, key, c) : null, ct);
+        if (stored is null)
+        {
+            return invalid!;
+        }
+
+        return stored.Mismatch
+            ? TypedResults.Problem(title: "Idempotency-Key reused", detail: "This Idempotency-Key was used with a different request.", statusCode: 422)
+            : new StoredResult(stored.Status, stored.Json, stored.Location, stored.Replayed);
+    }
+
+    /// <summary>
+    /// The answer stored for the key, or the effect's (stored with it, in one transaction); null when there is none and no
+    /// effect to run. When saving fails (a race on the invoice counter, the one open subscription, a plan change), the
+    /// effect runs again in a fresh scope: the gateway answers the same charge for the same key, so nothing is charged
+    /// twice; a charge that the final answer does not use is refunded.
+    /// </summary>
+    public static async Task<Stored?> ExecuteAsync(IServiceProvider services, string scope, string key, string hash, Func<IServiceProvider, CancellationToken, Task<Answer>>? effect, CancellationToken ct)
+    {
+        if (await StoredAsync(services.GetRequiredService<BillingDb>(), scope, key, hash, ct) is { } replay)
+        {
+            return replay;
+        }
+
+        if (effect is null)
+        {
+            return null;
+        }
+
+        var json = services.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions;
+        string? orphan = null;
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            await using var fresh = attempt == 0 ? (AsyncServiceScope?)null : services.GetRequiredService<IServiceScopeFactory>().CreateAsyncScope();
+            var sp = fresh?.ServiceProvider ?? services;
+            var db = sp.GetRequiredService<BillingDb>();
+            if (attempt > 0 && await StoredAsync(db, scope, key, hash, ct) is { } winner)
+            {
+                return winner; // a concurrent request with the same key won: its answer (and its charge) stand
+            }
+
+            var answer = await effect(sp, ct);
+            var response = JsonSerializer.Serialize(answer.Body, answer.Body.GetType(), json);
+            db.Idempotency.Add(new IdempotencyRecord
+            {
+                Scope = scope, Key = key, RequestHash = hash, Status = answer.Status, Response = response, Location = answer.Location,
+                CreatedAt = sp.GetRequiredService<TimeProvider>().GetUtcNow(),
+            });
+            try
+            {
+                await db.SaveChangesAsync(ct);
+            }
+            catch (DbUpdateException)
+            {
+                orphan = answer.Compensate ?? orphan;
+                continue;
+            }
+
+            if (orphan is not null && orphan != answer.Compensate)
+            {
+                await sp.GetRequiredService<IPaymentGateway>().RefundAsync(orphan, CancellationToken.None);
+            }
+
+            return new Stored(answer.Status, response, answer.Location, false, false);
+        }
+
+        // Still racing: nothing was saved; the same key sent again finds the same charge and completes.
+        return new Stored(503, JsonSerializer.Serialize(new ProblemDetails { Status = 503, Title = "Busy", Detail = "Try again with the same Idempotency-Key." }, json), null, false, false);
+    }
+
+    internal sealed record Stored(int Status, string Json, string? Location, bool Replayed, bool Mismatch);
+
+    private static async Task<Stored?> StoredAsync(BillingDb db, string scope, string key, string hash, CancellationToken ct)
+    {
+        var stored = await db.Idempotency.AsNoTracking().FirstOrDefaultAsync(r => r.Scope == scope && r.Key == key, ct);
+        return stored is null ? null : new Stored(stored.Status, stored.Response, stored.Location, true, stored.RequestHash != hash);
+    }
+
+    public static string Hash(string request, ReadOnlySpan<byte> body) =>
+        Convert.ToHexStringLower(SHA256.HashData([.. Encoding.UTF8.GetBytes(request + "\n"), .. body]));
+
+    private sealed class StoredResult(int status, string json, string? location, bool replayed) : IResult
+    {
+        public async Task ExecuteAsync(HttpContext httpContext)
+        {
+            httpContext.Response.StatusCode = status;
+            httpContext.Response.ContentType = status >= 400 ? "application/problem+json" : "application/json; charset=utf-8";
+            if (location is not null)
+            {
+                httpContext.Response.Headers.Location = location;
+            }
+
+            if (replayed)
+            {
+                httpContext.Response.Headers["Idempotent-Replayed"] = "true";
+            }
+
+            await httpContext.Response.WriteAsync(json);
+        }
+    }
+}

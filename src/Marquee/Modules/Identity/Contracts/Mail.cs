@@ -1,0 +1,10 @@
+namespace Marquee.Identity.Contracts;
+
+/// <summary>
+/// Sends a plain-text e-mail the way Identity does (SMTP when configured, else an .eml file in the pickup folder), for
+/// other modules' mail (Billing's receipts).
+/// </summary>
+public interface IMail
+{
+    Task SendAsync(string to, string subject, string text, CancellationToken cancellationToken);
+}
