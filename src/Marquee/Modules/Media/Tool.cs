@@ -12,7 +12,7 @@ internal sealed record ToolRun(int ExitCode, string Output, string Errors)
 }
 
 /// <summary>How the media tools are confined (see <see cref="MediaOptions.Sandbox"/>).</summary>
-public enum ToolSandboxMode
+internal enum ToolSandboxMode
 {
     Auto,
     Bubblewrap,
