@@ -95,8 +95,8 @@ public sealed class PlayerLayoutTests(BrowserFixture browser)
         await page.WaitForFunctionAsync("() => document.getElementById('player').currentTime > 0.5", null, new() { Timeout = 30_000 });
         await Expect(page.Locator("#next")).ToHaveAttributeAsync("aria-disabled", "true");
 
-        // P goes back. (Waits for the navigation's commit, not its load: the 4 s track it lands on autoplays and moves on
-        // by itself when it ends, which a loaded machine can reach before the page's load event is seen.)
+        // P goes back. (Waits for the navigation's commit, not its load: the track it lands on autoplays and moves on by
+        // itself when it ends.)
         await page.Keyboard.PressAsync("p");
         await page.WaitForURLAsync($"**/watch/{tracks[1].Id}?autoplay=1", new() { Timeout = 30_000, WaitUntil = WaitUntilState.Commit });
         session.AssertNoErrors();
@@ -167,7 +167,9 @@ public sealed class PlayerLayoutTests(BrowserFixture browser)
         }
     }
 
-    /// <summary>The demo album's three tracks (seeded by the fixture without media), each given a 4 s tone, in album order.</summary>
+    /// <summary>The demo album's three tracks (seeded by the fixture without media), each given a 30 s tone, in album order.</summary>
+    /// <remarks>Long enough that a track reached with ?autoplay=1 cannot end and move on by itself before a loaded CI
+    /// machine's test process sees the navigation (with 4 s tones it sometimes did).</remarks>
     private async Task<IReadOnlyList<(Guid Id, string Name)>> AlbumAsync()
     {
         await Once.WaitAsync();
@@ -188,7 +190,7 @@ public sealed class PlayerLayoutTests(BrowserFixture browser)
                 var (code, _, error) = await Tools.RunAsync("ffmpeg",
                 [
                     "-v", "error", "-y", "-f", "lavfi", "-i", $"sine=frequency={(330 + (110 * n++)).ToString(CultureInfo.InvariantCulture)}:sample_rate=48000",
-                    "-t", "4", "-c:a", "aac", "-b:a", "128k", path,
+                    "-t", "30", "-c:a", "aac", "-b:a", "128k", path,
                 ]);
                 Assert.True(code == 0, error);
                 await IngestAsync(path, id);

@@ -41,8 +41,8 @@ public sealed partial class OidcPagesTests(BrowserFixture browser)
 
         await session.GoAsync($"/connect/authorize?client_id={clientId}&response_type=code&scope=openid&redirect_uri={Uri.EscapeDataString(Callback)}&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256&state=abc");
         await Expect(page).ToHaveURLAsync(new Regex("/signin\\?"));
-        await page.GetByLabel("E-mail").FillAsync(email);
-        await page.GetByLabel("Password").FillAsync(password);
+        await page.GetByLabel("E-mail", new() { Exact = true }).FillAsync(email);
+        await page.GetByLabel("Password", new() { Exact = true }).FillAsync(password);
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
 
         // Through /signin/continue (a new navigation: the sign-in form's CSP form-action 'self' would stop a form

@@ -72,6 +72,13 @@ internal static class Tool
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(access);
+        // A tool that is not installed is the machine's failure, not the file's: say so as an unconfined start would,
+        // rather than let the sandbox's own error read like ffmpeg refusing the file.
+        if (!(Path.IsPathRooted(executable) ? File.Exists(executable) : OnPath(executable) is not null))
+        {
+            throw new InvalidOperationException($"Could not start '{executable}': not found. Set Marquee:Media:FfmpegPath / FfprobePath.");
+        }
+
         var command = ConfinedCommand(options, executable, access, workingDirectory);
         return RunUnconfinedAsync(command[0], [.. command.Skip(1), .. arguments], onOutputLine, cancellationToken, workingDirectory);
     }
