@@ -43,7 +43,7 @@ public sealed partial class OidcPagesTests(BrowserFixture browser)
         await Expect(page).ToHaveURLAsync(new Regex("/signin\\?"));
         await page.GetByLabel("E-mail", new() { Exact = true }).FillAsync(email);
         await page.GetByLabel("Password", new() { Exact = true }).FillAsync(password);
-        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in", Exact = true }).ClickAsync();
 
         // Through /signin/continue (a new navigation: the sign-in form's CSP form-action 'self' would stop a form
         // post's redirects from ending at the app's origin), back to the authorize endpoint, then to the app.
