@@ -61,7 +61,7 @@ internal static class Tool
     /// paths visible (inputs read-only, one writable folder), no network, no IPC, its own PID namespace, killed when this
     /// process dies (even by SIGKILL: <c>--die-with-parent</c>), and under <c>prlimit</c>'s memory and CPU limits.
     /// </summary>
-    public static Task<ToolRun> RunConfinedAsync(
+    public static async Task<ToolRun> RunConfinedAsync(
         MediaOptions options,
         string executable,
         ToolAccess access,
@@ -80,7 +80,15 @@ internal static class Tool
         }
 
         var command = ConfinedCommand(options, executable, access, workingDirectory);
-        return RunUnconfinedAsync(command[0], [.. command.Skip(1), .. arguments], onOutputLine, cancellationToken, workingDirectory);
+        var run = await RunUnconfinedAsync(command[0], [.. command.Skip(1), .. arguments], onOutputLine, cancellationToken, workingDirectory);
+        // The sandbox itself failing (bwrap's own message, e.g. a namespace it could not make) is the machine's failure,
+        // not the file's: raise it so the attempt is retried rather than the source rejected.
+        if (!run.Succeeded && run.Errors.Split('\n').FirstOrDefault(l => l.StartsWith("bwrap:", StringComparison.Ordinal)) is { } sandboxError)
+        {
+            throw new InvalidOperationException($"Could not start '{executable}' in its sandbox: {sandboxError}");
+        }
+
+        return run;
     }
 
     /// <summary>The command line (before the tool's own arguments) that confines one run: prlimit, bwrap and their options, then the tool.</summary>
