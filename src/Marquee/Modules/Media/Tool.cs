@@ -74,7 +74,7 @@ internal static class Tool
         ArgumentNullException.ThrowIfNull(access);
         // A tool that is not installed is the machine's failure, not the file's: say so as an unconfined start would,
         // rather than let the sandbox's own error read like ffmpeg refusing the file.
-        if (!(Path.IsPathRooted(executable) ? File.Exists(executable) : OnPath(executable) is not null))
+        if (!(executable.Contains(Path.DirectorySeparatorChar, StringComparison.Ordinal) ? File.Exists(Path.GetFullPath(executable)) : OnPath(executable) is not null))
         {
             throw new InvalidOperationException($"Could not start '{executable}': not found. Set Marquee:Media:FfmpegPath / FfprobePath.");
         }
@@ -140,9 +140,13 @@ internal static class Tool
         }
 
         command.AddRange(["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]);
-        if (Path.IsPathRooted(executable) && !executable.StartsWith("/usr/", StringComparison.Ordinal))
+        if (executable.Contains(Path.DirectorySeparatorChar, StringComparison.Ordinal))
         {
-            command.AddRange(["--ro-bind", executable, executable]);
+            executable = Path.GetFullPath(executable); // a path relative to this process means nothing inside the sandbox
+            if (!executable.StartsWith("/usr/", StringComparison.Ordinal))
+            {
+                command.AddRange(["--ro-bind", executable, executable]);
+            }
         }
 
         foreach (var read in access.Read)
