@@ -68,6 +68,14 @@ public sealed class MediaSources : IAsyncLifetime
         return Task.CompletedTask;
     }
 
+    /// <summary>The probe's acceptance, or a failure that says why the source was refused (a bare type mismatch hides it).</summary>
+    internal static MediaAccepted Accepted(ProbeOutcome outcome) => outcome switch
+    {
+        MediaAccepted accepted => accepted,
+        MediaRejected rejected => throw new Xunit.Sdk.XunitException($"The probe refused the source: {rejected.Reason}"),
+        _ => throw new Xunit.Sdk.XunitException($"Unexpected probe outcome {outcome}"),
+    };
+
     internal static async Task<ToolRun> FfmpegAsync(string[] arguments, bool mustSucceed = true)
     {
         var run = await Tool.RunUnconfinedAsync("ffmpeg", ["-nostdin", "-v", "error", "-y", .. arguments], null, CancellationToken.None);

@@ -22,7 +22,7 @@ public sealed class PackagedVideo : IAsyncLifetime
     {
         await Sources.InitializeAsync();
         var options = MediaSources.Options();
-        var probed = Assert.IsType<MediaAccepted>(await new Probe(options).InspectAsync(Sources.Folder, MediaSources.Video720, CancellationToken.None));
+        var probed = MediaSources.Accepted(await new Probe(options).InspectAsync(Sources.Folder, MediaSources.Video720, CancellationToken.None));
         var packager = new Packager(new Transcoder(options), NullLogger<Packager>.Instance);
         Result = await packager.PackageAsync(AssetId, Sources.PathOf(MediaSources.Video720), probed.Info, Root, Key,
             new SynchronousProgress<TranscodeProgress>(Reports.Add), CancellationToken.None);

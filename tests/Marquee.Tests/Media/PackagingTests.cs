@@ -151,7 +151,7 @@ public sealed partial class PackagingTests(PackagedVideo packaged) : IClassFixtu
     public async Task Package_WhenAudioOnly_GetsAnAacLadderNormalisedToMinus16Lufs()
     {
         var options = MediaSources.Options();
-        var probed = Assert.IsType<MediaAccepted>(await new Probe(options).InspectAsync(packaged.Sources.Folder, MediaSources.AudioOnly, CancellationToken.None));
+        var probed = MediaSources.Accepted(await new Probe(options).InspectAsync(packaged.Sources.Folder, MediaSources.AudioOnly, CancellationToken.None));
         var id = Guid.NewGuid();
         var key = HlsEncryption.NewKey();
 
@@ -209,7 +209,7 @@ public sealed partial class PackagingTests(PackagedVideo packaged) : IClassFixtu
     public async Task Package_WhenSilentVideoBelow240pWithAnOddHeight_GetsOneEvenRungWithoutAudio()
     {
         var options = MediaSources.Options();
-        var probed = Assert.IsType<MediaAccepted>(await new Probe(options).InspectAsync(packaged.Sources.Folder, MediaSources.TinySilent, CancellationToken.None));
+        var probed = MediaSources.Accepted(await new Probe(options).InspectAsync(packaged.Sources.Folder, MediaSources.TinySilent, CancellationToken.None));
         var id = Guid.NewGuid();
 
         var result = await new Packager(new Transcoder(options), NullLogger<Packager>.Instance)
@@ -227,7 +227,7 @@ public sealed partial class PackagingTests(PackagedVideo packaged) : IClassFixtu
     public async Task Package_WhenCancelled_KillsFfmpegAndPublishesNothing()
     {
         var options = MediaSources.Options();
-        var probed = Assert.IsType<MediaAccepted>(await new Probe(options).InspectAsync(packaged.Sources.Folder, MediaSources.Video720, CancellationToken.None));
+        var probed = MediaSources.Accepted(await new Probe(options).InspectAsync(packaged.Sources.Folder, MediaSources.Video720, CancellationToken.None));
         var id = Guid.NewGuid();
         using var cancel = new CancellationTokenSource();
 
@@ -266,7 +266,7 @@ public sealed partial class PackagingTests(PackagedVideo packaged) : IClassFixtu
     [Fact]
     public async Task Package_WhenFfmpegFails_DeletesItsStagingFolder()
     {
-        var probed = Assert.IsType<MediaAccepted>(await new Probe(MediaSources.Options()).InspectAsync(packaged.Sources.Folder, MediaSources.Video720, CancellationToken.None));
+        var probed = MediaSources.Accepted(await new Probe(MediaSources.Options()).InspectAsync(packaged.Sources.Folder, MediaSources.Video720, CancellationToken.None));
         var id = Guid.NewGuid();
         var broken = MediaSources.Options(o => o.FfmpegPath = "false");
 

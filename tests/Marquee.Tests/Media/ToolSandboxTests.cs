@@ -231,4 +231,20 @@ public sealed class ToolSandboxTests : IAsyncLifetime
             process.Dispose();
         }
     }
+
+    [Fact]
+    public async Task Confined_WhenEndedByASignalWithoutAWord_IsTheMachinesFailureNotTheFiles()
+    {
+        var limited = new MediaOptions { Sandbox = ToolSandboxMode.Bubblewrap, ToolCpuLimitSeconds = 1 };
+        using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        string[] endless = ["-nostdin", "-v", "quiet", "-f", "lavfi", "-i", "testsrc2=size=1280x720", "-c:v", "libx264", "-f", "null", "-"];
+
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+            Tool.RunConfinedAsync(limited, "ffmpeg", ToolAccess.WritingOnly(folder), endless, null, deadline.Token));
+        var worded = await Tool.RunConfinedAsync(limited, "ffprobe", ToolAccess.WritingOnly(folder), ["-v", "error", "file:/nothing-here.mp4"], null, deadline.Token);
+
+        Assert.Contains("ended by signal", e.Message, StringComparison.Ordinal);
+        Assert.False(worded.Succeeded); // control: a tool that fails and says why is the file's answer, returned as it is
+        Assert.Contains("No such file", worded.Errors, StringComparison.Ordinal);
+    }
 }

@@ -22,7 +22,7 @@ public sealed class PackagedTracks : IAsyncLifetime
         await Sources.InitializeAsync();
         await TrackSources.MakeAsync(Sources.PathOf("tracks.mkv"));
         var options = MediaSources.Options();
-        var probed = Assert.IsType<MediaAccepted>(await new Probe(options).InspectAsync(Sources.Folder, "tracks.mkv", CancellationToken.None));
+        var probed = MediaSources.Accepted(await new Probe(options).InspectAsync(Sources.Folder, "tracks.mkv", CancellationToken.None));
         Result = await new Packager(new Transcoder(options), NullLogger<Packager>.Instance).PackageAsync(AssetId, Sources.PathOf("tracks.mkv"), probed.Info,
             Path.Combine(Sources.Folder, "published"), Key, null, CancellationToken.None);
     }

@@ -88,6 +88,13 @@ internal static class Tool
             throw new InvalidOperationException($"Could not start '{executable}' in its sandbox: {sandboxError}");
         }
 
+        // Ended by a signal without a word (killed from outside: the machine's memory, an operator, a dying parent) is not
+        // the file's answer either: retried. A file that crashes the tool the same way each time fails after the attempts.
+        if (run.ExitCode > 128 && string.IsNullOrWhiteSpace(run.Errors))
+        {
+            throw new InvalidOperationException($"'{Path.GetFileName(executable)}' was ended by signal {run.ExitCode - 128} before it said anything.");
+        }
+
         return run;
     }
 
