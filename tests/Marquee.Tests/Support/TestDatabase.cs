@@ -29,7 +29,8 @@ public sealed class TestDatabase : IAsyncDisposable
     public static bool IsPostgres =>
         string.Equals(Environment.GetEnvironmentVariable("MARQUEE_TEST_PROVIDER"), "Postgres", StringComparison.OrdinalIgnoreCase);
 
-    public static async Task<TestDatabase> CreateAsync()
+    /// <summary>A new database; <paramref name="migrated"/> starts it as a copy of <see cref="MigratedTemplate"/> (PostgreSQL; SQLite's file is copied by <see cref="TestStorage"/>).</summary>
+    public static async Task<TestDatabase> CreateAsync(bool migrated = true)
     {
         if (!IsPostgres)
         {
@@ -42,7 +43,8 @@ public sealed class TestDatabase : IAsyncDisposable
         await using (var connection = new NpgsqlConnection(admin))
         {
             await connection.OpenAsync();
-            await using var command = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", connection);
+            var template = migrated ? $" TEMPLATE \"{await MigratedTemplate.PostgresAsync(admin)}\"" : "";
+            await using var command = new NpgsqlCommand($"CREATE DATABASE \"{name}\"{template}", connection);
             await command.ExecuteNonQueryAsync();
         }
 

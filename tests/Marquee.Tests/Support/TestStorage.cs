@@ -13,11 +13,17 @@ public sealed class TestStorage : IAsyncDisposable
 
     public string DataDir { get; }
 
-    public static async Task<TestStorage> CreateAsync()
+    /// <summary>A new data folder and database, migrated (a copy of <see cref="MigratedTemplate"/>) unless <paramref name="migrated"/> is false.</summary>
+    public static async Task<TestStorage> CreateAsync(bool migrated = true)
     {
-        var database = await TestDatabase.CreateAsync();
+        var database = await TestDatabase.CreateAsync(migrated);
         var dataDir = Path.Combine(Path.GetTempPath(), "marquee-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dataDir);
+        if (migrated && database.ConnectionString is null)
+        {
+            File.Copy(await MigratedTemplate.SqliteFileAsync(), Path.Combine(dataDir, "marquee.db"));
+        }
+
         return new TestStorage(database, dataDir);
     }
 
