@@ -62,3 +62,39 @@ internal sealed record PlayerSession(Guid Id, string ManifestUrl, string Heartbe
         return string.Concat(url.AsSpan(0, i), flipped.ToString(), url.AsSpan(i + 1));
     }
 }
+
+/// <summary>
+/// One host shared by the tests of a class that need nothing special of it: a host start costs seconds and the suite
+/// starts hundreds. Each test starts its own playback session, so the stream limit is raised for the shared admin.
+/// </summary>
+public sealed class SharedPlaybackHost : IAsyncLifetime
+{
+    private readonly SemaphoreSlim gate = new(1, 1);
+
+    private MarqueeApp? app;
+
+    internal async Task<MarqueeApp> GetAsync(TestPackage package)
+    {
+        await gate.WaitAsync();
+        try
+        {
+            return app ??= await PlaybackHost.StartAsync(package, c => c["Marquee:Identity:MaxConcurrentStreams"] = "100");
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        if (app is not null)
+        {
+            await app.DisposeAsync();
+        }
+
+        gate.Dispose();
+    }
+}

@@ -11,7 +11,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Marquee.Tests.Delivery;
 
 /// <summary>The sessions API over a stub package (no ffmpeg): runs on SQLite and PostgreSQL.</summary>
-public sealed class PlaybackSessionsApiTests(HlsStub package) : IClassFixture<HlsStub>
+public sealed class PlaybackSessionsApiTests(HlsStub package, SharedPlaybackHost shared) : IClassFixture<HlsStub>, IClassFixture<SharedPlaybackHost>
 {
     [Fact]
     public async Task StartSession_WhenLocalViewer_Answers201WithSignedManifestUrl()
@@ -46,7 +46,7 @@ public sealed class PlaybackSessionsApiTests(HlsStub package) : IClassFixture<Hl
     [Fact]
     public async Task StartSession_WhenTitleHasNoPackage_Answers404Problem()
     {
-        await using var app = await PlaybackHost.StartAsync(package);
+        var app = await shared.GetAsync(package);
 
         var response = await app.PostJsonAsync("/api/playback/sessions", new { titleId = Guid.NewGuid() });
 
@@ -60,7 +60,7 @@ public sealed class PlaybackSessionsApiTests(HlsStub package) : IClassFixture<Hl
     [InlineData("{not json")]
     public async Task StartSession_WhenBodyBad_Answers400Problem(string body)
     {
-        await using var app = await PlaybackHost.StartAsync(package);
+        var app = await shared.GetAsync(package);
 
         using var content = new StringContent(body, System.Text.Encoding.UTF8, "application/json");
         var response = await app.Client.PostAsync("/api/playback/sessions", content);
@@ -72,7 +72,7 @@ public sealed class PlaybackSessionsApiTests(HlsStub package) : IClassFixture<Hl
     [Fact]
     public async Task StartSession_WhenNotSignedIn_Answers403ProblemWithReason()
     {
-        await using var app = await PlaybackHost.StartAsync(package);
+        var app = await shared.GetAsync(package);
 
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/playback/sessions") { Content = JsonContent.Create(new { titleId = package.TitleId }) };
         var response = await app.AnonymousClient.SendAsync(request);
@@ -86,7 +86,7 @@ public sealed class PlaybackSessionsApiTests(HlsStub package) : IClassFixture<Hl
     [Fact]
     public async Task Heartbeat_WhenSessionLive_RenewsTokenAndRecordsPosition()
     {
-        await using var app = await PlaybackHost.StartAsync(package);
+        var app = await shared.GetAsync(package);
         var session = await app.StartSessionAsync(package.TitleId);
 
         var response = await app.PostJsonAsync(session.HeartbeatUrl, new { positionSeconds = 12.5 });
@@ -144,7 +144,7 @@ public sealed class PlaybackSessionsApiTests(HlsStub package) : IClassFixture<Hl
     [Fact]
     public async Task Heartbeat_WhenPositionNegative_Answers400Problem()
     {
-        await using var app = await PlaybackHost.StartAsync(package);
+        var app = await shared.GetAsync(package);
         var session = await app.StartSessionAsync(package.TitleId);
 
         var response = await app.PostJsonAsync(session.HeartbeatUrl, new { positionSeconds = -4 });
@@ -156,7 +156,7 @@ public sealed class PlaybackSessionsApiTests(HlsStub package) : IClassFixture<Hl
     [Fact]
     public async Task Heartbeat_WhenSessionIsSomeoneElses_Answers404()
     {
-        await using var app = await PlaybackHost.StartAsync(package);
+        var app = await shared.GetAsync(package);
         var session = await app.StartSessionAsync(package.TitleId);
 
         using var request = new HttpRequestMessage(HttpMethod.Post, session.HeartbeatUrl) { Content = JsonContent.Create(new { position = 1 }) };
@@ -244,7 +244,7 @@ public sealed class PlaybackSessionsApiTests(HlsStub package) : IClassFixture<Hl
     [Fact]
     public async Task ConsoleOverview_WhenASessionIsLive_ShowsLivePlaybackSessions()
     {
-        await using var app = await PlaybackHost.StartAsync(package);
+        var app = await shared.GetAsync(package);
         await app.StartSessionAsync(package.TitleId);
 
         var page = await app.Client.GetStringAsync("/console");
@@ -255,7 +255,7 @@ public sealed class PlaybackSessionsApiTests(HlsStub package) : IClassFixture<Hl
     [Fact]
     public async Task Revoke_WhenViewerOrAnonymous_IsRefused()
     {
-        await using var app = await PlaybackHost.StartAsync(package);
+        var app = await shared.GetAsync(package);
         var session = await app.StartSessionAsync(package.TitleId);
         var viewer = await app.ClientWithRolesAsync(Roles.Viewer);
 

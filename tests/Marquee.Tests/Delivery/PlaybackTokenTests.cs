@@ -7,12 +7,12 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Marquee.Tests.Delivery;
 
 /// <summary>Manifests, keys and segments behind the signed path token, over the real HTTP server (stub package: no decoding here).</summary>
-public sealed class PlaybackTokenTests(HlsStub package) : IClassFixture<HlsStub>
+public sealed class PlaybackTokenTests(HlsStub package, SharedPlaybackHost shared) : IClassFixture<HlsStub>, IClassFixture<SharedPlaybackHost>
 {
     [Fact]
     public async Task Master_WhenSessionUnlimited_ListsEveryVariantAndIsNotCached()
     {
-        await using var app = await PlaybackHost.StartAsync(package);
+        var app = await shared.GetAsync(package);
         var session = await app.StartSessionAsync(package.TitleId);
 
         var response = await app.Client.GetAsync(session.ManifestUrl);
@@ -28,7 +28,7 @@ public sealed class PlaybackTokenTests(HlsStub package) : IClassFixture<HlsStub>
     [Fact]
     public async Task MediaPlaylist_WhenFetched_PointsTheKeyAtTheSessionsKeyUrl()
     {
-        await using var app = await PlaybackHost.StartAsync(package);
+        var app = await shared.GetAsync(package);
         var session = await app.StartSessionAsync(package.TitleId);
 
         var response = await app.Client.GetAsync(session.Base + "240p/index.m3u8");
@@ -43,7 +43,7 @@ public sealed class PlaybackTokenTests(HlsStub package) : IClassFixture<HlsStub>
     [Fact]
     public async Task Key_WhenSessionLive_Answers16RawBytesNeverCached()
     {
-        await using var app = await PlaybackHost.StartAsync(package);
+        var app = await shared.GetAsync(package);
         var session = await app.StartSessionAsync(package.TitleId);
 
         var response = await app.Client.GetAsync(session.KeyUrl);
@@ -57,7 +57,7 @@ public sealed class PlaybackTokenTests(HlsStub package) : IClassFixture<HlsStub>
     [Fact]
     public async Task Segment_WhenFetched_HasMediaTypeAndIsEdgeCacheable()
     {
-        await using var app = await PlaybackHost.StartAsync(package);
+        var app = await shared.GetAsync(package);
         var session = await app.StartSessionAsync(package.TitleId);
 
         var segment = await app.Client.GetAsync(session.Base + "360p/seg_1.m4s");
@@ -74,7 +74,7 @@ public sealed class PlaybackTokenTests(HlsStub package) : IClassFixture<HlsStub>
     [Fact]
     public async Task Segment_WhenFetchedWhole_CarriesLengthLastModifiedAndAnswers304WhenUnchanged()
     {
-        await using var app = await PlaybackHost.StartAsync(package);
+        var app = await shared.GetAsync(package);
         var session = await app.StartSessionAsync(package.TitleId);
         var file = new FileInfo(Path.Combine(package.Root, "360p", "seg_1.m4s"));
 
@@ -101,7 +101,7 @@ public sealed class PlaybackTokenTests(HlsStub package) : IClassFixture<HlsStub>
     [InlineData("360p/init_0.mp4")]
     public async Task Request_WhenTokenTampered_Answers403Problem(string file)
     {
-        await using var app = await PlaybackHost.StartAsync(package);
+        var app = await shared.GetAsync(package);
         var session = await app.StartSessionAsync(package.TitleId);
         Assert.Equal(HttpStatusCode.OK, (await app.Client.GetAsync(session.Base + file)).StatusCode);
 
@@ -157,7 +157,7 @@ public sealed class PlaybackTokenTests(HlsStub package) : IClassFixture<HlsStub>
     [Fact]
     public async Task Segment_WhenRangeRequested_Answers206WithContentRange()
     {
-        await using var app = await PlaybackHost.StartAsync(package);
+        var app = await shared.GetAsync(package);
         var session = await app.StartSessionAsync(package.TitleId);
         var whole = await File.ReadAllBytesAsync(Path.Combine(package.Root, "360p", "seg_0.m4s"));
 
@@ -181,7 +181,7 @@ public sealed class PlaybackTokenTests(HlsStub package) : IClassFixture<HlsStub>
     [InlineData("360p/seg_0.m4s%00.db")]
     public async Task File_WhenPathTraverses_NeverServesAnythingOutsideThePackage(string path)
     {
-        await using var app = await PlaybackHost.StartAsync(package);
+        var app = await shared.GetAsync(package);
         var session = await app.StartSessionAsync(package.TitleId);
         // Something worth stealing next to the package and in the data folder.
         await File.WriteAllTextAsync(Path.Combine(Path.GetDirectoryName(package.Root)!, "marquee.db"), "SECRET");
@@ -201,7 +201,7 @@ public sealed class PlaybackTokenTests(HlsStub package) : IClassFixture<HlsStub>
     [InlineData("key?CMCD=ot%3Dk")]
     public async Task Request_WhenCmcdQueryParameterPresent_Answers200(string file)
     {
-        await using var app = await PlaybackHost.StartAsync(package);
+        var app = await shared.GetAsync(package);
         var session = await app.StartSessionAsync(package.TitleId);
 
         var response = await app.GetRawAsync(session.Base + file);
@@ -226,7 +226,7 @@ public sealed class PlaybackTokenTests(HlsStub package) : IClassFixture<HlsStub>
     [Fact]
     public async Task Segment_WhenNoOriginsConfigured_SendsNoCorsHeader()
     {
-        await using var app = await PlaybackHost.StartAsync(package);
+        var app = await shared.GetAsync(package);
         var session = await app.StartSessionAsync(package.TitleId);
 
         var response = await GetWithOriginAsync(app, session.Base + "360p/seg_0.m4s", "https://player.example.com");
