@@ -14,7 +14,7 @@ namespace Marquee.Tests.Platform;
 /// document): each must declare who may call it, every console page must carry an operator policy, and every operator
 /// endpoint must refuse a signed-in viewer (403) and an anonymous caller (401, or a redirect to sign-in for pages).
 /// </summary>
-public sealed partial class EndpointAuthorizationTests
+public sealed partial class EndpointAuthorizationTests(SharedApp shared) : IClassFixture<SharedApp>
 {
     /// <summary>
     /// Framework plumbing: the interactive components hub (authorizes per component), the framework's own script,
@@ -43,9 +43,9 @@ public sealed partial class EndpointAuthorizationTests
         [.. endpoints.Where(e => IsConsolePage(e) && !IsOperatorOnly(e)).Select(e => e.RoutePattern.RawText!)];
 
     [Fact]
-    public async Task Endpoints_WhenEnumerated_EachDeclaresAnAuthorizationRule()
+    public void Endpoints_WhenEnumerated_EachDeclaresAnAuthorizationRule()
     {
-        await using var app = await MarqueeApp.StartAsync();
+        var app = shared.App;
 
         var endpoints = Endpoints(app);
         var undeclared = endpoints
@@ -60,10 +60,10 @@ public sealed partial class EndpointAuthorizationTests
     }
 
     [Fact]
-    public async Task ConsoleCheck_WhenAConsolePageLacksThePolicy_FindsIt()
+    public void ConsoleCheck_WhenAConsolePageLacksThePolicy_FindsIt()
     {
         // The negative of the rule above: a console page open to any signed-in account is caught.
-        await using var app = await MarqueeApp.StartAsync();
+        var app = shared.App;
         var open = Endpoints(app).Where(e => !IsFrameworkInfrastructure(e))
             .Append(new RouteEndpoint(_ => Task.CompletedTask, Microsoft.AspNetCore.Routing.Patterns.RoutePatternFactory.Parse("/console/leaky"), 0,
                 new EndpointMetadataCollection(new AuthorizeAttribute()), "leaky"));
@@ -176,7 +176,7 @@ public sealed partial class EndpointAuthorizationTests
         // No proxy configured: the header is not believed (ASP.NET Core's middleware would believe anyone when no
         // proxy is named, so it is not used at all), and a loopback peer relaying for someone else, such as an
         // unconfigured nginx on the same machine, does not make its clients local (the metrics scrape admits local callers).
-        await using var app = await MarqueeApp.StartAsync();
+        var app = shared.App;
         using var request = new HttpRequestMessage(HttpMethod.Get, "/metrics");
         request.Headers.Add("X-Forwarded-For", claimed);
 

@@ -4,7 +4,7 @@ using Marquee.Tests.Support;
 
 namespace Marquee.Tests.Platform;
 
-public sealed class WebPlatformTests
+public sealed class WebPlatformTests(SharedApp shared) : IClassFixture<SharedApp>
 {
     [Theory]
     [InlineData("/api/catalog/titles")]
@@ -13,7 +13,7 @@ public sealed class WebPlatformTests
     [InlineData("/api/catalog/titles/not-a-guid")]
     public async Task Responses_WhenAnyPath_CarrySecurityHeaders(string path)
     {
-        await using var app = await MarqueeApp.StartAsync();
+        var app = shared.App;
 
         var response = await app.Client.GetAsync(path);
 
@@ -29,7 +29,7 @@ public sealed class WebPlatformTests
     [Fact]
     public async Task OpenApi_WhenFetched_DescribesTheModulesEndpoints()
     {
-        await using var app = await MarqueeApp.StartAsync();
+        var app = shared.App;
 
         var doc = JsonDocument.Parse(await app.Client.GetStringAsync("/openapi/v1.json")).RootElement;
 
@@ -90,7 +90,7 @@ public sealed class WebPlatformTests
     [Fact]
     public async Task Cookies_WhenIssued_AreHostPrefixedAndSecure()
     {
-        await using var app = await MarqueeApp.StartAsync();
+        var app = shared.App;
 
         // The console's forms issue the antiforgery cookie.
         var response = await app.Client.GetAsync("/console/catalog");

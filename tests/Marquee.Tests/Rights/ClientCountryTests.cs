@@ -6,12 +6,12 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Marquee.Tests.Rights;
 
 /// <summary>The IP-to-country database the build installs from npm, read through the platform's <see cref="IClientCountry"/>.</summary>
-public sealed class ClientCountryTests
+public sealed class ClientCountryTests(SharedApp shared) : IClassFixture<SharedApp>
 {
     [Fact]
-    public async Task Lookup_PublicAddresses_AnswersTheirCountryFromTheInstalledDatabase()
+    public void Lookup_PublicAddresses_AnswersTheirCountryFromTheInstalledDatabase()
     {
-        await using var app = await MarqueeApp.StartAsync();
+        var app = shared.App;
         var countries = app.Services.GetRequiredService<IClientCountry>();
 
         Assert.True(File.Exists(Path.Combine(AppContext.BaseDirectory, "geoip", "geo-whois-asn-country.mmdb")), "the build copies the database beside the program");
@@ -28,9 +28,9 @@ public sealed class ClientCountryTests
     [InlineData("192.168.1.10")]
     [InlineData("fd00::1")]
     [InlineData("fe80::1")]
-    public async Task Lookup_LoopbackAndPrivateAddresses_HaveNoCountry(string address)
+    public void Lookup_LoopbackAndPrivateAddresses_HaveNoCountry(string address)
     {
-        await using var app = await MarqueeApp.StartAsync();
+        var app = shared.App;
 
         Assert.Null(app.Services.GetRequiredService<IClientCountry>().Lookup(IPAddress.Parse(address)));
     }
