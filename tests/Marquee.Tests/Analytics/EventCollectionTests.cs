@@ -10,14 +10,10 @@ using static Marquee.Tests.Analytics.AnalyticsSupport;
 namespace Marquee.Tests.Analytics;
 
 /// <summary>The beacon API through the real HTTP stack: duplicates, malformed events, late and too-late events, gzip NDJSON.</summary>
-public sealed class EventCollectionTests : IAsyncLifetime
+public sealed class EventCollectionTests(AnalyticsHost host) : IClassFixture<AnalyticsHost>
 {
     private static readonly Guid Title = Guid.Parse("0195a0a0-0000-7000-8000-000000000002");
-    private MarqueeApp app = null!;
-
-    public async Task InitializeAsync() => app = await MarqueeApp.StartAsync();
-
-    public async Task DisposeAsync() => await app.DisposeAsync();
+    private readonly MarqueeApp app = host.App;
 
     private static object FirstFrame(string id, string time, int ms) =>
         new { id, type = "first_frame", time, user = "viewer-1", session = "s-" + id, title = Title, device = "web", ms };
@@ -120,4 +116,14 @@ public sealed class EventCollectionTests : IAsyncLifetime
         (await app.Client.PostAsync($"/api/analytics/rebuild?day={Day(day)}", null)).EnsureSuccessStatusCode();
         Assert.Equal(2000, (await MetricAsync(app, "K6.time_to_start", day, day)).Points[(Day(day), "all")], 6);
     }
+}
+
+/// <summary>One host shared by a test class.</summary>
+public sealed class AnalyticsHost : IAsyncLifetime
+{
+    public MarqueeApp App { get; private set; } = null!;
+
+    public async Task InitializeAsync() => App = await MarqueeApp.StartAsync();
+
+    public async Task DisposeAsync() => await App.DisposeAsync();
 }

@@ -12,16 +12,90 @@ namespace Marquee.Tests.Analytics;
 /// A hand-made event set through the beacon API (and server events through the collector, as the domain feed stores them),
 /// then every implemented metric checked against values computed by hand (in the comments).
 /// </summary>
-public sealed class MetricCatalogueTests : IAsyncLifetime
+public sealed class MetricCatalogueTests(HandMadeEvents events) : IClassFixture<HandMadeEvents>
 {
-    private static readonly DateOnly D1 = Today.AddDays(-3);
-    private static readonly DateOnly D2 = Today.AddDays(-2);
+    private static readonly DateOnly D1 = HandMadeEvents.D1;
+    private static readonly DateOnly D2 = HandMadeEvents.D2;
+    private readonly MarqueeApp app = events.App;
+
+    [Theory]
+    [InlineData("K1.completion_rate", 1, 0.5)] // s1 completed, s2 not (s3 never started): 1/2
+    [InlineData("K1.completion_rate", 2, 0.0)] // s4 stopped at 600 of 1000 s
+    [InlineData("K6.time_to_start", 1, 2000.0)] // (1000 + 3000) / 2
+    [InlineData("K6.rebuffering_ratio", 1, 2000.0 / ((998 + 300) * 1000.0 + 2000))] // stall 2 s over 998 + 300 s watched
+    [InlineData("K6.rebuffer_frequency", 1, 1 / ((998 + 300) / 3600.0))] // one stall per 1298 s watched
+    [InlineData("K3.watch_time_per_session", 1, (998 + 300) / 60.0 / 2)]
+    [InlineData("K3.watch_time_per_user_day", 2, 600 / 60.0 / 2)] // u1 watched 600 s; u1 and u3 active
+    [InlineData("K3.sessions_per_user", 1, 1.0)] // two started sessions, two viewers
+    [InlineData("K12.error_rate", 1, 1 / 3.0)] // one error over three play requests
+    [InlineData("K7.crash_rate", 1, 0.5)] // one crash over two app sessions
+    [InlineData("K2.registrations", 1, 2.0)]
+    [InlineData("K2.dau", 2, 2.0)] // u1, u3
+    [InlineData("K2.dau_mau", 1, 1.0)] // u1, u2 of u1, u2
+    [InlineData("K2.dau_mau", 2, 2 / 3.0)] // u1, u3 of u1, u2, u3
+    [InlineData("K2.registration_to_paid", 1, 1.0)] // both paid
+    [InlineData("K4.revenue", 1, 30.0)] // 10.00 + 20.00
+    [InlineData("K4.arpu", 1, 15.0)] // 30.00 over u1, u2
+    [InlineData("K4.arpu", 2, 0.0)] // nothing paid on D2
+    [InlineData("K4.paying_subscribers", 1, 2.0)]
+    [InlineData("K4.paying_subscribers", 2, 1.0)] // u2 cancelled
+    [InlineData("K3.churn_rate", 2, 0.5)] // u1, u2 paying at D2's start; u2 not at its end
+    [InlineData("K4.renewal_rate", 2, 0.5)]
+    public async Task Metric_matches_the_hand_computed_value(string metric, int day, double expected)
+    {
+        var d = day == 1 ? D1 : D2;
+        var (status, points) = await MetricAsync(app, metric, d, d);
+        Assert.Equal("ok", status);
+        Assert.Equal(expected, points[(Day(d), "all")], 6);
+    }
+
+    [Fact]
+    public async Task Metrics_are_cut_by_dimension_and_grain_and_unsourced_ones_say_no_data_yet()
+    {
+        // By device and by plan (u1 on standard, u2 on premium when they played).
+        var (_, byDevice) = await MetricAsync(app, "K1.completion_rate", D1, D1, by: "device");
+        Assert.Equal(1.0, byDevice[(Day(D1), "web")], 6);
+        Assert.Equal(0.0, byDevice[(Day(D1), "ios")], 6);
+        var (_, byPlan) = await MetricAsync(app, "K1.completion_rate", D1, D1, by: "plan");
+        Assert.Equal(1.0, byPlan[(Day(D1), "standard")], 6);
+        Assert.Equal(0.0, byPlan[(Day(D1), "premium")], 6);
+
+        // Month grain: the roll-ups add up (1 completed of 3 started when both days are in one month).
+        var (_, monthly) = await MetricAsync(app, "K1.completion_rate", D1, D2, grain: "month");
+        if (D1.Month == D2.Month)
+        {
+            Assert.Equal(1 / 3.0, Assert.Single(monthly).Value, 6);
+        }
+        else
+        {
+            Assert.Equal([0.5, 0.0], monthly.OrderBy(p => p.Key.Period).Select(p => Math.Round(p.Value, 6)));
+        }
+
+        var (status, points) = await MetricAsync(app, "K5.fill_rate", D1, D2);
+        Assert.Equal("no data yet", status);
+        Assert.Empty(points);
+
+        var csv = await app.Client.GetStringAsync($"/api/analytics/metrics?metric=K4.revenue&from={Day(D1)}&to={Day(D1)}&format=csv");
+        Assert.Contains($"K4.revenue,{Day(D1)},all,30,ok", csv, StringComparison.Ordinal);
+
+        // Viewers have no business in the console's numbers.
+        var viewer = await app.ClientWithRolesAsync();
+        Assert.Equal(System.Net.HttpStatusCode.Forbidden, (await viewer.GetAsync("/api/analytics/metrics")).StatusCode);
+    }
+}
+
+/// <summary>One host with the hand-made event set, shared by the tests of <see cref="MetricCatalogueTests"/>.</summary>
+public sealed class HandMadeEvents : IAsyncLifetime
+{
+    public static readonly DateOnly D1 = Today.AddDays(-3);
+    public static readonly DateOnly D2 = Today.AddDays(-2);
     private static readonly Guid T1 = Guid.Parse("0195a0a0-0000-7000-8000-000000000001");
-    private MarqueeApp app = null!;
+
+    public MarqueeApp App { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {
-        app = await MarqueeApp.StartAsync();
+        var app = App = await MarqueeApp.StartAsync();
         object E(string id, string type, string time, string user, object? extra = null)
         {
             var o = new JsonObject { ["id"] = id, ["type"] = type, ["time"] = time, ["user"] = user };
@@ -101,70 +175,5 @@ public sealed class MetricCatalogueTests : IAsyncLifetime
         await CaughtUpAsync(app, client.Length + server.Length);
     }
 
-    public async Task DisposeAsync() => await app.DisposeAsync();
-
-    [Theory]
-    [InlineData("K1.completion_rate", 1, 0.5)] // s1 completed, s2 not (s3 never started): 1/2
-    [InlineData("K1.completion_rate", 2, 0.0)] // s4 stopped at 600 of 1000 s
-    [InlineData("K6.time_to_start", 1, 2000.0)] // (1000 + 3000) / 2
-    [InlineData("K6.rebuffering_ratio", 1, 2000.0 / ((998 + 300) * 1000.0 + 2000))] // stall 2 s over 998 + 300 s watched
-    [InlineData("K6.rebuffer_frequency", 1, 1 / ((998 + 300) / 3600.0))] // one stall per 1298 s watched
-    [InlineData("K3.watch_time_per_session", 1, (998 + 300) / 60.0 / 2)]
-    [InlineData("K3.watch_time_per_user_day", 2, 600 / 60.0 / 2)] // u1 watched 600 s; u1 and u3 active
-    [InlineData("K3.sessions_per_user", 1, 1.0)] // two started sessions, two viewers
-    [InlineData("K12.error_rate", 1, 1 / 3.0)] // one error over three play requests
-    [InlineData("K7.crash_rate", 1, 0.5)] // one crash over two app sessions
-    [InlineData("K2.registrations", 1, 2.0)]
-    [InlineData("K2.dau", 2, 2.0)] // u1, u3
-    [InlineData("K2.dau_mau", 1, 1.0)] // u1, u2 of u1, u2
-    [InlineData("K2.dau_mau", 2, 2 / 3.0)] // u1, u3 of u1, u2, u3
-    [InlineData("K2.registration_to_paid", 1, 1.0)] // both paid
-    [InlineData("K4.revenue", 1, 30.0)] // 10.00 + 20.00
-    [InlineData("K4.arpu", 1, 15.0)] // 30.00 over u1, u2
-    [InlineData("K4.arpu", 2, 0.0)] // nothing paid on D2
-    [InlineData("K4.paying_subscribers", 1, 2.0)]
-    [InlineData("K4.paying_subscribers", 2, 1.0)] // u2 cancelled
-    [InlineData("K3.churn_rate", 2, 0.5)] // u1, u2 paying at D2's start; u2 not at its end
-    [InlineData("K4.renewal_rate", 2, 0.5)]
-    public async Task Metric_matches_the_hand_computed_value(string metric, int day, double expected)
-    {
-        var d = day == 1 ? D1 : D2;
-        var (status, points) = await MetricAsync(app, metric, d, d);
-        Assert.Equal("ok", status);
-        Assert.Equal(expected, points[(Day(d), "all")], 6);
-    }
-
-    [Fact]
-    public async Task Metrics_are_cut_by_dimension_and_grain_and_unsourced_ones_say_no_data_yet()
-    {
-        // By device and by plan (u1 on standard, u2 on premium when they played).
-        var (_, byDevice) = await MetricAsync(app, "K1.completion_rate", D1, D1, by: "device");
-        Assert.Equal(1.0, byDevice[(Day(D1), "web")], 6);
-        Assert.Equal(0.0, byDevice[(Day(D1), "ios")], 6);
-        var (_, byPlan) = await MetricAsync(app, "K1.completion_rate", D1, D1, by: "plan");
-        Assert.Equal(1.0, byPlan[(Day(D1), "standard")], 6);
-        Assert.Equal(0.0, byPlan[(Day(D1), "premium")], 6);
-
-        // Month grain: the roll-ups add up (1 completed of 3 started when both days are in one month).
-        var (_, monthly) = await MetricAsync(app, "K1.completion_rate", D1, D2, grain: "month");
-        if (D1.Month == D2.Month)
-        {
-            Assert.Equal(1 / 3.0, Assert.Single(monthly).Value, 6);
-        }
-        else
-        {
-            Assert.Equal([0.5, 0.0], monthly.OrderBy(p => p.Key.Period).Select(p => Math.Round(p.Value, 6)));
-        }
-
-        var (status, points) = await MetricAsync(app, "K5.fill_rate", D1, D2);
-        Assert.Equal("no data yet", status);
-        Assert.Empty(points);
-
-        var csv = await app.Client.GetStringAsync($"/api/analytics/metrics?metric=K4.revenue&from={Day(D1)}&to={Day(D1)}&format=csv");
-        Assert.Contains($"K4.revenue,{Day(D1)},all,30,ok", csv, StringComparison.Ordinal);
-
-        // Viewers have no business in the console's numbers.
-        var viewer = await app.ClientWithRolesAsync();
-        Assert.Equal(System.Net.HttpStatusCode.Forbidden, (await viewer.GetAsync("/api/analytics/metrics")).StatusCode);
-    }
+    public async Task DisposeAsync() => await App.DisposeAsync();
 }

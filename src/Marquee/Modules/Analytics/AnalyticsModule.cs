@@ -19,7 +19,7 @@ namespace Marquee.Analytics;
 /// pipeline from the raw table into a DuckDB warehouse, the metric catalogue K1-K12, the console dashboard with its live
 /// view, and a simulated audience. See docs/analytics.md.
 /// </summary>
-public static class AnalyticsModule
+public static partial class AnalyticsModule
 {
     public static IServiceCollection AddAnalytics(this IServiceCollection services, IConfiguration configuration)
     {
@@ -90,6 +90,14 @@ public static class AnalyticsModule
             .RequireAuthorization(Policies.Metrics)
             .WithName("GetAnalyticsKpi")
             .WithSummary("The same as /metrics, for `marquee kpi` on this machine (operators, or the local machine like the metrics scrape).");
+        console.MapGet("/funnel", async (HttpContext http, Warehouse warehouse, CancellationToken ct) =>
+                Range(http) is { } r ? Results.Ok(await Journeys.FunnelAsync(warehouse, r.From, r.To, ct)) : Results.Problem(title: "Bad date", detail: "from and to: yyyy-MM-dd", statusCode: 400))
+            .WithName("GetAnalyticsFunnel")
+            .WithSummary("Users in the range who visited, signed up, watched (a first frame) and paid.");
+        console.MapGet("/cohorts", async (HttpContext http, Warehouse warehouse, CancellationToken ct) =>
+                Range(http) is { } r ? Results.Ok(await Journeys.CohortsAsync(warehouse, r.From, r.To, ct)) : Results.Problem(title: "Bad date", detail: "from and to: yyyy-MM-dd", statusCode: 400))
+            .WithName("GetAnalyticsCohorts")
+            .WithSummary("Weekly sign-up cohorts of the range: size and the share active in each of the 8 following weeks.");
         console.MapGet("/catalogue", () => Results.Ok(MetricCatalogue.All.Select(m => new
             {
                 m.Id, m.Family, m.Name, m.Formula, m.Unit, m.Sources, m.Owner, m.Dimensions, available = m.Sql is not null, note = m.NoDataReason,
@@ -191,6 +199,13 @@ public static class AnalyticsModule
         return string.Equals(q["format"], "csv", StringComparison.OrdinalIgnoreCase)
             ? Results.Text(MetricCatalogue.ToCsv(answer), "text/csv")
             : Results.Ok(answer);
+    }
+
+    private static (DateOnly From, DateOnly To)? Range(HttpContext http)
+    {
+        var today = DateOnly.FromDateTime(http.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow().UtcDateTime);
+        return TryDay(http.Request.Query["from"], today.AddDays(-29), out var from) && TryDay(http.Request.Query["to"], today, out var to) && from <= to
+            ? (from, to) : null;
     }
 
     private static bool TryDay(string? text, DateOnly fallback, out DateOnly day)

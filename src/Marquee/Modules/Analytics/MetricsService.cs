@@ -84,3 +84,59 @@ internal sealed class MetricsService(Warehouse warehouse)
         _ => DateOnly.TryParse(value.ToString(), CultureInfo.InvariantCulture, out var d) ? d.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) : value.ToString()!,
     };
 }
+
+/// <summary>The funnel and the cohort grid of the dashboard.</summary>
+internal sealed record FunnelStep(string Step, long Users);
+
+internal sealed record CohortRow(string Cohort, long Size, IReadOnlyList<double?> Weeks);
+
+internal static class Journeys
+{
+    public static Task<List<FunnelStep>> FunnelAsync(Warehouse warehouse, DateOnly from, DateOnly to, CancellationToken ct) => warehouse.UseAsync(async c =>
+    {
+        var rows = await Warehouse.QueryAsync(c, """
+            WITH u AS (SELECT user_id, bool_or(type = 'sign_up') AS s, bool_or(type = 'first_frame') AS w, bool_or(type = 'payment') AS p
+                       FROM events WHERE day BETWEEN CAST($from AS DATE) AND CAST($to AS DATE) AND user_id <> 'system' GROUP BY user_id)
+            SELECT count(*), count(*) FILTER (WHERE s), count(*) FILTER (WHERE s AND w), count(*) FILTER (WHERE s AND w AND p) FROM u
+            """, Range(from, to), ct);
+        var r = rows[0];
+        string[] steps = ["Visited", "Signed up", "Watched", "Paid"];
+        return steps.Select((s, i) => new FunnelStep(s, Convert.ToInt64(r[i] ?? 0L, CultureInfo.InvariantCulture))).ToList();
+    }, ct);
+
+    /// <summary>Weekly sign-up cohorts: the share of each cohort active in each of the 8 weeks after signing up.</summary>
+    public static Task<List<CohortRow>> CohortsAsync(Warehouse warehouse, DateOnly from, DateOnly to, CancellationToken ct) => warehouse.UseAsync(async c =>
+    {
+        var rows = await Warehouse.QueryAsync(c, """
+            WITH s AS (SELECT user_id, min(day) AS d0 FROM events WHERE type = 'sign_up' GROUP BY user_id),
+                 s2 AS (SELECT * FROM s WHERE d0 BETWEEN CAST($from AS DATE) AND CAST($to AS DATE)),
+                 sizes AS (SELECT date_trunc('week', d0) AS cohort, count(*) AS n FROM s2 GROUP BY 1),
+                 a AS (SELECT date_trunc('week', s2.d0) AS cohort, CAST(floor((u.day - s2.d0) / 7) AS INTEGER) AS w, count(DISTINCT s2.user_id) AS active
+                       FROM s2 JOIN user_days u USING (user_id) WHERE u.day >= s2.d0 GROUP BY 1, 2)
+            SELECT sizes.cohort, sizes.n, a.w, a.active FROM sizes LEFT JOIN a USING (cohort) WHERE a.w IS NULL OR a.w < 8 ORDER BY 1, 3
+            """, Range(from, to), ct);
+        return rows.GroupBy(r => Day(r[0])).Select(g =>
+        {
+            var size = Convert.ToInt64(g.First()[1], CultureInfo.InvariantCulture);
+            var weeks = new double?[8];
+            foreach (var r in g.Where(r => r[2] is not null))
+            {
+                weeks[Convert.ToInt32(r[2], CultureInfo.InvariantCulture)] = Convert.ToDouble(r[3], CultureInfo.InvariantCulture) / size;
+            }
+
+            return new CohortRow(g.Key, size, weeks);
+        }).ToList();
+    }, ct);
+
+    private static Dictionary<string, object?> Range(DateOnly from, DateOnly to) => new()
+    {
+        ["from"] = from.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), ["to"] = to.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+    };
+
+    private static string Day(object? value) => value switch
+    {
+        DateTime d => d.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+        DateOnly d => d.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+        _ => Convert.ToString(value, CultureInfo.InvariantCulture) ?? "",
+    };
+}
