@@ -20,10 +20,10 @@ public sealed class AnalyticsDashboardTests(BrowserFixture browser)
         var accepted = (await simulated.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("accepted").GetInt32();
         Assert.True(accepted > 500, $"only {accepted} events");
         // Until the pipeline has taken them in (the dashboard reads the warehouse).
-        var deadline = DateTimeOffset.UtcNow.AddSeconds(60);
+        var deadline = TimeProvider.System.GetUtcNow().AddSeconds(60);
         while ((await browser.App.Client.GetFromJsonAsync<JsonElement>("/api/analytics/status")).GetProperty("pending").GetInt64() > 0)
         {
-            Assert.True(DateTimeOffset.UtcNow < deadline, "the analytics pipeline did not catch up");
+            Assert.True(TimeProvider.System.GetUtcNow() < deadline, "the analytics pipeline did not catch up");
             await Task.Delay(100);
         }
 
@@ -40,7 +40,7 @@ public sealed class AnalyticsDashboardTests(BrowserFixture browser)
         await Expect(page.Locator("#live-state")).ToHaveTextAsync("live");
 
         // New events now: the live view shows the start within a push or two.
-        var now = DateTimeOffset.UtcNow;
+        var now = TimeProvider.System.GetUtcNow();
         var sessionId = $"live-{Guid.NewGuid():N}";
         var posted = await browser.App.AnonymousClient.PostAsJsonAsync("/api/analytics/events", new object[]
         {

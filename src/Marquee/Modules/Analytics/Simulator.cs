@@ -66,7 +66,7 @@ internal sealed class Simulator(Collector collector, ICatalog catalog, TimeProvi
             Add(new AnalyticsEvent { Type = EventSchema.PageView, Time = signUp.AddMinutes(-3), Device = device, Country = country, Path = "/" });
             Add(new AnalyticsEvent { Type = EventSchema.SignUp, Time = signUp, Device = device, Country = country, Channel = Channels[random.Next(Channels.Length)] });
 
-            // Subscription: 45% subscribe within three days; a monthly renewal; about 6% a week cancel.
+            // Subscription: 45% subscribe within three days; a monthly renewal; about 10% a week cancel.
             string? plan = null;
             DateTimeOffset? subscribed = null, cancelled = null;
             if (random.NextDouble() < 0.45)
@@ -79,7 +79,7 @@ internal sealed class Simulator(Collector collector, ICatalog catalog, TimeProvi
                 Add(new AnalyticsEvent { Type = EventSchema.Payment, Time = subscribed.Value.AddSeconds(2), Amount = amount, Currency = "EUR", Code = "subscription", Country = country, Plan = plan });
                 for (var t = subscribed.Value; t < now; t = t.AddDays(7))
                 {
-                    if (t > subscribed.Value && random.NextDouble() < 0.06)
+                    if (t > subscribed.Value && random.NextDouble() < 0.1)
                     {
                         cancelled = t.AddHours(random.NextDouble() * 24);
                         Add(new AnalyticsEvent { Type = EventSchema.Subscription, Time = cancelled.Value, Plan = plan, Status = "canceled" });
