@@ -50,6 +50,25 @@ public sealed class MetricCatalogueTests(HandMadeEvents events) : IClassFixture<
     }
 
     [Fact]
+    public async Task Title_performance_gives_completion_deciles_drop_off_and_rewatch()
+    {
+        // T1's started sessions: s1 to 950/1000 (completed), s2 to 300, s4 to 600; u1 watched it twice (s1, s4), u2 once.
+        var p = await app.Client.GetFromJsonAsync<JsonElement>($"/api/analytics/titles/{HandMadeEvents.T1}/performance?from={Day(D1)}&to={Day(D2)}");
+        var t = p.GetProperty("title");
+        Assert.Equal(3, t.GetProperty("sessions").GetInt64());
+        Assert.Equal(1 / 3.0, t.GetProperty("completionRate").GetDouble(), 6);
+        Assert.Equal(0.5, t.GetProperty("rewatch").GetDouble(), 6);
+        var deciles = t.GetProperty("completionDeciles").EnumerateArray().Select(x => Math.Round(x.GetDouble(), 6)).ToArray();
+        Assert.Equal([0, 0, 0, Math.Round(1 / 3.0, 6), 0, 0, Math.Round(1 / 3.0, 6), 0, 0, Math.Round(1 / 3.0, 6)], deciles);
+        var still = t.GetProperty("stillWatching").EnumerateArray().Select(x => Math.Round(x.GetDouble(), 6)).ToArray();
+        Assert.Equal(1.0, still[0]);
+        Assert.Equal(Math.Round(2 / 3.0, 6), still[5]); // s1 and s4 passed half-way
+        Assert.Equal(Math.Round(1 / 3.0, 6), still[9]);
+        Assert.Equal(0.0, still[10]);
+        Assert.Equal(3, p.GetProperty("genreAverage").GetProperty("sessions").GetInt64()); // T1 is the only title of its genre here
+    }
+
+    [Fact]
     public async Task Metrics_are_cut_by_dimension_and_grain_and_unsourced_ones_say_no_data_yet()
     {
         // By device and by plan (u1 on standard, u2 on premium when they played).
@@ -89,7 +108,7 @@ public sealed class HandMadeEvents : IAsyncLifetime
 {
     public static readonly DateOnly D1 = Today.AddDays(-3);
     public static readonly DateOnly D2 = Today.AddDays(-2);
-    private static readonly Guid T1 = Guid.Parse("0195a0a0-0000-7000-8000-000000000001");
+    public static readonly Guid T1 = Guid.Parse("0195a0a0-0000-7000-8000-000000000001");
 
     public MarqueeApp App { get; private set; } = null!;
 

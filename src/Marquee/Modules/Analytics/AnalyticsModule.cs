@@ -98,6 +98,10 @@ public static partial class AnalyticsModule
                 Range(http) is { } r ? Results.Ok(await Journeys.CohortsAsync(warehouse, r.From, r.To, ct)) : Results.Problem(title: "Bad date", detail: "from and to: yyyy-MM-dd", statusCode: 400))
             .WithName("GetAnalyticsCohorts")
             .WithSummary("Weekly sign-up cohorts of the range: size and the share active in each of the 8 following weeks.");
+        console.MapGet("/titles/{id:guid}/performance", async (Guid id, HttpContext http, Warehouse warehouse, CancellationToken ct) =>
+                Range(http) is { } r ? Results.Ok(await ContentPerformance.ForTitleAsync(warehouse, id, r.From, r.To, ct)) : Results.Problem(title: "Bad date", detail: "from and to: yyyy-MM-dd", statusCode: 400))
+            .WithName("GetTitlePerformance")
+            .WithSummary("A title's started sessions in the range: completion rate, completion deciles, drop-off curve (share still watching at each tenth), rewatch; the same over its genre.");
         console.MapGet("/catalogue", () => Results.Ok(MetricCatalogue.All.Select(m => new
             {
                 m.Id, m.Family, m.Name, m.Formula, m.Unit, m.Sources, m.Owner, m.Dimensions, available = m.Sql is not null, note = m.NoDataReason,

@@ -140,3 +140,47 @@ internal static class Journeys
         _ => Convert.ToString(value, CultureInfo.InvariantCulture) ?? "",
     };
 }
+
+/// <summary>A title's (or its genre's) performance: completion distribution, drop-off curve, rewatch.</summary>
+internal sealed record Performance(long Sessions, long Viewers, double? CompletionRate, double? Rewatch, IReadOnlyList<double> CompletionDeciles, IReadOnlyList<double> StillWatching);
+
+internal sealed record TitlePerformance(string TitleId, string? Name, string? Genre, Performance Title, Performance GenreAverage);
+
+internal static class ContentPerformance
+{
+    /// <summary>
+    /// Over started sessions of the range: the share ending in each tenth of the timeline (completion deciles), the share
+    /// still watching at 0 %, 10 %, ... 100 % of the duration (drop-off curve), and rewatch: viewers with more than one
+    /// started session of the title / viewers. The genre's figures are over every title of the genre.
+    /// </summary>
+    public static Task<TitlePerformance> ForTitleAsync(Warehouse warehouse, Guid title, DateOnly from, DateOnly to, CancellationToken ct) => warehouse.UseAsync(async c =>
+    {
+        var p = new Dictionary<string, object?>
+        {
+            ["from"] = from.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), ["to"] = to.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), ["title"] = title.ToString(),
+        };
+        var meta = await Warehouse.QueryAsync(c, "SELECT name, genre FROM titles WHERE title_id = $title", new Dictionary<string, object?> { ["title"] = p["title"] }, ct);
+        var name = meta.Count == 0 ? null : meta[0][0] as string;
+        var genre = meta.Count == 0 ? null : meta[0][1] as string;
+        var titleFigures = await FiguresAsync(c, "title_id = $title", p, ct);
+        var genreFigures = await FiguresAsync(c, "genre = $genre", new Dictionary<string, object?>(p.Where(x => x.Key != "title")) { ["genre"] = genre ?? "unknown" }, ct);
+        return new TitlePerformance(title.ToString(), name, genre, titleFigures, genreFigures);
+    }, ct);
+
+    private static async Task<Performance> FiguresAsync(DuckDB.NET.Data.DuckDBConnection c, string where, Dictionary<string, object?> p, CancellationToken ct)
+    {
+        var rows = await Warehouse.QueryAsync(c, $"""
+            WITH s AS (SELECT user_id, title_id, completed, least(1.0, coalesce(max_position, 0) / nullif(duration, 0)) AS f
+                       FROM sessions WHERE started AND duration > 0 AND day BETWEEN CAST($from AS DATE) AND CAST($to AS DATE) AND {where}),
+                 v AS (SELECT user_id, title_id, count(*) AS n FROM s GROUP BY 1, 2)
+            SELECT (SELECT count(*) FROM s), (SELECT count(DISTINCT user_id) FROM s), (SELECT avg(CASE WHEN completed THEN 1.0 ELSE 0.0 END) FROM s),
+                   (SELECT avg(CASE WHEN n > 1 THEN 1.0 ELSE 0.0 END) FROM v),
+                   (SELECT list(share ORDER BY k) FROM (SELECT k, coalesce((SELECT count(*) FROM s WHERE least(9, floor(f * 10)) = k), 0) / greatest(1, (SELECT count(*) FROM s)) AS share FROM range(10) t(k))),
+                   (SELECT list(share ORDER BY k) FROM (SELECT k, coalesce((SELECT count(*) FROM s WHERE f >= k / 10.0), 0) / greatest(1, (SELECT count(*) FROM s)) AS share FROM range(11) t(k)))
+            """, p, ct);
+        var r = rows[0];
+        static List<double> List(object? o) => o is System.Collections.IEnumerable e ? e.Cast<object?>().Select(x => Convert.ToDouble(x ?? 0.0, CultureInfo.InvariantCulture)).ToList() : [];
+        return new Performance(Convert.ToInt64(r[0], CultureInfo.InvariantCulture), Convert.ToInt64(r[1], CultureInfo.InvariantCulture),
+            r[2] is null ? null : Convert.ToDouble(r[2], CultureInfo.InvariantCulture), r[3] is null ? null : Convert.ToDouble(r[3], CultureInfo.InvariantCulture), List(r[4]), List(r[5]));
+    }
+}
