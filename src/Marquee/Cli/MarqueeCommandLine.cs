@@ -103,6 +103,49 @@ public static class MarqueeCommandLine
         adminCreate.SetAction((result, ct) => AdminCreateAsync(result, result.GetValue(adminEmail)!, result.GetValue(adminPasswordStdin), ct));
         admin.Subcommands.Add(adminCreate);
 
+        var kpi = new Command("kpi", "Print metrics of the catalogue K1-K12: asks the running server, else reads the analytics warehouse read-only.");
+        var kpiFrom = new Option<string?>("--from") { Description = "First day, yyyy-MM-dd (default: 29 days ago)." };
+        var kpiTo = new Option<string?>("--to") { Description = "Last day, yyyy-MM-dd (default: today)." };
+        var kpiMetric = new Option<string?>("--metric") { Description = "Metric ids, comma-separated (default: all), e.g. K1.completion_rate,K6.time_to_start." };
+        var kpiGrain = new Option<string>("--grain") { Description = "day, week or month.", DefaultValueFactory = _ => "day" };
+        var kpiBy = new Option<string?>("--by") { Description = "A dimension: title, genre, device, country, plan or channel." };
+        var kpiUrl = new Option<string?>("--url") { Description = "The running server's address (default: the configured urls, else http://localhost:5080)." };
+        var kpiCsv = new Option<bool>("--csv") { Description = "Print CSV." };
+        foreach (var o in new Option[] { kpiFrom, kpiTo, kpiMetric, kpiGrain, kpiBy, kpiUrl, kpiCsv })
+        {
+            kpi.Options.Add(o);
+        }
+
+        kpi.TreatUnmatchedTokensAsErrors = false;
+        kpi.SetAction((result, ct) => Guard(async () =>
+        {
+            var builder = MarqueeHost.CreateBuilder(ConfigArgs(result), QuietLogs);
+            return await Marquee.Analytics.AnalyticsModule.KpiAsync(builder.Configuration, result.GetValue(kpiUrl), result.GetValue(kpiFrom), result.GetValue(kpiTo),
+                result.GetValue(kpiMetric), result.GetValue(kpiGrain)!, result.GetValue(kpiBy), result.GetValue(kpiCsv), Console.Out, Console.Error, ct);
+        }));
+
+        var simulate = new Command("simulate", "Drive a simulated audience through the analytics event path (sign-ups, plays, stalls, subscriptions, churn) over the past days.");
+        var simViewers = new Option<int>("--viewers") { Description = "Simulated viewers.", DefaultValueFactory = _ => 200 };
+        var simDays = new Option<int>("--days") { Description = "Days of history, up to today.", DefaultValueFactory = _ => 30 };
+        var simSeed = new Option<int>("--seed") { Description = "Random seed (the same seed and day give the same events).", DefaultValueFactory = _ => 1 };
+        simulate.Options.Add(simViewers);
+        simulate.Options.Add(simDays);
+        simulate.Options.Add(simSeed);
+        simulate.TreatUnmatchedTokensAsErrors = false;
+        simulate.SetAction((result, ct) => Guard(async () =>
+        {
+            if (result.GetValue(simViewers) is < 1 or > 100_000 || result.GetValue(simDays) is < 1 or > 365)
+            {
+                await Console.Error.WriteLineAsync("marquee: --viewers 1-100000, --days 1-365.");
+                return BadConfiguration;
+            }
+
+            var builder = MarqueeHost.CreateBuilder(ConfigArgs(result), QuietLogs);
+            await using var app = MarqueeHost.Build(builder);
+            await PrepareDatabaseAsync(app, builder.Configuration, ct);
+            return await Marquee.Analytics.AnalyticsModule.SimulateAsync(app.Services, result.GetValue(simViewers), result.GetValue(simDays), result.GetValue(simSeed), Console.Out, ct);
+        }));
+
         root.Subcommands.Add(serve);
         root.Subcommands.Add(admin);
         root.Subcommands.Add(playbackUrl);
@@ -111,6 +154,8 @@ public static class MarqueeCommandLine
         root.Subcommands.Add(ingest);
         root.Subcommands.Add(rights);
         root.Subcommands.Add(billing);
+        root.Subcommands.Add(kpi);
+        root.Subcommands.Add(simulate);
 
         var parsed = root.Parse(args);
         var code = await parsed.InvokeAsync();

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.DataProtection;
+using Marquee.Analytics;
 using Marquee.Billing;
 using Marquee.Catalog;
 using Marquee.Compliance;
@@ -221,6 +222,7 @@ public static class MarqueeHost
         services.AddDelivery(configuration);
         services.AddRights(configuration);
         services.AddBilling(configuration);
+        services.AddAnalytics(configuration);
         _ = environment;
     }
 
@@ -333,6 +335,7 @@ public static class MarqueeHost
         app.MapGroup("/api/playback").MapDelivery();
         app.MapGroup("/api/rights").MapRights();
         app.MapGroup("/api/billing").MapBilling();
+        app.MapGroup("/api/analytics").MapAnalytics();
 
         app.MapRazorComponents<App>()
             .AddInteractiveServerRenderMode();

@@ -1,0 +1,64 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Marquee.Billing.Contracts;
+using Marquee.Delivery.Contracts;
+using Marquee.Identity.Contracts;
+using Marquee.Media.Contracts;
+using Marquee.Platform.Events;
+
+namespace Marquee.Analytics;
+
+/// <summary>
+/// Other modules' domain events into the same stream as the beacons, as server types (sign-ups from Identity, playback
+/// sessions from Delivery, payments and subscription changes from Billing, assets ready from Media). The event id is the
+/// outbox message id, so a redelivery is a duplicate, counted once.
+/// </summary>
+internal sealed class DomainFeed(Collector collector) :
+    IDomainEventHandler<SecurityEvent>, IDomainEventHandler<PlaybackStarted>, IDomainEventHandler<PlaybackEnded>,
+    IDomainEventHandler<PaymentSucceeded>, IDomainEventHandler<SubscriptionChanged>, IDomainEventHandler<AssetReady>
+{
+    public Task HandleAsync(SecurityEvent domainEvent, EventContext context, CancellationToken cancellationToken) =>
+        domainEvent.Kind == SecurityEventKind.AccountCreated
+            ? StoreAsync(new AnalyticsEvent { Id = Id(context), Type = EventSchema.SignUp, Time = domainEvent.At, User = domainEvent.AccountId.ToString() }, cancellationToken)
+            : Task.CompletedTask;
+
+    public Task HandleAsync(PlaybackStarted domainEvent, EventContext context, CancellationToken cancellationToken) =>
+        StoreAsync(new AnalyticsEvent
+        {
+            Id = Id(context), Type = EventSchema.PlaybackStarted, Time = domainEvent.At, User = domainEvent.AccountId.ToString(),
+            Session = domainEvent.SessionId.ToString(), Title = domainEvent.TitleId, Device = domainEvent.Platform.ToString().ToLowerInvariant(),
+        }, cancellationToken);
+
+    public Task HandleAsync(PlaybackEnded domainEvent, EventContext context, CancellationToken cancellationToken) =>
+        StoreAsync(new AnalyticsEvent
+        {
+            Id = Id(context), Type = EventSchema.PlaybackEnded, Time = domainEvent.At, User = domainEvent.AccountId.ToString(),
+            Session = domainEvent.SessionId.ToString(), Title = domainEvent.TitleId, Position = domainEvent.PositionSeconds, Code = domainEvent.Reason,
+        }, cancellationToken);
+
+    public Task HandleAsync(PaymentSucceeded domainEvent, EventContext context, CancellationToken cancellationToken) =>
+        StoreAsync(new AnalyticsEvent
+        {
+            Id = Id(context), Type = EventSchema.Payment, Time = domainEvent.At, User = domainEvent.AccountId.ToString(),
+            Amount = domainEvent.Amount, Currency = domainEvent.Currency, Code = domainEvent.Purpose,
+        }, cancellationToken);
+
+    public Task HandleAsync(SubscriptionChanged domainEvent, EventContext context, CancellationToken cancellationToken) =>
+        StoreAsync(new AnalyticsEvent
+        {
+            Id = Id(context), Type = EventSchema.Subscription, Time = domainEvent.At, User = domainEvent.AccountId.ToString(),
+            Plan = domainEvent.PlanCode, Status = domainEvent.Status,
+        }, cancellationToken);
+
+    public Task HandleAsync(AssetReady domainEvent, EventContext context, CancellationToken cancellationToken) =>
+        StoreAsync(new AnalyticsEvent
+        {
+            Id = Id(context), Type = EventSchema.AssetReady, Time = context.OccurredAt, User = "system", Title = domainEvent.TitleId,
+            Duration = domainEvent.Duration.TotalSeconds, Code = domainEvent.AudioOnly ? "audio" : "video",
+        }, cancellationToken);
+
+    private static string Id(EventContext context) => $"dom:{context.MessageId:N}";
+
+    private Task StoreAsync(AnalyticsEvent e, CancellationToken ct) =>
+        collector.IngestAsync([JsonSerializer.SerializeToNode(e, AnalyticsEvent.Json)], trusted: true, defaultCountry: null, defaultUser: null, backfill: false, ct);
+}

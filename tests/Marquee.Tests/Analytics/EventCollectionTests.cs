@@ -1,0 +1,129 @@
+using System.IO.Compression;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Marquee.Tests.Support;
+using static Marquee.Tests.Analytics.AnalyticsSupport;
+
+namespace Marquee.Tests.Analytics;
+
+/// <summary>The beacon API through the real HTTP stack: duplicates, malformed events, late and too-late events, gzip NDJSON.</summary>
+public sealed class EventCollectionTests(AnalyticsHost host) : IClassFixture<AnalyticsHost>
+{
+    private static readonly Guid Title = Guid.Parse("0195a0a0-0000-7000-8000-000000000002");
+    private readonly MarqueeApp app = host.App;
+
+    private static object FirstFrame(string id, string time, int ms) =>
+        new { id, type = "first_frame", time, user = "viewer-1", session = "s-" + id, title = Title, device = "web", ms };
+
+    private async Task<JsonElement> PostAsync(object[] events, HttpStatusCode expected = HttpStatusCode.OK)
+    {
+        var response = await app.AnonymousClient.PostAsJsonAsync("/api/analytics/events", events);
+        Assert.Equal(expected, response.StatusCode);
+        return await response.Content.ReadFromJsonAsync<JsonElement>();
+    }
+
+    private async Task<JsonElement> StatusAsync() => await app.Client.GetFromJsonAsync<JsonElement>("/api/analytics/status");
+
+    [Fact]
+    public async Task A_duplicate_event_id_is_counted_once()
+    {
+        var day = Today.AddDays(-1);
+        var e = FirstFrame("dup-1", At(day, 6), 1500);
+        var first = await PostAsync([e, e]); // twice in one batch
+        Assert.Equal(1, first.GetProperty("accepted").GetInt32());
+        Assert.Equal(1, first.GetProperty("duplicates").GetInt32());
+        var again = await PostAsync([e]); // and again later (a retried beacon): still 200, nothing new
+        Assert.Equal(0, again.GetProperty("accepted").GetInt32());
+        Assert.Equal(1, again.GetProperty("duplicates").GetInt32());
+
+        await CaughtUpAsync(app, (await StatusAsync()).GetProperty("lastSeq").GetInt64());
+        var (_, points) = await MetricAsync(app, "K6.time_to_start", day, day);
+        Assert.Equal(1500, points[(Day(day), "all")], 6);
+        var rollup = await app.Client.GetFromJsonAsync<JsonElement>($"/api/analytics/metrics?metric=K3.sessions_per_user&from={Day(day)}&to={Day(day)}");
+        Assert.Equal(1.0, rollup.GetProperty("metrics")[0].GetProperty("points")[0].GetProperty("value").GetDouble(), 6);
+        Assert.True((await StatusAsync()).GetProperty("duplicates").GetInt64() >= 2);
+    }
+
+    [Fact]
+    public async Task Malformed_events_are_quarantined_with_their_reason_and_a_wholly_bad_request_is_a_problem()
+    {
+        var now = TimeProvider.System.GetUtcNow().ToString("O");
+        var answer = await PostAsync(
+        [
+            FirstFrame("ok-1", now, 900),
+            new { id = "bad-1", type = "first_frame", user = "viewer-1", session = "s", title = Title, ms = 10 }, // no time
+            new { id = "bad-2", type = "teleport", time = now, user = "viewer-1" }, // unknown type
+            new { id = "bad-3", type = "heartbeat", time = now, user = "viewer-1", session = "s", title = Title, position = 3 }, // no bitrate
+            new { id = "bad-4", type = "payment", time = now, user = "viewer-1", amount = 100, currency = "EUR" }, // server-only
+            new { id = "bad-5", type = "first_frame", time = "yesterday", user = "viewer-1" }, // not a date
+        ]);
+        Assert.Equal(1, answer.GetProperty("accepted").GetInt32());
+        Assert.Equal(5, answer.GetProperty("quarantined").GetInt32());
+        var reasons = answer.GetProperty("refused").EnumerateArray().ToDictionary(r => r.GetProperty("index").GetInt32(), r => r.GetProperty("reason").GetString()!);
+        Assert.Contains("time", reasons[1], StringComparison.Ordinal);
+        Assert.Contains("unknown type", reasons[2], StringComparison.Ordinal);
+        Assert.Contains("bitrate", reasons[3], StringComparison.Ordinal);
+        Assert.Contains("server only", reasons[4], StringComparison.Ordinal);
+        Assert.Contains("schema", reasons[5], StringComparison.Ordinal);
+
+        var quarantine = await app.Client.GetFromJsonAsync<JsonElement>("/api/analytics/quarantine");
+        Assert.Contains(quarantine.EnumerateArray(), q => q.GetProperty("eventId").GetString() == "bad-2" && q.GetProperty("reason").GetString()!.Contains("teleport", StringComparison.Ordinal));
+
+        // A batch with nothing valid in it, and a body that is not JSON at all: problem details.
+        var allBad = await app.AnonymousClient.PostAsJsonAsync("/api/analytics/events", new object[] { new { id = "bad-6" } });
+        Assert.Equal(HttpStatusCode.BadRequest, allBad.StatusCode);
+        Assert.Equal("application/problem+json", allBad.Content.Headers.ContentType?.MediaType);
+        var garbage = await app.AnonymousClient.PostAsync("/api/analytics/events", new StringContent("[{not json", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, garbage.StatusCode);
+        Assert.Equal("application/problem+json", garbage.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task A_late_event_lands_in_its_own_day_and_recomputes_it_and_one_older_than_seven_days_is_quarantined()
+    {
+        var day = Today.AddDays(-5);
+        await PostAsync([FirstFrame("late-1", At(day, 9), 1000)]);
+        await CaughtUpAsync(app, (await StatusAsync()).GetProperty("lastSeq").GetInt64());
+        Assert.Equal(1000, (await MetricAsync(app, "K6.time_to_start", day, day)).Points[(Day(day), "all")], 6);
+
+        // Arriving five days late, as gzip NDJSON: lands on its own day, whose figures are recomputed ((1000 + 3000) / 2).
+        var ndjson = JsonSerializer.Serialize(FirstFrame("late-2", At(day, 10), 3000)) + "\n"
+            + JsonSerializer.Serialize(FirstFrame("too-late-1", At(Today.AddDays(-8), 10), 500)) + "\n";
+        using var body = new MemoryStream();
+        await using (var gzip = new GZipStream(body, CompressionLevel.Fastest, leaveOpen: true))
+        {
+            await gzip.WriteAsync(Encoding.UTF8.GetBytes(ndjson));
+        }
+
+        var content = new ByteArrayContent(body.ToArray());
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/x-ndjson");
+        content.Headers.ContentEncoding.Add("gzip");
+        var response = await app.AnonymousClient.PostAsync("/api/analytics/events", content);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var answer = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(1, answer.GetProperty("accepted").GetInt32());
+        Assert.Equal("too late: more than 7 days old", answer.GetProperty("refused")[0].GetProperty("reason").GetString());
+
+        await CaughtUpAsync(app, (await StatusAsync()).GetProperty("lastSeq").GetInt64());
+        Assert.Equal(2000, (await MetricAsync(app, "K6.time_to_start", day, day)).Points[(Day(day), "all")], 6);
+        var (_, tooLateDay) = await MetricAsync(app, "K6.time_to_start", Today.AddDays(-8), Today.AddDays(-8));
+        Assert.Empty(tooLateDay);
+
+        // A re-run of the day gives the same figures (idempotent).
+        (await app.Client.PostAsync($"/api/analytics/rebuild?day={Day(day)}", null)).EnsureSuccessStatusCode();
+        Assert.Equal(2000, (await MetricAsync(app, "K6.time_to_start", day, day)).Points[(Day(day), "all")], 6);
+    }
+}
+
+/// <summary>One host shared by a test class.</summary>
+public sealed class AnalyticsHost : IAsyncLifetime
+{
+    public MarqueeApp App { get; private set; } = null!;
+
+    public async Task InitializeAsync() => App = await MarqueeApp.StartAsync();
+
+    public async Task DisposeAsync() => await App.DisposeAsync();
+}
