@@ -197,6 +197,11 @@ public static class MarqueeCommandLine
             overrides["ConnectionStrings:Marquee"] = null;
             overrides["Logging:Console:FormatterName"] = "simple";
             overrides["Logging:Console:FormatterOptions:SingleLine"] = "true";
+            if (DemoListensOnLoopbackOnly(result.GetValue(urlsOption) ?? Environment.GetEnvironmentVariable("URLS") ?? Environment.GetEnvironmentVariable("ASPNETCORE_URLS")))
+            {
+                // The demo listens on plain HTTP on loopback: let its OpenID Connect endpoints (discovery, device flow) answer there.
+                overrides["Marquee:Identity:Oidc:AllowHttp"] = "true";
+            }
         }
 
         return await Guard(async () =>
@@ -233,6 +238,12 @@ public static class MarqueeCommandLine
             return Ok;
         });
     }
+
+    /// <summary>True when every address the demo listens on (default http://localhost:5080) is on loopback.</summary>
+    internal static bool DemoListensOnLoopbackOnly(string? urls) =>
+        (urls ?? "http://localhost:5080").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) is { Length: > 0 } all
+        && all.All(u => Uri.TryCreate(u, UriKind.Absolute, out var uri)
+            && (uri.IsLoopback || string.Equals(uri.Host, "localhost", StringComparison.OrdinalIgnoreCase)));
 
     private static string[] DemoArgs(string[] args, bool demo) =>
         demo && !args.Any(a => a.Contains("Marquee:DataDir", StringComparison.OrdinalIgnoreCase)) && Environment.GetEnvironmentVariable("Marquee__DataDir") is null

@@ -37,7 +37,8 @@ public sealed partial class SignUpAndMfaTests(BrowserFixture browser)
 
         // Enrol TOTP: the key from the page, the code computed here as an authenticator app would.
         await Expect(page.GetByRole(AriaRole.Img, new() { Name = "QR code for your authenticator app" })).ToBeVisibleAsync();
-        Assert.True(await page.Locator("img.qr").EvaluateAsync<bool>("img => img.complete && img.naturalWidth > 0"), "the QR code image did not load");
+        // Visible is not loaded: wait (Playwright's own deadline) until the image has decoded; a loaded machine takes a while.
+        await page.WaitForFunctionAsync("() => { const img = document.querySelector('img.qr'); return img && img.complete && img.naturalWidth > 0; }");
         var key = (await page.Locator("#totp-key").InnerTextAsync()).Replace(" ", "", StringComparison.Ordinal).ToUpperInvariant();
         var totp = new Totp(Base32Encoding.ToBytes(key));
         await page.GetByLabel("Code from the app").FillAsync(totp.ComputeTotp());

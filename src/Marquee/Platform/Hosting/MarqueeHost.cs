@@ -69,6 +69,7 @@ public static class MarqueeHost
         services.AddSingleton(TimeProvider.System);
         services.AddOptions<MarqueeOptions>().Bind(configuration.GetSection(MarqueeOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<WebOptions>().Bind(configuration.GetSection(WebOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOutboundHttp(configuration);
         services.AddOptions<EventsOptions>().Bind(configuration.GetSection(EventsOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton(DatabaseSettings.From(configuration));
         services.AddSingleton<DatabaseMigrator>();

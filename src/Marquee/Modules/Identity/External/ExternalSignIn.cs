@@ -86,6 +86,13 @@ internal static partial class ExternalSignIn
             });
         }
 
+        // The provider's metadata, keys, token and userinfo requests go through the SSRF guard (R15).
+        foreach (var provider in providers)
+        {
+            services.AddOptions<OpenIdConnectOptions>(provider.Scheme)
+                .Configure<OutboundHttp>((oidc, outbound) => oidc.BackchannelHttpHandler = outbound.CreateHandler());
+        }
+
         services.AddSingleton(new ExternalProviders(providers));
         return services;
     }
