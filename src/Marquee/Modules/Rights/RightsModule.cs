@@ -30,6 +30,7 @@ public static class RightsModule
         services.AddScoped<ChainVerifier>();
         services.AddScoped<RoyaltyStatements>();
         services.AddScoped<Suppliers>();
+        services.AddScoped<ITitleRevenue, TitleRevenues>();
         services.AddEventHandler<PlaybackStarted, PlaybackUsage>();
         services.AddEventHandler<PlaybackEnded, PlaybackUsage>();
         services.AddEventHandler<RevenueRecognised, RevenueIntake>();
