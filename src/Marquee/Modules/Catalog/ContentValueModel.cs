@@ -90,7 +90,8 @@ internal static class ContentValueModel
             }
         }
 
-        var neighbours = scored.OrderByDescending(s => s.Similarity).ThenByDescending(s => s.Title.Views).Take(k).ToList();
+        // Ties are broken by id, neutrally: by views they would favour popular titles (measured: an upward bias).
+        var neighbours = scored.OrderByDescending(s => s.Similarity).ThenBy(s => s.Title.Id).Take(k).ToList();
         var meanLog = history.Average(h => Math.Log(1 + h.Views));
         var weightSum = neighbours.Sum(n => n.Similarity);
         var predictedLog = (neighbours.Sum(n => n.Similarity * Math.Log(1 + n.Title.Views)) + Shrinkage * meanLog) / (weightSum + Shrinkage);
