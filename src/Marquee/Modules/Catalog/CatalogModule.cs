@@ -21,6 +21,7 @@ public static class CatalogModule
         services.AddScoped<Titles>();
         services.AddScoped<Visibility>();
         services.AddScoped<CatalogQueries>();
+        services.AddScoped<ContentValue>();
         services.AddSingleton<CatalogSearch>();
         services.AddEventHandler<Marquee.Delivery.Contracts.PlaybackStarted, PlaybackEvents>();
         var marquee = configuration.GetSection(MarqueeOptions.Section).Get<MarqueeOptions>() ?? new MarqueeOptions();
@@ -35,6 +36,7 @@ public static class CatalogModule
         services.AddEventHandler<Marquee.Media.Contracts.AssetReady, MediaEvents>();
         services.AddConsoleLink("Catalog", "Titles", "/console/catalog");
         services.AddConsoleLink("Catalog", "Demand", "/console/catalog/demand");
+        services.AddConsoleLink("Catalog", "Content value", "/console/catalog/value");
         services.AddConsoleFigures<CatalogFigures>();
         return services;
     }
@@ -85,6 +87,19 @@ public static class CatalogModule
             .WithName("SetTitleDetails")
             .WithSummary("Replaces a title's details: languages, season, release date, exclusive flag, artwork, genres, tags, credits, age ratings (operators).")
             .ProducesValidationProblem();
+
+        group.MapGet("/titles/{id:guid}/value", async Task<Results<Ok<ValueEstimate>, ProblemHttpResult>> (Guid id, ContentValue value, CancellationToken ct) =>
+                await value.ForTitleAsync(id, ct) is { } e ? TypedResults.Ok(e)
+                    : TypedResults.Problem(title: "No such title", detail: $"There is no title {id}.", statusCode: StatusCodes.Status404NotFound))
+            .RequireAuthorization(Policies.ConsoleContent)
+            .WithName("EstimateTitleValue")
+            .WithSummary("Expected views and revenue of a title from similar titles' history (k nearest neighbours over genres, people, tags, collection, year), with the features that drove it and the neighbours (operators).")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+
+        group.MapPost("/value", async (ValueCandidate input, ContentValue value, CancellationToken ct) => TypedResults.Ok(await value.ForCandidateAsync(input, ct)))
+            .RequireAuthorization(Policies.ConsoleContent)
+            .WithName("EstimateCandidateValue")
+            .WithSummary("The same estimate for a candidate not in the catalogue yet: genres, people, tags, collection, year (operators).");
 
         group.MapGet("/genres", async (Titles titles, CancellationToken ct) =>
                 TypedResults.Ok((await titles.GenresAsync(ct)).Select(g => new { g.Genre.Slug, g.Genre.Name, g.Titles })))

@@ -30,8 +30,13 @@ public static class MediaModule
         services.AddSingleton<MediaJobs>();
         services.AddSingleton<SubtitleStore>();
         services.AddEventHandler<AssetReady, TitleSubtitles>(); // also the service the subtitle endpoints use (scoped)
+        services.AddScoped<AssetLibrary>();
+        services.AddScoped<IAssetLibrary>(sp => sp.GetRequiredService<AssetLibrary>());
+        services.AddEventHandler<AssetReady, LibrarySources>();
+        services.AddEventHandler<AssetRejected, LibrarySources>();
         services.AddConsoleLink("Media", "Jobs", "/console/media");
         services.AddConsoleLink("Media", "Upload", "/console/media/upload");
+        services.AddConsoleLink("Media", "Asset library", "/console/media/library");
 
         // Resumable uploads (tus 1.0) into <DataDir>/uploads; a finished one is received by the pipeline.
         services.AddOptions<UploadOptions>().Bind(configuration.GetSection(UploadOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
@@ -60,6 +65,7 @@ public static class MediaModule
         var group = endpoints.MapGroup("").WithTags("Media");
         group.MapTus();
         group.MapSubtitles();
+        group.MapLibrary();
 
         var jobs = group.MapGroup("/assets").RequireAuthorization(Policies.Console).WithTags("Media jobs");
         jobs.MapGet("", async (MediaJobs list, int? take, CancellationToken ct) => TypedResults.Ok(await list.ListAsync(take ?? 100, ct)))

@@ -62,6 +62,10 @@ internal sealed class MediaOptions : IValidatableObject
     [Range(1, long.MaxValue)]
     public long MaxFileSizeBytes { get; set; } = 200L * 1024 * 1024 * 1024;
 
+    /// <summary>Largest file uploaded to the asset library in one form post (artwork, subtitles, trailers, scripts; sources go through tus).</summary>
+    [Range(1, long.MaxValue)]
+    public long MaxLibraryFileBytes { get; set; } = 2L * 1024 * 1024 * 1024;
+
     /// <summary>Target length of one HLS segment; keyframes are forced on this grid in every rendition.</summary>
     [Range(1, 20)]
     public int SegmentSeconds { get; set; } = 4;

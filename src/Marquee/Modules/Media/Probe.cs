@@ -58,6 +58,32 @@ internal sealed class Probe(IOptions<MediaOptions> options)
         return await DecodeFullyAsync(path, info, cancellationToken) ?? (ProbeOutcome)new MediaAccepted(info, probe.Output);
     }
 
+    /// <summary>
+    /// Technical metadata only (one ffprobe run, confined like every run, the same container whitelist; no decode, no limits):
+    /// for the asset library. Null, with ffprobe's reason, when ffprobe cannot read the file as media (a script, an image).
+    /// </summary>
+    public async Task<(MediaInfo? Info, string? Json, string? Error)> DescribeAsync(string folder, string fileName, CancellationToken cancellationToken)
+    {
+        var path = InsideFolder(folder, fileName);
+        var size = new FileInfo(path).Length;
+        var probe = await Tool.RunConfinedAsync(options, options.FfprobePath, ToolAccess.Reading(path),
+            ["-v", "error", "-protocol_whitelist", "file", "-format_whitelist", options.AllowedContainers, "-print_format", "json", "-show_format", "-show_streams", "file:" + path],
+            null, cancellationToken);
+        if (!probe.Succeeded)
+        {
+            return (null, null, Anonymised(probe.LastError, path));
+        }
+
+        try
+        {
+            return (Parse(probe.Output, size), probe.Output, null);
+        }
+        catch (JsonException e)
+        {
+            return (null, null, e.Message);
+        }
+    }
+
     internal static string InsideFolder(string folder, string fileName)
     {
         var root = Path.GetFullPath(folder);

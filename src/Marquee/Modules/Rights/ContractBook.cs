@@ -194,7 +194,15 @@ internal sealed class ContractBook(RightsDb db, ChainHeads heads, TimeProvider t
         return await AppendAsync(contract, "status-changed", new Dictionary<string, string?> { ["status"] = $"{from} -> {to}" }, actor, cancellationToken);
     }
 
-    private async Task<ContractOutcome> AppendAsync(Contract contract, string action, IReadOnlyDictionary<string, string?>? changed, RequestActor actor, CancellationToken cancellationToken)
+    /// <summary>Appends a change to the contract's chain and commits it with whatever else the context holds (the head file after the commit).</summary>
+    internal async Task<ContractOutcome> AppendAsync(Contract contract, string action, IReadOnlyDictionary<string, string?>? changed, RequestActor actor, CancellationToken cancellationToken)
+    {
+        var (outcome, _) = await AppendEntryAsync(contract, action, changed, actor, cancellationToken);
+        return outcome;
+    }
+
+    /// <summary>As <see cref="AppendAsync"/>, also saying which sequence the entry took (null when it did not commit).</summary>
+    internal async Task<(ContractOutcome Outcome, int? Sequence)> AppendEntryAsync(Contract contract, string action, IReadOnlyDictionary<string, string?>? changed, RequestActor actor, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         var previous = contract.Version == 0
@@ -223,11 +231,11 @@ internal sealed class ContractBook(RightsDb db, ChainHeads heads, TimeProvider t
         catch (DbUpdateException)
         {
             // Another change of the same contract committed first (the version, and the entry's sequence, are taken).
-            return new ContractOutcome.Conflict("The contract was changed at the same time by someone else; reload it and try again.");
+            return (new ContractOutcome.Conflict("The contract was changed at the same time by someone else; reload it and try again."), null);
         }
 
         await heads.AppendAsync(new ChainHead(contract.Id, entry.Sequence, entry.Hash, entry.At), cancellationToken);
-        return new ContractOutcome.Done(ContractView.Of(contract));
+        return (new ContractOutcome.Done(ContractView.Of(contract)), entry.Sequence);
     }
 
     private static void Apply(Contract contract, ContractTerms terms)

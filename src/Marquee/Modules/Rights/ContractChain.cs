@@ -157,6 +157,7 @@ internal sealed class ChainVerifier(RightsDb db, ChainHeads heads)
                     problems.Add(new ChainProblem(id, entry.Sequence, "its content does not match its hash (the entry was altered)."));
                 }
 
+                problems.AddRange(DocumentCheck.Check(System.IO.Path.GetDirectoryName(heads.Path)!, entry));
                 previous = entry.Hash;
                 expected++;
             }

@@ -29,6 +29,8 @@ public static class RightsModule
         services.AddScoped<ContractBook>();
         services.AddScoped<ChainVerifier>();
         services.AddScoped<RoyaltyStatements>();
+        services.AddScoped<Suppliers>();
+        services.AddScoped<ITitleRevenue, TitleRevenues>();
         services.AddEventHandler<PlaybackStarted, PlaybackUsage>();
         services.AddEventHandler<PlaybackEnded, PlaybackUsage>();
         services.AddEventHandler<RevenueRecognised, RevenueIntake>();
@@ -36,6 +38,7 @@ public static class RightsModule
         services.AddHostedService<RightsStartupLog>();
         services.AddConsoleLink("Rights", "Licences and alerts", "/console/rights/licences");
         services.AddConsoleLink("Rights", "Contracts", "/console/rights/contracts");
+        services.AddConsoleLink("Rights", "Supplier scorecards", "/console/rights/suppliers");
         var marquee = configuration.GetSection(MarqueeOptions.Section).Get<MarqueeOptions>() ?? new MarqueeOptions();
         if (marquee.HasRole("worker"))
         {
@@ -134,12 +137,111 @@ public static class RightsModule
             .WithName("GetRoyaltyStatementCsv")
             .WithSummary("The same statement as CSV (RFC 4180), for accounting (operators).");
 
+        group.MapPost("/contracts/{id:guid}/deliveries", async (Guid id, NewDelivery input, Suppliers suppliers, HttpContext http, CancellationToken ct) =>
+                await suppliers.ScheduleAsync(id, input, RequestActor.Of(http), ct) switch
+                {
+                    (ContractOutcome.Done, { } d) => TypedResults.Created($"/api/rights/contracts/{id}/deliveries", d),
+                    var (other, _) => Answer(other),
+                })
+            .Validate<NewDelivery>()
+            .WithName("ScheduleDelivery")
+            .WithSummary("Schedules a title's delivery under a contract by a due date (UTC); tracked against Media's asset library; appended to the contract's history (operators).")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
+
+        group.MapGet("/contracts/{id:guid}/deliveries", async Task<Results<Ok<IReadOnlyList<DeliveryView>>, ProblemHttpResult>> (Guid id, Suppliers suppliers, CancellationToken ct) =>
+                await suppliers.DeliveriesAsync(id, ct) is { } d ? TypedResults.Ok(d) : NoContract())
+            .WithName("ListDeliveries")
+            .WithSummary("A contract's deliveries with when each title's first accepted source reached the asset library: on-time, late, overdue or pending (operators).");
+
+        group.MapPost("/contracts/{id:guid}/documents", AttachDocumentAsync)
+            .WithName("AttachContractDocument")
+            .WithSummary("Attaches a signed document (multipart form: file, label): stored in the data folder, its SHA-256 entered in the contract's hash chain so that a swapped file is found by the verifier (operators).")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
+
+        group.MapGet("/contracts/{id:guid}/documents", async Task<Results<Ok<IReadOnlyList<DocumentView>>, ProblemHttpResult>> (Guid id, Suppliers suppliers, CancellationToken ct) =>
+                await suppliers.DocumentsAsync(id, ct) is { } d ? TypedResults.Ok(d) : NoContract())
+            .WithName("ListContractDocuments")
+            .WithSummary("A contract's signed documents with their SHA-256 and history entry (operators).");
+
+        group.MapGet("/contracts/{id:guid}/documents/{documentId:guid}", async Task<Results<PhysicalFileHttpResult, ProblemHttpResult>> (Guid id, Guid documentId, Suppliers suppliers, CancellationToken ct) =>
+                await suppliers.DocumentFileAsync(id, documentId, ct) is { } f
+                    ? TypedResults.PhysicalFile(f.Path, "application/octet-stream", f.Document.FileName)
+                    : TypedResults.Problem(title: "No such document", statusCode: StatusCodes.Status404NotFound))
+            .WithName("GetContractDocument")
+            .WithSummary("Downloads a signed document (operators).");
+
+        group.MapGet("/scorecards", async (Suppliers suppliers, CancellationToken ct) => TypedResults.Ok(await suppliers.ScorecardsAsync(ct)))
+            .WithName("ListSupplierScorecards")
+            .WithSummary("Every provider's scorecard: on-time delivery against its contracts' due dates (tracked to the asset library), quality rejections (sources Media rejected), streams and minutes watched of its titles (operators).");
+
         group.MapGet("/verify", async (ChainVerifier verifier, CancellationToken ct) => TypedResults.Ok(await verifier.VerifyAsync(ct)))
             .WithName("VerifyContractChains")
             .WithSummary("Checks every contract's history chain, its current data and the head file outside the database (operators).");
 
         return group;
     }
+
+    private static async Task<IResult> AttachDocumentAsync(Guid id, HttpContext http, Suppliers suppliers, IOptions<RightsOptions> options, CancellationToken ct)
+    {
+        // A form post is a "simple" request a foreign page could send to an operator's loopback: only same-origin pages and non-browsers.
+        if (http.Request.Headers["Sec-Fetch-Site"].ToString() is { Length: > 0 } site && site is not ("same-origin" or "none"))
+        {
+            return TypedResults.Problem(title: "Cross-site request refused", detail: "Documents are uploaded from the console or a non-browser client.", statusCode: StatusCodes.Status403Forbidden);
+        }
+
+        var limit = options.Value.MaxDocumentBytes;
+        if (http.Request.ContentLength > limit + 64 * 1024)
+        {
+            return TooLarge(limit);
+        }
+
+        if (!http.Request.HasFormContentType)
+        {
+            return TypedResults.Problem(title: "Multipart form expected", detail: "Send multipart/form-data with the fields file and label.", statusCode: StatusCodes.Status415UnsupportedMediaType);
+        }
+
+        IFormCollection form;
+        try
+        {
+            form = await http.Request.ReadFormAsync(ct);
+        }
+        catch (Exception e) when (e is InvalidDataException or BadHttpRequestException or IOException)
+        {
+            return TypedResults.Problem(title: "Unreadable form", detail: e.Message, statusCode: StatusCodes.Status400BadRequest);
+        }
+
+        var file = form.Files.GetFile("file");
+        if (file is null || file.Length == 0)
+        {
+            return TypedResults.Problem(title: "Invalid document", detail: "The field 'file' is missing or empty.", statusCode: StatusCodes.Status400BadRequest);
+        }
+
+        if (file.Length > limit)
+        {
+            return TooLarge(limit);
+        }
+
+        var label = form["label"].ToString();
+        if (label.Length > 300)
+        {
+            return TypedResults.Problem(title: "Invalid document", detail: "label is at most 300 characters.", statusCode: StatusCodes.Status400BadRequest);
+        }
+
+        await using var stream = file.OpenReadStream();
+        return await suppliers.AttachAsync(id, stream, file.FileName, label, RequestActor.Of(http), ct) switch
+        {
+            (ContractOutcome.Done, { } d) => TypedResults.Created($"/api/rights/contracts/{id}/documents/{d.Id}", d),
+            var (other, _) => Answer(other),
+        };
+    }
+
+    private static ProblemHttpResult TooLarge(long limit) =>
+        TypedResults.Problem(title: "Document too large", detail: $"At most {limit:N0} bytes (Marquee:Rights:MaxDocumentBytes).", statusCode: StatusCodes.Status413PayloadTooLarge);
 
     private static ProblemHttpResult? BadPeriod(DateTimeOffset? from, DateTimeOffset? to) =>
         from is null || to is null || to <= from

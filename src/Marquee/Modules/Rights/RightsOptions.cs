@@ -17,4 +17,7 @@ internal sealed class RightsOptions
 
     /// <summary>How often the worker looks for licences about to expire (the check is idempotent; daily alerts need no more).</summary>
     public TimeSpan ExpiryCheckInterval { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>Largest signed document accepted (a scanned contract); the default form limit of 128 MB caps it too.</summary>
+    public long MaxDocumentBytes { get; set; } = 50L * 1024 * 1024;
 }

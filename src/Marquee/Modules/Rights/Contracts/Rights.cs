@@ -80,3 +80,12 @@ public sealed record LicenceExpiring(Guid LicenceId, string Name, IReadOnlyList<
 /// </summary>
 [EventName("billing.revenue-recognised.v1")]
 public sealed record RevenueRecognised(Guid RevenueId, DateTimeOffset At, decimal Amount, string Currency, Guid? TitleId, string Source) : IDomainEvent;
+
+/// <summary>All-time revenue a title earned in one currency: its own (rentals, purchases) plus its share of pooled revenue by minutes watched.</summary>
+public sealed record TitleRevenue(Guid TitleId, string Currency, decimal Amount);
+
+/// <summary>Rights' revenue per title, as royalties attribute it (Catalog's content-value estimate reads it).</summary>
+public interface ITitleRevenue
+{
+    Task<IReadOnlyList<TitleRevenue>> RevenueAsync(IReadOnlyCollection<Guid> titleIds, CancellationToken cancellationToken);
+}

@@ -28,6 +28,10 @@ internal class RightsDb(DbContextOptions options) : ModuleDbContext(options), IM
 
     public DbSet<RevenueLine> Revenue => Set<RevenueLine>();
 
+    public DbSet<ContractDelivery> ContractDeliveries => Set<ContractDelivery>();
+
+    public DbSet<ContractDocument> ContractDocuments => Set<ContractDocument>();
+
     protected override void ConfigureModel(ModelBuilder modelBuilder)
     {
         var l = modelBuilder.Entity<Licence>();
@@ -102,6 +106,20 @@ internal class RightsDb(DbContextOptions options) : ModuleDbContext(options), IM
         r.Property(x => x.Currency).HasMaxLength(3);
         r.Property(x => x.Source).HasMaxLength(100);
         r.HasIndex(x => x.At);
+
+        var d = modelBuilder.Entity<ContractDelivery>();
+        d.ToTable("contract_deliveries");
+        d.HasKey(x => x.Id);
+        d.HasIndex(x => new { x.ContractId, x.TitleId }).IsUnique();
+
+        var doc = modelBuilder.Entity<ContractDocument>();
+        doc.ToTable("contract_documents");
+        doc.HasKey(x => x.Id);
+        doc.HasIndex(x => x.ContractId);
+        doc.Property(x => x.FileName).HasMaxLength(300);
+        doc.Property(x => x.Label).HasMaxLength(300);
+        doc.Property(x => x.StoredPath).HasMaxLength(1000);
+        doc.Property(x => x.Sha256).HasMaxLength(64);
     }
 }
 
@@ -286,4 +304,44 @@ internal sealed class RevenueLine
     public Guid? TitleId { get; set; }
 
     public required string Source { get; set; }
+}
+
+/// <summary>A title the contract's provider must deliver by a date (UTC); delivery is tracked in Media's asset library.</summary>
+internal sealed class ContractDelivery
+{
+    public Guid Id { get; set; }
+
+    public Guid ContractId { get; set; }
+
+    public Guid TitleId { get; set; }
+
+    public DateTimeOffset DueAt { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+/// <summary>
+/// A signed document attached to a contract: the file under <c>&lt;DataDir&gt;/rights/documents</c>, its SHA-256 also in the
+/// contract's hash chain (entry <see cref="Sequence"/>), so that a swapped file is found by the verifier.
+/// </summary>
+internal sealed class ContractDocument
+{
+    public Guid Id { get; set; }
+
+    public Guid ContractId { get; set; }
+
+    public required string FileName { get; set; }
+
+    public string? Label { get; set; }
+
+    /// <summary>Relative to <c>&lt;DataDir&gt;/rights</c>.</summary>
+    public required string StoredPath { get; set; }
+
+    public required string Sha256 { get; set; }
+
+    public long SizeBytes { get; set; }
+
+    public int Sequence { get; set; }
+
+    public DateTimeOffset UploadedAt { get; set; }
 }
