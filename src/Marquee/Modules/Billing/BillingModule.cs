@@ -190,8 +190,7 @@ public static class BillingModule
                     ? TypedResults.Problem(title: "Not a settlement report", detail: error, statusCode: 400)
                     : TypedResults.Created($"/api/billing/reconciliations/{run.Id}", run);
             })
-            .Accepts<string>("text/csv")
-            .WithName("ImportSettlement")
+            .WithName("ImportSettlement") // the body is read as text/csv (no Accepts metadata: it would answer 415 before authorization)
             .WithSummary("Imports a gateway settlement report (CSV body) for [from, to) and matches it against payments: mismatches missing, duplicated, amount differs, fee differs, unknown (finance).")
             .ProducesProblem(400);
 
