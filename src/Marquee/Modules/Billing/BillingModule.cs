@@ -29,6 +29,7 @@ public static class BillingModule
         services.AddScoped<WebhookReceiver>();
         services.AddScoped<LedgerVerifier>();
         services.AddScoped<BillingQueries>();
+        services.AddScoped<Reconciler>();
         services.AddScoped<IPlanLimits, PlanLimitsReader>();
         services.AddScoped<IPlaybackPolicy, Entitlements>();
         services.AddSingleton<SandboxSigner>();
@@ -169,6 +170,44 @@ public static class BillingModule
         finance.MapPost("/jobs/run", async (BillingScheduler scheduler, CancellationToken ct) => TypedResults.Ok(new { ran = await scheduler.RunDueAsync(ct), webhooks = await scheduler.DeliverSandboxWebhooksAsync(ct) }))
             .WithName("RunBillingJobs")
             .WithSummary("Runs due renewals, retries and revenue recognition now, and delivers pending sandbox webhooks (finance).");
+
+        finance.MapGet("/sandbox/settlement", async (DateTimeOffset? from, DateTimeOffset? to, SandboxGateway sandbox, CancellationToken ct) =>
+                TypedResults.Text(Reconciler.Write(await sandbox.SettlementAsync(from ?? DateTimeOffset.MinValue, to ?? DateTimeOffset.MaxValue, ct)), "text/csv; charset=utf-8"))
+            .WithName("SandboxSettlement")
+            .WithSummary("The sandbox gateway's settlement report for [from, to) as CSV (type,charge_id,amount,fee,net,currency,created_utc), as a real gateway would send it (finance).");
+
+        finance.MapPost("/reconciliations", async Task<Results<Created<ReconciliationView>, ProblemHttpResult>> (DateTimeOffset from, DateTimeOffset to, string? fileName, HttpContext http, Reconciler reconciler, CancellationToken ct) =>
+            {
+                using var reader = new StreamReader(http.Request.Body);
+                var text = await reader.ReadToEndAsync(ct);
+                if (text.Length > 20_000_000)
+                {
+                    return TypedResults.Problem(title: "File too large", detail: "Import at most 20 MB per report.", statusCode: 413);
+                }
+
+                var (run, error) = await reconciler.ImportAsync(text, fileName ?? "settlement.csv", from, to, RequestActor.Of(http), ct);
+                return run is null
+                    ? TypedResults.Problem(title: "Not a settlement report", detail: error, statusCode: 400)
+                    : TypedResults.Created($"/api/billing/reconciliations/{run.Id}", run);
+            })
+            .WithName("ImportSettlement") // the body is read as text/csv (no Accepts metadata: it would answer 415 before authorization)
+            .WithSummary("Imports a gateway settlement report (CSV body) for [from, to) and matches it against payments: mismatches missing, duplicated, amount differs, fee differs, unknown (finance).")
+            .ProducesProblem(400);
+
+        finance.MapGet("/reconciliations", async (Reconciler reconciler, CancellationToken ct) => TypedResults.Ok(await reconciler.RunsAsync(ct)))
+            .WithName("ListReconciliations")
+            .WithSummary("The latest imported settlement reports with their mismatches (finance).");
+
+        finance.MapGet("/reconciliations/{id:guid}", async Task<Results<Ok<ReconciliationView>, ProblemHttpResult>> (Guid id, Reconciler reconciler, CancellationToken ct) =>
+                await reconciler.RunAsync(id, ct) is { } r ? TypedResults.Ok(r) : TypedResults.Problem(title: "No such reconciliation", statusCode: 404))
+            .WithName("GetReconciliation")
+            .WithSummary("One imported settlement report and its mismatches (finance).");
+
+        finance.MapPost("/reconciliations/mismatches/{id:guid}/resolve", async Task<Results<Ok<MismatchView>, ProblemHttpResult>> (Guid id, ResolveInput input, Reconciler reconciler, HttpContext http, CancellationToken ct) =>
+                await reconciler.ResolveAsync(id, input.Note, RequestActor.Of(http), ct) is { } m ? TypedResults.Ok(m) : TypedResults.Problem(title: "No such mismatch", statusCode: 404))
+            .Validate<ResolveInput>()
+            .WithName("ResolveMismatch")
+            .WithSummary("Marks a reconciliation mismatch resolved with a note saying what was done (finance; audited).");
 
         return root;
     }

@@ -39,6 +39,13 @@ internal sealed class BillingOptions
     public int WebhookToleranceSeconds { get; set; } = 300;
 
     public SandboxOptions Sandbox { get; set; } = new();
+
+    /// <summary>
+    /// NEVER in production. True: money-moving requests skip the idempotency store and charge the gateway with a fresh
+    /// key on every attempt, as a client without idempotency would. It exists for the resilience harness's negative
+    /// control (R2), which must fail with it.
+    /// </summary>
+    public bool UnsafeSkipIdempotency { get; set; }
 }
 
 internal sealed class SandboxOptions

@@ -69,6 +69,11 @@ internal sealed class SandboxGateway(IServiceScopeFactory scopes, IOptions<Billi
 
     public async Task<GatewayCharge> ChargeAsync(string idempotencyKey, long amount, string currency, string method, bool onSession, CancellationToken cancellationToken)
     {
+        if (options.Value.UnsafeSkipIdempotency)
+        {
+            idempotencyKey = $"{idempotencyKey}:{Guid.NewGuid():N}"; // the broken variant: as if the caller sent no key
+        }
+
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<BillingDb>();
         if (await db.SandboxCharges.AsNoTracking().FirstOrDefaultAsync(c => c.IdempotencyKey == idempotencyKey, cancellationToken) is { } existing)
@@ -131,6 +136,7 @@ internal sealed class SandboxGateway(IServiceScopeFactory scopes, IOptions<Billi
         if (charge.Status == SandboxChargeStatus.Succeeded)
         {
             charge.Status = SandboxChargeStatus.Refunded;
+            charge.RefundedAt = time.GetUtcNow();
             Queue(db, charge);
             await db.SaveChangesAsync(cancellationToken);
         }
@@ -159,6 +165,32 @@ internal sealed class SandboxGateway(IServiceScopeFactory scopes, IOptions<Billi
         }
 
         return View(charge);
+    }
+
+    /// <summary>
+    /// The sandbox's settlement report for [from, to), as a real gateway's: a line per charge that succeeded (refunded
+    /// since or not) created in the period, and a line per refund made in it.
+    /// </summary>
+    public async Task<IReadOnlyList<SettlementLine>> SettlementAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var charges = await scope.ServiceProvider.GetRequiredService<BillingDb>().SandboxCharges.AsNoTracking()
+            .Where(c => c.Status == SandboxChargeStatus.Succeeded || c.Status == SandboxChargeStatus.Refunded).ToListAsync(cancellationToken);
+        var lines = new List<SettlementLine>();
+        foreach (var c in charges)
+        {
+            if (c.CreatedAt >= from && c.CreatedAt < to)
+            {
+                lines.Add(new SettlementLine(0, "charge", c.Id, c.Amount, c.Fee, c.Amount - c.Fee, c.Currency, c.CreatedAt));
+            }
+
+            if (c.RefundedAt is { } r && r >= from && r < to)
+            {
+                lines.Add(new SettlementLine(0, "refund", c.Id, -c.Amount, 0, -c.Amount, c.Currency, r));
+            }
+        }
+
+        return [.. lines.OrderBy(l => l.CreatedUtc).ThenBy(l => l.ChargeId, StringComparer.Ordinal)];
     }
 
     public long FeeOf(long amount) =>

@@ -78,6 +78,12 @@ internal static class Idempotent
     /// </summary>
     public static async Task<Stored?> ExecuteAsync(IServiceProvider services, string scope, string key, string hash, Func<IServiceProvider, CancellationToken, Task<Answer>>? effect, CancellationToken ct)
     {
+        var unsafeSkip = services.GetRequiredService<IOptions<BillingOptions>>().Value.UnsafeSkipIdempotency;
+        if (unsafeSkip)
+        {
+            return effect is null ? null : await UnsafeAsync(services, effect, ct);
+        }
+
         if (await StoredAsync(services.GetRequiredService<BillingDb>(), scope, key, hash, ct) is { } replay)
         {
             return replay;
@@ -127,6 +133,26 @@ internal static class Idempotent
 
         // Still racing: nothing was saved; the same key sent again finds the same charge and completes.
         return new Stored(503, JsonSerializer.Serialize(new ProblemDetails { Status = 503, Title = "Busy", Detail = "Try again with the same Idempotency-Key." }, json), null, false, false);
+    }
+
+    /// <summary>The broken variant (<see cref="BillingOptions.UnsafeSkipIdempotency"/>): no stored answer, the effect every time.</summary>
+    private static async Task<Stored> UnsafeAsync(IServiceProvider services, Func<IServiceProvider, CancellationToken, Task<Answer>> effect, CancellationToken ct)
+    {
+        var json = services.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions;
+        for (var attempt = 0; ; attempt++)
+        {
+            await using var fresh = attempt == 0 ? (AsyncServiceScope?)null : services.GetRequiredService<IServiceScopeFactory>().CreateAsyncScope();
+            var sp = fresh?.ServiceProvider ?? services;
+            var answer = await effect(sp, ct);
+            try
+            {
+                await sp.GetRequiredService<BillingDb>().SaveChangesAsync(ct);
+                return new Stored(answer.Status, JsonSerializer.Serialize(answer.Body, answer.Body.GetType(), json), answer.Location, false, false);
+            }
+            catch (DbUpdateException) when (attempt < 4)
+            {
+            }
+        }
     }
 
     internal sealed record Stored(int Status, string Json, string? Location, bool Replayed, bool Mismatch);

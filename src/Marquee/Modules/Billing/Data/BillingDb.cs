@@ -45,6 +45,10 @@ internal class BillingDb(DbContextOptions options) : ModuleDbContext(options), I
 
     public DbSet<SandboxWebhook> SandboxWebhooks => Set<SandboxWebhook>();
 
+    public DbSet<ReconciliationRun> ReconciliationRuns => Set<ReconciliationRun>();
+
+    public DbSet<ReconciliationMismatch> ReconciliationMismatches => Set<ReconciliationMismatch>();
+
     protected override void ConfigureModel(ModelBuilder modelBuilder)
     {
         var p = modelBuilder.Entity<Plan>();
@@ -192,6 +196,25 @@ internal class BillingDb(DbContextOptions options) : ModuleDbContext(options), I
         sw.HasKey(x => x.Id);
         sw.Property(x => x.Body).HasMaxLength(4000);
         sw.HasIndex(x => x.DeliveredAt);
+
+        var rr = modelBuilder.Entity<ReconciliationRun>();
+        rr.ToTable("reconciliation_runs");
+        rr.HasKey(x => x.Id);
+        rr.Property(x => x.FileName).HasMaxLength(200);
+        rr.Property(x => x.ImportedBy).HasMaxLength(200);
+        rr.HasIndex(x => x.ImportedAt);
+
+        var rm = modelBuilder.Entity<ReconciliationMismatch>();
+        rm.ToTable("reconciliation_mismatches");
+        rm.HasKey(x => x.Id);
+        rm.Property(x => x.Kind).HasConversion<string>().HasMaxLength(20);
+        rm.Property(x => x.ChargeId).HasMaxLength(100);
+        rm.Property(x => x.Currency).HasMaxLength(3);
+        rm.Property(x => x.Detail).HasMaxLength(300);
+        rm.Property(x => x.ResolvedBy).HasMaxLength(200);
+        rm.Property(x => x.Resolution).HasMaxLength(500);
+        rm.HasIndex(x => x.RunId);
+        rm.HasIndex(x => x.ResolvedAt);
     }
 }
 
@@ -629,6 +652,9 @@ internal sealed class SandboxCharge
 
     public SandboxChargeStatus Status { get; set; }
 
+    /// <summary>When the charge was refunded (the settlement report's refund line).</summary>
+    public DateTimeOffset? RefundedAt { get; set; }
+
     public string? Failure { get; set; }
 
     public DateTimeOffset CreatedAt { get; set; }
@@ -654,4 +680,74 @@ internal sealed class SandboxWebhook
     public DateTimeOffset CreatedAt { get; set; }
 
     public DateTimeOffset? DeliveredAt { get; set; }
+}
+
+/// <summary>One imported settlement report and what it was matched against.</summary>
+internal sealed class ReconciliationRun
+{
+    public Guid Id { get; set; }
+
+    public DateTimeOffset ImportedAt { get; set; }
+
+    /// <summary>The report's period: payments created in [From, To) are expected in it.</summary>
+    public DateTimeOffset From { get; set; }
+
+    public DateTimeOffset To { get; set; }
+
+    public required string FileName { get; set; }
+
+    public int Lines { get; set; }
+
+    public int Matched { get; set; }
+
+    public required string ImportedBy { get; set; }
+}
+
+internal enum MismatchKind
+{
+    /// <summary>A payment of the period that the report lacks.</summary>
+    Missing,
+
+    /// <summary>A charge (or refund) reported more than once.</summary>
+    Duplicated,
+
+    AmountDiffers,
+
+    FeeDiffers,
+
+    /// <summary>A charge or refund the gateway reports that Marquee has no matching payment for.</summary>
+    Unknown,
+}
+
+internal sealed class ReconciliationMismatch
+{
+    public Guid Id { get; set; }
+
+    public Guid RunId { get; set; }
+
+    public MismatchKind Kind { get; set; }
+
+    public required string ChargeId { get; set; }
+
+    public Guid? PaymentId { get; set; }
+
+    public required string Currency { get; set; }
+
+    /// <summary>Marquee's figure (minor units; a refund negative).</summary>
+    public long? ExpectedAmount { get; set; }
+
+    /// <summary>The report's figure.</summary>
+    public long? ActualAmount { get; set; }
+
+    public long? ExpectedFee { get; set; }
+
+    public long? ActualFee { get; set; }
+
+    public required string Detail { get; set; }
+
+    public DateTimeOffset? ResolvedAt { get; set; }
+
+    public string? ResolvedBy { get; set; }
+
+    public string? Resolution { get; set; }
 }
