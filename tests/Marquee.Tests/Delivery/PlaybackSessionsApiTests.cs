@@ -169,7 +169,7 @@ public sealed class PlaybackSessionsApiTests(HlsStub package, SharedPlaybackHost
     [Fact]
     public async Task Session_WhenNoHeartbeatWithinTimeout_IsEndedAndItsTokenAnswers403()
     {
-        await using var app = await PlaybackHost.StartAsync(package, c => c["Marquee:Delivery:HeartbeatTimeout"] = "00:00:01");
+        await using var app = await PlaybackHost.StartAsync(package, c => c["Marquee:Delivery:HeartbeatTimeout"] = "00:00:05"); // room for a loaded machine between start and first fetch
         var session = await app.StartSessionAsync(package.TitleId);
         Assert.Equal(HttpStatusCode.OK, (await app.Client.GetAsync(session.ManifestUrl)).StatusCode);
 

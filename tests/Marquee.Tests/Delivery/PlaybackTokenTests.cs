@@ -111,6 +111,21 @@ public sealed class PlaybackTokenTests(HlsStub package, SharedPlaybackHost share
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
     }
 
+    [Theory]
+    [InlineData("(((")] // outside base64url: once a FormatException and a 500 (found by ParserPropertyTests)
+    [InlineData("a+b/c=")]
+    [InlineData("%28%29%2A")]
+    [InlineData("AAAA====")]
+    public async Task Request_WhenTokenIsNotBase64Url_Answers403Problem(string token)
+    {
+        var app = await shared.GetAsync(package);
+
+        var response = await app.GetRawAsync($"/api/playback/s/{token}/master.m3u8");
+
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
+
     [Fact]
     public async Task Request_WhenTokenExpired_Answers403()
     {

@@ -106,8 +106,8 @@ public sealed class MediaPipelineTests(MediaSources sources) : IClassFixture<Med
     {
         await using var storage = await TestStorage.CreateAsync();
         await MediaSources.FfmpegAsync(["-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-            "-t", "30", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ac", "2",
-            Path.Combine(SourcesFolder(storage.DataDir), "long.mp4")]);
+            "-t", "90", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ac", "2",
+            Path.Combine(SourcesFolder(storage.DataDir), "long.mp4")]); // long enough to outlast B's start on a loaded machine; cancelled before its end
         void Leased(IDictionary<string, string?> s)
         {
             FastMedia(s);

@@ -45,8 +45,9 @@ internal sealed class PlaybackTokens
             return null;
         }
 
+        // TryDecodeFromChars throws on a character outside base64url (its "try" is about the buffer's size): check first.
         Span<byte> bytes = stackalloc byte[96];
-        if (!Base64Url.TryDecodeFromChars(token, bytes, out var length) || length != PayloadLength + MacLength)
+        if (!Base64Url.IsValid(token) || !Base64Url.TryDecodeFromChars(token, bytes, out var length) || length != PayloadLength + MacLength)
         {
             return null;
         }

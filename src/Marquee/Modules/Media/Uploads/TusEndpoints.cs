@@ -275,7 +275,7 @@ internal static class TusEndpoints
         return true;
     }
 
-    private static bool TryParseChecksum(string? header, out HashAlgorithmName? algorithm, out byte[] expected)
+    internal static bool TryParseChecksum(string? header, out HashAlgorithmName? algorithm, out byte[] expected)
     {
         algorithm = null;
         expected = [];
