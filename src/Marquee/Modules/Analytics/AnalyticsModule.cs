@@ -110,7 +110,7 @@ public static partial class AnalyticsModule
             })))
             .WithName("GetAnalyticsCatalogue")
             .WithSummary("The metric catalogue: id, family, formula, unit, source events, owner, dimensions; whether its source exists yet.");
-        console.MapGet("/status", async (AnalyticsDb db, Pipeline pipeline, CancellationToken ct) =>
+        root.MapGet("/status", async (AnalyticsDb db, Pipeline pipeline, CancellationToken ct) =>
             {
                 var raw = await db.RawEvents.LongCountAsync(ct);
                 var last = raw == 0 ? 0 : await db.RawEvents.MaxAsync(r => r.Seq, ct);
@@ -119,8 +119,9 @@ public static partial class AnalyticsModule
                 var watermark = await pipeline.WatermarkAsync(ct);
                 return Results.Ok(new { raw, lastSeq = last, watermark, pending = last - watermark, quarantined, duplicates });
             })
+            .RequireAuthorization(Policies.Metrics) // also for the benchmark and scripts on this machine, like the metrics scrape
             .WithName("GetAnalyticsStatus")
-            .WithSummary("Raw events, the pipeline's watermark and what is pending, quarantined and duplicate counts.");
+            .WithSummary("Raw events, the pipeline's watermark and what is pending, quarantined and duplicate counts (operators, or this machine).");
         console.MapGet("/quarantine", async (AnalyticsDb db, CancellationToken ct) =>
                 Results.Ok(await db.Quarantine.AsNoTracking().OrderByDescending(q => q.ReceivedAt).Take(200)
                     .Select(q => new { q.EventId, q.Reason, q.ReceivedAt, q.Payload }).ToListAsync(ct)))
