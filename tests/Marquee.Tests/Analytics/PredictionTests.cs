@@ -15,7 +15,7 @@ namespace Marquee.Tests.Analytics;
 /// watch less, less often and with more stalls in the two weeks before they cancel, and converters watch more before they
 /// pay: the models must find it (AUC over 0.7 on the later, held-out period); with shuffled labels they must not (≈ 0.5).
 /// </summary>
-public sealed class PredictionTests(GeneratedWarehouse generated) : IClassFixture<GeneratedWarehouse>
+public sealed class PredictionTests(GeneratedWarehouse generated, Xunit.Abstractions.ITestOutputHelper output) : IClassFixture<GeneratedWarehouse>
 {
     [Theory]
     [InlineData("churn")]
@@ -23,6 +23,7 @@ public sealed class PredictionTests(GeneratedWarehouse generated) : IClassFixtur
     public async Task A_model_trained_on_one_period_ranks_the_later_held_out_period_well(string kind)
     {
         var report = await generated.Predictions.TrainAsync(kind, GeneratedWarehouse.End, CancellationToken.None);
+        output.WriteLine($"{kind}: AUC {report.Auc} on {report.EvaluationRows} users ({report.EvaluationPositives} positive); top driver {report.Drivers[0].Feature} {report.Drivers[0].Importance:P0}");
         Assert.Equal("ok", report.Status);
         Assert.True(report.EvaluationPositives >= 10 && report.EvaluationRows - report.EvaluationPositives >= 10, $"{report.EvaluationPositives}/{report.EvaluationRows}");
         Assert.NotNull(report.Auc);
@@ -58,6 +59,7 @@ public sealed class PredictionTests(GeneratedWarehouse generated) : IClassFixtur
         var trained = Predictions.TrainAndEvaluate(new MLContext(seed: 1), train, evaluation);
         Assert.NotNull(trained);
         var auc = trained.Value.Auc!.Value;
+        output.WriteLine($"{kind}, shuffled labels: AUC {auc}");
         Assert.InRange(auc, 0.35, 0.65);
     }
 
