@@ -6,6 +6,7 @@ using Marquee.Delivery.Contracts;
 using Marquee.Identity.Contracts;
 using Marquee.Media.Contracts;
 using Marquee.Platform;
+using Marquee.Platform.Audit;
 using Marquee.Platform.Data;
 using Marquee.Platform.Events;
 using Marquee.Platform.Web;
@@ -28,6 +29,7 @@ public static partial class AnalyticsModule
         services.AddSingleton<Warehouse>();
         services.AddSingleton<Pipeline>();
         services.AddSingleton<MetricsService>();
+        services.AddSingleton<Predictions>();
         services.AddSingleton<LiveView>();
         services.AddScoped<Collector>();
         services.AddScoped<Simulator>();
@@ -108,7 +110,7 @@ public static partial class AnalyticsModule
             })))
             .WithName("GetAnalyticsCatalogue")
             .WithSummary("The metric catalogue: id, family, formula, unit, source events, owner, dimensions; whether its source exists yet.");
-        console.MapGet("/status", async (AnalyticsDb db, Pipeline pipeline, CancellationToken ct) =>
+        root.MapGet("/status", async (AnalyticsDb db, Pipeline pipeline, CancellationToken ct) =>
             {
                 var raw = await db.RawEvents.LongCountAsync(ct);
                 var last = raw == 0 ? 0 : await db.RawEvents.MaxAsync(r => r.Seq, ct);
@@ -117,8 +119,9 @@ public static partial class AnalyticsModule
                 var watermark = await pipeline.WatermarkAsync(ct);
                 return Results.Ok(new { raw, lastSeq = last, watermark, pending = last - watermark, quarantined, duplicates });
             })
+            .RequireAuthorization(Policies.Metrics) // also for the benchmark and scripts on this machine, like the metrics scrape
             .WithName("GetAnalyticsStatus")
-            .WithSummary("Raw events, the pipeline's watermark and what is pending, quarantined and duplicate counts.");
+            .WithSummary("Raw events, the pipeline's watermark and what is pending, quarantined and duplicate counts (operators, or this machine).");
         console.MapGet("/quarantine", async (AnalyticsDb db, CancellationToken ct) =>
                 Results.Ok(await db.Quarantine.AsNoTracking().OrderByDescending(q => q.ReceivedAt).Take(200)
                     .Select(q => new { q.EventId, q.Reason, q.ReceivedAt, q.Payload }).ToListAsync(ct)))
@@ -140,6 +143,32 @@ public static partial class AnalyticsModule
             .DisableAntiforgery()
             .WithName("SimulateAudience")
             .WithSummary("Drives a simulated audience through the real event path (sign-ups, plays with drop-off and stalls, subscriptions, churn) spread over the past days.");
+        console.MapGet("/predictions", async (Predictions predictions, CancellationToken ct) => Results.Ok(await predictions.ReportsAsync(ct)))
+            .WithName("GetAnalyticsPredictions")
+            .WithSummary("The churn and conversion models: evaluation (AUC on a later held-out period), top drivers, highest-probability users.");
+        console.MapPost("/predictions/train", async ([FromQuery] string? kind, HttpContext http, Predictions predictions, IAuditLog audit, CancellationToken ct) =>
+            {
+                var kinds = string.IsNullOrEmpty(kind) ? Predictions.Kinds : Predictions.Kinds.Contains(kind, StringComparer.Ordinal) ? [kind] : null;
+                if (kinds is null)
+                {
+                    return Results.Problem(title: "Bad kind", detail: "kind=churn or conversion (or none for both)", statusCode: 400);
+                }
+
+                var reports = new List<PredictionReport>();
+                foreach (var k in kinds)
+                {
+                    reports.Add(await predictions.TrainAsync(k, null, ct));
+                }
+
+                var actor = RequestActor.Of(http);
+                await audit.RecordAsync(new AuditRecord(actor.Name, "analytics.model-trained", $"model:{string.Join(",", kinds)}", actor.From,
+                    string.Join("; ", reports.Select(r => $"{r.Kind}: {r.Status}, AUC {r.Auc?.ToString(CultureInfo.InvariantCulture) ?? "none"}"))), ct);
+                return Results.Ok(reports);
+            })
+            .RequireAuthorization(Policies.ConsoleAdmin)
+            .DisableAntiforgery()
+            .WithName("TrainAnalyticsPredictions")
+            .WithSummary("Trains the churn and/or conversion model on the warehouse now (trained on one period, evaluated on the next), saves it in the data dir; audited.");
         console.MapGet("/preferences", async (HttpContext http, AnalyticsDb db, CancellationToken ct) =>
                 Results.Content((await db.Preferences.FindAsync([OperatorOf(http)], ct))?.Json ?? "{}", "application/json"))
             .WithName("GetAnalyticsPreferences")
