@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.RegularExpressions;
 using Marquee.Media;
+using Marquee.Tests.Support;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Marquee.Tests.Media;
@@ -237,7 +238,10 @@ public sealed partial class PackagingTests(PackagedVideo packaged) : IClassFixtu
 
         Assert.False(Directory.Exists(Packager.StagingFolder(packaged.Root, id)));
         Assert.False(Directory.Exists(Packager.PublishedFolder(packaged.Root, id)));
-        Assert.DoesNotContain(Packager.StagingFolder(packaged.Root, id), WorkingDirectoriesOfRunningProcesses()); // no ffmpeg left behind
+        // No ffmpeg left behind: the sandboxed tool gets its SIGKILL with its sandbox and may take a moment to be gone.
+        var staging = Packager.StagingFolder(packaged.Root, id);
+        await Poll.UntilAsync(() => Task.FromResult(WorkingDirectoriesOfRunningProcesses().Count(d => d == staging)), n => n == 0,
+            TimeSpan.FromSeconds(10), "the cancelled ffmpeg to be gone");
     }
 
     private static List<string> WorkingDirectoriesOfRunningProcesses()
