@@ -58,6 +58,9 @@ public sealed class BrowserFixture : IAsyncLifetime
             return true;
         });
 
+        // Expectations poll until they hold; 5 s (Playwright's default) is too short for a page whose server shares two
+        // cores with two other test passes (CI saw a passkey ceremony still running after 5 s). A failure still fails.
+        Assertions.SetDefaultExpectTimeout(20_000);
         playwright = await Playwright.CreateAsync();
         Browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
         {
