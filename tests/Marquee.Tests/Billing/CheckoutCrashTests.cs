@@ -13,7 +13,7 @@ namespace Marquee.Tests.Billing;
 
 /// <summary>
 /// R2: concurrent checkouts against the real <c>marquee serve</c>, each request sent twice at once with the same
-/// Idempotency-Key, gateway webhooks replayed, and the server killed with SIGKILL in the middle and restarted; clients
+/// Idempotency-Key, gateway webhooks replayed, and the server killed with SIGKILL ten times in the middle (each at a random moment after the restarted server answered again) and restarted; clients
 /// retry with the same key until they have an answer, as a client should. Then: both copies of every request got the
 /// same answer; every account answered "subscribed" has an active subscription; the sandbox gateway's own settlement
 /// report reconciles with Marquee's payments without a single mismatch (a charge the customer paid twice, or paid
@@ -28,9 +28,9 @@ public sealed class CheckoutCrashTests(ITestOutputHelper output)
     private const string Secret = "whsec_r2_harness";
 
     [Fact]
-    public async Task HundredCheckouts_DuplicatedReplayedAndKilled_NoDoubleChargeNoMissingSubscription_LedgerBalanced()
+    public async Task HundredCheckouts_DuplicatedReplayedAndKilledTenTimes_NoDoubleChargeNoMissingSubscription_LedgerBalanced()
     {
-        var (violations, counts) = await RunAsync(checkouts: 100, broken: false, kill: true);
+        var (violations, counts) = await RunAsync(checkouts: 100, broken: false, kills: 10);
         output.WriteLine($"R2: {counts}");
         Assert.True(violations.Count == 0, string.Join('\n', violations));
     }
@@ -38,16 +38,18 @@ public sealed class CheckoutCrashTests(ITestOutputHelper output)
     [Fact]
     public async Task NegativeControl_WithoutIdempotency_TheHarnessFails()
     {
-        var (violations, counts) = await RunAsync(checkouts: 10, broken: true, kill: false);
+        var (violations, counts) = await RunAsync(checkouts: 10, broken: true, kills: 0);
         output.WriteLine($"R2 negative control: {counts}; {violations.Count} violations, e.g.\n{string.Join('\n', violations.Take(5))}");
         Assert.NotEmpty(violations);
     }
 
     private sealed record Outcome(int Status, string Body);
 
-    private async Task<(List<string> Violations, string Counts)> RunAsync(int checkouts, bool broken, bool kill)
+    private async Task<(List<string> Violations, string Counts)> RunAsync(int checkouts, bool broken, int kills)
     {
         var clock = Stopwatch.StartNew();
+        var killedAt = new List<int>();
+        var violations0 = new List<string>();
         await using var storage = await TestStorage.CreateAsync();
         var cookies = new string[checkouts];
         var financePassword = Marquee.Identity.Accounts.RandomPassword();
@@ -82,19 +84,20 @@ public sealed class CheckoutCrashTests(ITestOutputHelper output)
         void Phase(string name) => phases.Add($"{name} {clock.Elapsed.TotalSeconds:F0} s");
         try
         {
-            await server.WaitUntilReadyAsync(baseAddress, TimeSpan.FromSeconds(90));
+            await server.WaitUntilReadyAsync(baseAddress, MarqueeProcess.ReadyTimeout);
             Phase("ready");
             var admin = await MarqueeProcess.SignInAsync(baseAddress, "r2-finance@marquee.test", financePassword);
             var setupTime = clock.Elapsed;
 
             // Every checkout twice at once (the same key and body), retried with that key until answered.
-            using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+            using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(6));
             var outcomes = new Outcome[checkouts, 2];
             var answered = 0;
             var attempts = 0;
             var sends = Enumerable.Range(0, checkouts).SelectMany(i => new[] { 0, 1 }.Select(copy => Task.Run(async () =>
             {
                 var card = i % 10 == 9 ? SandboxGateway.Declined : SandboxGateway.Success;
+                var failures = 0;
                 while (true)
                 {
                     deadline.Token.ThrowIfCancellationRequested();
@@ -121,11 +124,13 @@ public sealed class CheckoutCrashTests(ITestOutputHelper output)
                         // cut off by the kill, or the server is restarting: the same request again, with the same key
                     }
 
-                    await Task.Delay(TimeSpan.FromMilliseconds(250), deadline.Token); // retry back-off
+                    // Retry back-off, doubling up to 2 s (a client hammering a restarting server only burns its CPU).
+                    await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(2000, 250 << Math.Min(failures++, 3))), deadline.Token);
                 }
             }))).ToList();
 
-            // Once a quarter of the requests are answered: replay the webhooks of the charges so far while the server is killed, then restart it.
+            // The first kill once a quarter of the requests are answered, while the webhooks of the charges so far are
+            // replayed; then again and again, each time at a random moment after the restarted server has answered again.
             await Poll.UntilAsync(() => Task.FromResult(Volatile.Read(ref answered)), n => n >= checkouts / 2, TimeSpan.FromMinutes(2), "a quarter of the requests answered");
             var replayStatuses = new ConcurrentBag<int>();
             var replaying = Task.Run(async () =>
@@ -139,28 +144,43 @@ public sealed class CheckoutCrashTests(ITestOutputHelper output)
                     replayStatuses.Add(0); // the report itself was cut off by the kill
                 }
             });
-            var killedAt = -1;
-            if (kill)
+            var random = new Random(Environment.TickCount);
+            for (var k = 0; k < kills; k++)
             {
+                if (k > 0)
+                {
+                    var before = Volatile.Read(ref answered);
+                    await Poll.UntilAsync(() => Task.FromResult(Volatile.Read(ref answered)), n => n > before || n == checkouts * 2, TimeSpan.FromMinutes(2), $"restart {k}: an answer");
+                    await Task.Delay(TimeSpan.FromMilliseconds(random.Next(0, 300)), CancellationToken.None); // the kill's random moment, not a wait for work
+                }
+
                 await server.KillServerOnlyAsync();
-                killedAt = Volatile.Read(ref answered);
-                Phase("killed");
-                await replaying;
+                killedAt.Add(Volatile.Read(ref answered));
+                if (k == 0)
+                {
+                    await replaying;
+                }
+
                 await server.DisposeAsync();
                 server = MarqueeProcess.Start(serve, environment);
-                await server.WaitUntilReadyAsync(baseAddress, TimeSpan.FromSeconds(90));
-                Phase("restarted");
+                await server.WaitUntilReadyAsync(baseAddress, MarqueeProcess.ReadyTimeout);
             }
 
+            Phase($"{kills} kills");
             await replaying;
             await Task.WhenAll(sends);
+            if (kills > 0 && killedAt[^1] >= checkouts * 2)
+            {
+                violations0.Add($"the last kill came after every request was answered ({string.Join("/", killedAt)}): the harness did not kill in the middle");
+            }
+
             Phase("all answered");
 
             // Every charge's webhook again (the same event ids as before, and each twice): one effect per event.
             var settlement = await SettlementAsync(http, admin);
             await ReplayAsync(http, settlement, replayStatuses);
 
-            var violations = new List<string>();
+            var violations = violations0;
             var subscribed = 0;
             for (var i = 0; i < checkouts; i++)
             {
@@ -211,7 +231,7 @@ public sealed class CheckoutCrashTests(ITestOutputHelper output)
                 violations.Add($"marquee billing verify exited {code}: {stdout}{stderr}");
             }
 
-            var counts = $"{checkouts} checkouts sent twice ({Volatile.Read(ref attempts)} requests with retries), {(kill ? $"server killed after {killedAt} answers" : "no kill")}; "
+            var counts = $"{checkouts} checkouts sent twice ({Volatile.Read(ref attempts)} requests with retries), {(kills > 0 ? $"server killed {kills} times, after {string.Join("/", killedAt)} answers" : "no kill")}; "
                 + $"answers 201 {Count(outcomes, 201)}, 402 {Count(outcomes, 402)}, other {checkouts * 2 - Count(outcomes, 201) - Count(outcomes, 402)}; "
                 + $"subscriptions {subscribed}; gateway charges {charges}, refunds {refunds}; reconciliation mismatches {reconciliation.GetProperty("mismatches").GetArrayLength()}; "
                 + $"webhook replays {replayStatuses.Count} (200: {replayStatuses.Count(s => s == 200)}, 409 unknown charge: {replayStatuses.Count(s => s == 409)}, cut off: {replayStatuses.Count(s => s == 0)}); "

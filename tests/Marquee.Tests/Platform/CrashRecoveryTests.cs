@@ -23,7 +23,7 @@ public sealed class CrashRecoveryTests
         var ids = new List<string>();
         await using (var first = MarqueeProcess.Start(Args("web"), environment))
         {
-            await first.WaitUntilReadyAsync(baseAddress, TimeSpan.FromSeconds(60));
+            await first.WaitUntilReadyAsync(baseAddress, MarqueeProcess.ReadyTimeout);
             // The session cookie stays valid across restarts: the Data Protection keys are in the data folder.
             client.DefaultRequestHeaders.Add("Cookie", await MarqueeProcess.SignInAsync(baseAddress, "admin@marquee.test", password));
             foreach (var name in new[] { "Big Buck Bunny", "Sintel", "Tears of Steel" })
@@ -40,7 +40,7 @@ public sealed class CrashRecoveryTests
         // 2. Restarted with the worker role: every stored event is delivered, each exactly once.
         await using (var second = MarqueeProcess.Start(Args("web,worker"), environment))
         {
-            await second.WaitUntilReadyAsync(baseAddress, TimeSpan.FromSeconds(60));
+            await second.WaitUntilReadyAsync(baseAddress, MarqueeProcess.ReadyTimeout);
             var lines = await Poll.UntilAsync(
                 async () => TitleLines(await client.GetFromJsonAsync<JsonElement[]>("/api/compliance/audit")),
                 l => l.Length >= 3, TimeSpan.FromSeconds(30), "audit lines after restart");
@@ -53,7 +53,7 @@ public sealed class CrashRecoveryTests
         // 3. Another restart delivers nothing twice.
         await using (var third = MarqueeProcess.Start(Args("web,worker"), environment))
         {
-            await third.WaitUntilReadyAsync(baseAddress, TimeSpan.FromSeconds(60));
+            await third.WaitUntilReadyAsync(baseAddress, MarqueeProcess.ReadyTimeout);
             var response = await client.PostAsJsonAsync("/api/catalog/titles", new { name = "Marker", kind = "Film" });
             response.EnsureSuccessStatusCode();
             // Once the marker's audit line is in, any redelivery of the older ones would have happened before it.

@@ -39,7 +39,7 @@ public sealed class OutboxCrashTests(ITestOutputHelper output)
         for (var kill = 0; kill < Kills; kill++)
         {
             await using var server = MarqueeProcess.Start(serve, environment);
-            await server.WaitUntilReadyAsync(baseAddress, TimeSpan.FromSeconds(90));
+            await server.WaitUntilReadyAsync(baseAddress, MarqueeProcess.ReadyTimeout);
             if (kill == 0)
             {
                 client.DefaultRequestHeaders.Add("Cookie", await MarqueeProcess.SignInAsync(baseAddress, "outbox-admin@marquee.test", Password));
@@ -79,7 +79,7 @@ public sealed class OutboxCrashTests(ITestOutputHelper output)
 
         // Drained: every title has its audit line (the last server delivers what the killed ones left in the outbox).
         await using var last = MarqueeProcess.Start(serve, environment);
-        await last.WaitUntilReadyAsync(baseAddress, TimeSpan.FromSeconds(90));
+        await last.WaitUntilReadyAsync(baseAddress, MarqueeProcess.ReadyTimeout);
         var (titles, audited) = await Poll.UntilAsync(async () => (await TitlesAsync(client), await AuditedAsync(client)),
             s => s.Item1.Count == s.Item2.Count, TimeSpan.FromMinutes(2), "the outbox to drain");
         var violations = Verify([.. acknowledged], titles, audited);

@@ -100,25 +100,43 @@ public sealed class MarqueeProcess : IAsyncDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
+    /// <summary>
+    /// How long a harness waits for a started server: generous, since a cold start (JIT, migrations check) on a 2-core
+    /// machine shared with two other test passes has taken over 90 s; how fast it starts is not what these tests test.
+    /// </summary>
+    public static TimeSpan ReadyTimeout { get; } = TimeSpan.FromMinutes(3);
+
     public async Task WaitUntilReadyAsync(Uri baseAddress, TimeSpan timeout)
     {
         using var client = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(10) };
-        await Poll.UntilAsync(async () =>
+        var last = "no answer yet";
+        try
         {
-            if (process.HasExited)
+            await Poll.UntilAsync(async () =>
             {
-                throw new InvalidOperationException($"marquee exited with {process.ExitCode}: {StandardError}{StandardOutput}");
-            }
+                if (process.HasExited)
+                {
+                    throw new InvalidOperationException($"marquee exited with {process.ExitCode}: {StandardError}{StandardOutput}");
+                }
 
-            try
-            {
-                return (await client.GetAsync("/health/ready")).IsSuccessStatusCode;
-            }
-            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
-            {
-                return false; // not listening yet, or too busy to answer in time: ask again until the deadline
-            }
-        }, ok => ok, timeout, "marquee to be ready");
+                try
+                {
+                    using var response = await client.GetAsync("/health/ready");
+                    last = $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}";
+                    return response.IsSuccessStatusCode;
+                }
+                catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+                {
+                    last = ex.Message;
+                    return false; // not listening yet, or too busy to answer in time: ask again until the deadline
+                }
+            }, ok => ok, timeout, "marquee to be ready");
+        }
+        catch (TimeoutException e)
+        {
+            // Say why: a readiness check failing, or a server still starting (and what it logged so far).
+            throw new TimeoutException($"marquee (pid {process.Id}) was not ready within {timeout.TotalSeconds:F0} s; /health/ready last said: {last}\n--- its output ---\n{StandardOutput}{StandardError}", e);
+        }
     }
 
     /// <summary>SIGKILL to the server process alone, as the kernel's OOM killer or a crash would: its children are left to fend for themselves.</summary>
