@@ -94,6 +94,8 @@ public sealed class CheckoutCrashTests(ITestOutputHelper output)
             var outcomes = new Outcome[checkouts, 2];
             var answered = 0;
             var attempts = 0;
+            var retried = new ConcurrentDictionary<string, int>(); // why requests were sent again: 5xx answers, cut connections
+            string Stuck() => $"retried: {string.Join("; ", retried.OrderByDescending(r => r.Value).Take(5).Select(r => $"{r.Value} x {r.Key}"))}\n--- server ---\n{server?.StandardOutput[^Math.Min(server.StandardOutput.Length, 4000)..]}{server?.StandardError}";
             var sends = Enumerable.Range(0, checkouts).SelectMany(i => new[] { 0, 1 }.Select(copy => Task.Run(async () =>
             {
                 var card = i % 10 == 9 ? SandboxGateway.Declined : SandboxGateway.Success;
@@ -118,10 +120,13 @@ public sealed class CheckoutCrashTests(ITestOutputHelper output)
                             Interlocked.Increment(ref answered);
                             return;
                         }
+
+                        retried.AddOrUpdate($"{(int)response.StatusCode} {body[..Math.Min(body.Length, 200)]}", 1, (_, n) => n + 1);
                     }
                     catch (Exception e) when (e is HttpRequestException or IOException || (e is TaskCanceledException && !deadline.IsCancellationRequested))
                     {
                         // cut off by the kill, or the server is restarting: the same request again, with the same key
+                        retried.AddOrUpdate(e.GetType().Name, 1, (_, n) => n + 1);
                     }
 
                     // Retry back-off, doubling up to 2 s (a client hammering a restarting server only burns its CPU).
@@ -131,7 +136,15 @@ public sealed class CheckoutCrashTests(ITestOutputHelper output)
 
             // The first kill once a quarter of the requests are answered, while the webhooks of the charges so far are
             // replayed; then again and again, each time at a random moment after the restarted server has answered again.
-            await Poll.UntilAsync(() => Task.FromResult(Volatile.Read(ref answered)), n => n >= checkouts / 2, TimeSpan.FromMinutes(2), "a quarter of the requests answered");
+            try
+            {
+                await Poll.UntilAsync(() => Task.FromResult(Volatile.Read(ref answered)), n => n >= checkouts / 2, TimeSpan.FromMinutes(3), "a quarter of the requests answered");
+            }
+            catch (TimeoutException e)
+            {
+                throw new TimeoutException($"{e.Message}\n{Stuck()}", e);
+            }
+
             var replayStatuses = new ConcurrentBag<int>();
             var replaying = Task.Run(async () =>
             {
