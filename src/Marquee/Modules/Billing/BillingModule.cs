@@ -34,7 +34,7 @@ public static class BillingModule
         services.AddScoped<IPlaybackPolicy, Entitlements>();
         services.AddSingleton<SandboxSigner>();
         services.AddSingleton<SandboxGateway>();
-        services.AddSingleton<IPaymentGateway>(sp => sp.GetRequiredService<SandboxGateway>());
+        services.AddPaymentGateway(configuration); // Marquee:Billing:Gateway: sandbox (default) or stripe
         services.AddSingleton<BillingScheduler>();
         services.AddEventHandler<PaymentSucceeded, Receipts>();
         services.AddConsoleLink("Billing", "Plans and ledger", "/console/billing");
@@ -74,6 +74,8 @@ public static class BillingModule
             .AllowAnonymous() // authenticated by its HMAC signature
             .WithName("SandboxWebhook")
             .WithSummary("The sandbox gateway's webhooks: Marquee-Signature t=...,v1=HMAC-SHA256(t.body); 400 for a bad signature or a stale timestamp (300 s); one effect per event id.");
+
+        StripeWebhooks.Map(root);
 
         var viewer = root.MapGroup("").RequireAuthorization();
 
