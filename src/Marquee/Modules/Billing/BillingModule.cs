@@ -5,6 +5,7 @@ using Marquee.Delivery.Contracts;
 using Marquee.Platform;
 using Marquee.Platform.Data;
 using Marquee.Platform.Events;
+using Marquee.Platform.Hosting;
 using Marquee.Platform.Web;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
@@ -30,6 +31,9 @@ public static class BillingModule
         services.AddScoped<LedgerVerifier>();
         services.AddScoped<BillingQueries>();
         services.AddScoped<Reconciler>();
+        services.AddScoped<RevenueKpis>();
+        services.AddScoped<BillingLists>();
+        services.AddScoped<IDemoContent, BillingDemo>();
         services.AddScoped<IPlanLimits, PlanLimitsReader>();
         services.AddScoped<IPlaybackPolicy, Entitlements>();
         services.AddSingleton<SandboxSigner>();
@@ -195,6 +199,8 @@ public static class BillingModule
             .WithName("ImportSettlement") // the body is read as text/csv (no Accepts metadata: it would answer 415 before authorization)
             .WithSummary("Imports a gateway settlement report (CSV body) for [from, to) and matches it against payments: mismatches missing, duplicated, amount differs, fee differs, unknown (finance).")
             .ProducesProblem(400);
+
+        RevenueKpis.Map(finance);
 
         finance.MapGet("/reconciliations", async (Reconciler reconciler, CancellationToken ct) => TypedResults.Ok(await reconciler.RunsAsync(ct)))
             .WithName("ListReconciliations")
