@@ -37,8 +37,8 @@ internal sealed class BillingDemo(BillingDb db, Offers offers, IPaymentGateway g
         ("ben", "standard", "EUR", "FR", 70, "rent"),
         ("chloe", "premium", "USD", "US", 50, ""),
         ("david", "standard-yearly", "EUR", "DE", 40, ""),
-        ("emma", "basic", "EUR", "FR", 65, "cancel"),
-        ("farid", "standard", "EUR", "DE", 45, "card-fails"),
+        ("emma", "basic", "EUR", "FR", 50, "cancel"),
+        ("farid", "basic", "EUR", "DE", 40, "card-fails"),
         ("gina", "premium", "EUR", "DE", 10, ""),
         ("hugo", "basic", "USD", "US", 20, "rent"),
     ];

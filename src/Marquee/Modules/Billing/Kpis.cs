@@ -56,7 +56,10 @@ internal sealed class RevenueKpis(BillingDb db, TimeProvider time)
         var paying = periods.Where(p => !credited.Contains(p.Id)).ToList();
 
         // Renewals: periods that ended in the window (and before now); renewed when the next period was paid.
-        var ended = periods.Where(p => p.PeriodEnd >= from && p.PeriodEnd < to && p.PeriodEnd <= now).ToList();
+        var ended = await db.Invoices.AsNoTracking()
+            .Where(i => i.Kind == InvoiceKind.Invoice && i.Status == InvoiceStatus.Paid && i.Purpose == "subscription" && i.PeriodEnd >= from && i.PeriodEnd < to && i.PeriodEnd <= now)
+            .Select(i => new { i.SubscriptionId, i.PeriodEnd })
+            .ToListAsync(cancellationToken);
         var subs = ended.Select(p => p.SubscriptionId).Distinct().ToList();
         var next = (await db.Invoices.AsNoTracking()
                 .Where(i => i.Kind == InvoiceKind.Invoice && i.Status == InvoiceStatus.Paid && i.Purpose == "subscription" && subs.Contains(i.SubscriptionId))
