@@ -5,6 +5,7 @@ using Marquee.Delivery.Contracts;
 using Marquee.Platform;
 using Marquee.Platform.Data;
 using Marquee.Platform.Events;
+using Marquee.Platform.Hosting;
 using Marquee.Platform.Web;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
@@ -30,11 +31,14 @@ public static class BillingModule
         services.AddScoped<LedgerVerifier>();
         services.AddScoped<BillingQueries>();
         services.AddScoped<Reconciler>();
+        services.AddScoped<RevenueKpis>();
+        services.AddScoped<BillingLists>();
+        services.AddScoped<IDemoContent, BillingDemo>();
         services.AddScoped<IPlanLimits, PlanLimitsReader>();
         services.AddScoped<IPlaybackPolicy, Entitlements>();
         services.AddSingleton<SandboxSigner>();
         services.AddSingleton<SandboxGateway>();
-        services.AddSingleton<IPaymentGateway>(sp => sp.GetRequiredService<SandboxGateway>());
+        services.AddPaymentGateway(configuration); // Marquee:Billing:Gateway: sandbox (default) or stripe
         services.AddSingleton<BillingScheduler>();
         services.AddEventHandler<PaymentSucceeded, Receipts>();
         services.AddConsoleLink("Billing", "Plans and ledger", "/console/billing");
@@ -74,6 +78,8 @@ public static class BillingModule
             .AllowAnonymous() // authenticated by its HMAC signature
             .WithName("SandboxWebhook")
             .WithSummary("The sandbox gateway's webhooks: Marquee-Signature t=...,v1=HMAC-SHA256(t.body); 400 for a bad signature or a stale timestamp (300 s); one effect per event id.");
+
+        StripeWebhooks.Map(root);
 
         var viewer = root.MapGroup("").RequireAuthorization();
 
@@ -193,6 +199,8 @@ public static class BillingModule
             .WithName("ImportSettlement") // the body is read as text/csv (no Accepts metadata: it would answer 415 before authorization)
             .WithSummary("Imports a gateway settlement report (CSV body) for [from, to) and matches it against payments: mismatches missing, duplicated, amount differs, fee differs, unknown (finance).")
             .ProducesProblem(400);
+
+        RevenueKpis.Map(finance);
 
         finance.MapGet("/reconciliations", async (Reconciler reconciler, CancellationToken ct) => TypedResults.Ok(await reconciler.RunsAsync(ct)))
             .WithName("ListReconciliations")

@@ -38,6 +38,16 @@ internal sealed partial class WebhookReceiver(BillingDb db, Checkouts checkouts,
             return new Result(400, "malformed event");
         }
 
+        return await ApplyAsync(evt.Id, evt.Type, evt.ChargeId, cancellationToken);
+    }
+
+    /// <summary>
+    /// Applies a verified event of any gateway (the sandbox's, Stripe's): once per event id, the receipt committed in the
+    /// same transaction as the effect.
+    /// </summary>
+    public async Task<Result> ApplyAsync(string eventId, string type, string chargeId, CancellationToken cancellationToken)
+    {
+        var evt = (Id: eventId, Type: type, ChargeId: chargeId);
         if (await db.Webhooks.AnyAsync(w => w.EventId == evt.Id, cancellationToken))
         {
             return new Result(200, "duplicate");
