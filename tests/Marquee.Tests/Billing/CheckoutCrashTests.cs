@@ -163,7 +163,15 @@ public sealed class CheckoutCrashTests(ITestOutputHelper output)
                 if (k > 0)
                 {
                     var before = Volatile.Read(ref answered);
-                    await Poll.UntilAsync(() => Task.FromResult(Volatile.Read(ref answered)), n => n > before || n == checkouts * 2, TimeSpan.FromMinutes(2), $"restart {k}: an answer");
+                    try
+                    {
+                        await Poll.UntilAsync(() => Task.FromResult(Volatile.Read(ref answered)), n => n > before || n == checkouts * 2, TimeSpan.FromMinutes(2), $"restart {k}: an answer");
+                    }
+                    catch (TimeoutException e)
+                    {
+                        throw new TimeoutException($"{e.Message}\n{Stuck()}", e);
+                    }
+
                     await Task.Delay(TimeSpan.FromMilliseconds(random.Next(0, 300)), CancellationToken.None); // the kill's random moment, not a wait for work
                 }
 
