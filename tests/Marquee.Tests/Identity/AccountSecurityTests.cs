@@ -277,9 +277,21 @@ public sealed partial class AccountSecurityTests
     /// A browser's cookie jar over plain-HTTP loopback: keeps every cookie the host sets (they are Secure, which
     /// browsers allow on localhost but .NET's CookieContainer does not send over http) and sends them back.
     /// </summary>
-    private sealed class CookieJar : DelegatingHandler
+    internal sealed class CookieJar : DelegatingHandler
     {
         private readonly Dictionary<string, string> cookies = [];
+
+        /// <summary>Starts with the cookies of a <c>Cookie</c> header (<c>a=1; b=2</c>).</summary>
+        public CookieJar With(string cookieHeader)
+        {
+            foreach (var pair in cookieHeader.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                var eq = pair.IndexOf('=', StringComparison.Ordinal);
+                cookies[pair[..eq]] = pair[(eq + 1)..];
+            }
+
+            return this;
+        }
 
         protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {

@@ -252,6 +252,81 @@ public sealed class OidcProviderTests
         Assert.Equal(HttpStatusCode.Forbidden, (await viewer.GetAsync("/api/identity/apps")).StatusCode);
     }
 
+    [Fact]
+    public async Task Consent_ForAThirdPartyApp_AllowIsRememberedAndDenyAnswersAccessDenied()
+    {
+        await using var app = await StartAsync();
+        var allowed = await RegisterExplicitAsync(app, "Partner Quiz");
+        var denied = await RegisterExplicitAsync(app, "Other Partner");
+        // A browser with every cookie (the antiforgery cookie is Secure, which CookieContainer keeps from plain-HTTP loopback).
+        using var browser = new HttpClient(new AccountSecurityTests.CookieJar { InnerHandler = new HttpClientHandler { UseCookies = false, AllowAutoRedirect = false } }
+            .With(app.AuthCookieHeader)) { BaseAddress = app.BaseAddress };
+
+        // First time: the consent screen names the app and the scopes; "Allow" goes back to the authorize endpoint.
+        var (verifier, challenge) = Pkce();
+        var first = await browser.GetAsync(AuthorizeUrl(allowed, challenge));
+        Assert.Equal(HttpStatusCode.Redirect, first.StatusCode);
+        Assert.StartsWith("/consent?", first.Headers.Location!.OriginalString, StringComparison.Ordinal);
+        var consent = await ConsentAsync(browser, first.Headers.Location!.OriginalString, "allow");
+        Assert.Contains("Partner Quiz", consent.Page, StringComparison.Ordinal);
+        Assert.Contains("data-scope=\"offline_access\"", consent.Page, StringComparison.Ordinal);
+        var code = await browser.GetAsync(consent.Back);
+        Assert.Equal(HttpStatusCode.Redirect, code.StatusCode);
+        var granted = System.Web.HttpUtility.ParseQueryString(code.Headers.Location!.Query)["code"];
+        Assert.NotNull(granted);
+        var tokens = await TokenAsync(app, new() { ["grant_type"] = "authorization_code", ["code"] = granted, ["code_verifier"] = verifier, ["redirect_uri"] = Redirect, ["client_id"] = allowed });
+        Assert.Equal(HttpStatusCode.OK, tokens.Status);
+
+        // Remembered: the next request goes straight back to the app with a code.
+        var again = await browser.GetAsync(AuthorizeUrl(allowed, Pkce().Challenge));
+        Assert.StartsWith(Redirect, again.Headers.Location!.ToString(), StringComparison.Ordinal);
+        Assert.NotNull(System.Web.HttpUtility.ParseQueryString(again.Headers.Location!.Query)["code"]);
+
+        // "Deny": access_denied at the app's redirect URI, and the next request asks again.
+        var other = await browser.GetAsync(AuthorizeUrl(denied, Pkce().Challenge));
+        var refusal = await browser.GetAsync((await ConsentAsync(browser, other.Headers.Location!.OriginalString, "deny")).Back);
+        Assert.StartsWith(Redirect, refusal.Headers.Location!.ToString(), StringComparison.Ordinal);
+        Assert.Equal("access_denied", System.Web.HttpUtility.ParseQueryString(refusal.Headers.Location!.Query)["error"]);
+        Assert.StartsWith("/consent?", (await browser.GetAsync(AuthorizeUrl(denied, Pkce().Challenge))).Headers.Location!.OriginalString, StringComparison.Ordinal);
+
+        // The consent form needs its antiforgery token (a cross-site post cannot allow an app).
+        using var forged = await browser.PostAsync("/connect/consent", new FormUrlEncodedContent(new Dictionary<string, string> { ["client_id"] = denied, ["scope"] = "openid", ["allow"] = "1" }));
+        Assert.Equal(HttpStatusCode.BadRequest, forged.StatusCode);
+    }
+
+    private static async Task<string> RegisterExplicitAsync(MarqueeApp app, string name)
+    {
+        var id = $"app-{Guid.NewGuid():N}"[..20];
+        var response = await app.Client.PostAsJsonAsync("/api/identity/apps", new
+        {
+            clientId = id, displayName = name, type = "public", consentType = "explicit", redirectUris = new[] { Redirect },
+            grantTypes = new[] { "authorization_code", "refresh_token" },
+        });
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        Assert.Equal("explicit", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("app").GetProperty("consentType").GetString());
+        return id;
+    }
+
+    private static string AuthorizeUrl(string clientId, string challenge) =>
+        $"/connect/authorize?client_id={clientId}&response_type=code&scope=openid%20offline_access&redirect_uri={Uri.EscapeDataString(Redirect)}&code_challenge={challenge}&code_challenge_method=S256&state=x";
+
+    /// <summary>Opens the consent page and answers it; the page and where the browser is sent back (the authorize request).</summary>
+    private static async Task<(string Page, string Back)> ConsentAsync(HttpClient browser, string consentUrl, string answer)
+    {
+        var page = await browser.GetStringAsync(consentUrl);
+        var start = page.IndexOf("action=\"/connect/consent\"", StringComparison.Ordinal);
+        Assert.True(start > 0, page);
+        var html = page[start..page.IndexOf("</form>", start, StringComparison.Ordinal)];
+        var form = System.Text.RegularExpressions.Regex.Matches(html, "<input type=\"hidden\" name=\"([^\"]+)\" value=\"([^\"]*)\"")
+            .Select(m => new KeyValuePair<string, string>(m.Groups[1].Value, System.Net.WebUtility.HtmlDecode(m.Groups[2].Value))).ToList();
+        form.Add(new(answer, "1"));
+        using var posted = await browser.PostAsync("/connect/consent", new FormUrlEncodedContent(form));
+        Assert.Equal(HttpStatusCode.Redirect, posted.StatusCode);
+        var continued = posted.Headers.Location!.OriginalString;
+        Assert.StartsWith("/signin/continue?returnUrl=", continued, StringComparison.Ordinal);
+        return (page, Uri.UnescapeDataString(continued["/signin/continue?returnUrl=".Length..]));
+    }
+
     private static string[] Strings(JsonElement doc, string field) => [.. doc.GetProperty(field).EnumerateArray().Select(e => e.GetString()!)];
 
     private static (string Verifier, string Challenge) Pkce()

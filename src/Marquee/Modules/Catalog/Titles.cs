@@ -19,7 +19,7 @@ internal sealed record NewTitle(
     [property: StringLength(200)] string? Collection = null,
     [property: Range(1, 100_000)] int? Number = null);
 
-internal sealed partial class Titles(CatalogDb db, TimeProvider time, CatalogSearch search) : ICatalog, ITitleAgeRatings
+internal sealed partial class Titles(CatalogDb db, TimeProvider time, CatalogSearch search, Visibility visibility) : ICatalog, ITitleAgeRatings
 {
     public async Task<TitleSummary?> FindAsync(Guid titleId, CancellationToken cancellationToken) =>
         (await db.Titles.AsNoTracking().FirstOrDefaultAsync(t => t.Id == titleId, cancellationToken))?.ToSummary();
@@ -42,6 +42,13 @@ internal sealed partial class Titles(CatalogDb db, TimeProvider time, CatalogSea
 
     public Task<IReadOnlyList<TitleSummary>> NewestAsync(int take, CancellationToken cancellationToken) =>
         ListAsync(kind: null, skip: 0, take, cancellationToken);
+
+    public async Task<IReadOnlyList<TitleSummary>> NewestVisibleAsync(int take, HttpContext http, CancellationToken cancellationToken)
+    {
+        // Some of the newest may be hidden: look a few pages deep so that the row is still full.
+        var rows = await ListAsync(kind: null, skip: 0, Math.Clamp(take, 1, 50) * 4, cancellationToken);
+        return [.. (await visibility.PlayableAsync(rows, http, cancellationToken)).Take(take)];
+    }
 
     public Task<int> CountAsync(CancellationToken cancellationToken) => db.Titles.CountAsync(cancellationToken);
 

@@ -18,6 +18,7 @@ internal static class AccountApi
         services.AddScoped<AccountSelf>();
         services.AddScoped<AccountDeletions>();
         services.AddScoped<Profiles>();
+        services.AddScoped<Marquee.Identity.Contracts.IProfileMaturity>(sp => sp.GetRequiredService<Profiles>()); // browse and search hide what the active profile may not watch
         services.AddScoped<Marquee.Delivery.Contracts.IPlaybackPolicy, StreamLimitPolicy>();
         services.AddScoped<Marquee.Delivery.Contracts.IPlaybackPolicy, MaturityPolicy>();
         services.PostConfigure<Microsoft.AspNetCore.Authentication.Cookies.CookieAuthenticationOptions>(IdentityConstants.ApplicationScheme, DeviceSessions.Configure);

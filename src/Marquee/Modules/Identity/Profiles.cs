@@ -16,6 +16,7 @@ namespace Marquee.Identity;
 /// positions and history by it.
 /// </summary>
 internal sealed class Profiles(IdentityDb db, UserManager<Account> users, SignInManager<Account> signIn, IPasswordHasher<Account> hasher, IOptions<AccountOptions> options, TimeProvider clock)
+    : IProfileMaturity
 {
     public const int KidsMaxAge = 12;
 
@@ -102,6 +103,20 @@ internal sealed class Profiles(IdentityDb db, UserManager<Account> users, SignIn
 
         await signIn.SignInWithClaimsAsync(user, isPersistent: false, claims);
         return true;
+    }
+
+    public async Task<int?> LimitAsync(ClaimsPrincipal user, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        if (user.Identity is not { IsAuthenticated: true }
+            || !Guid.TryParse(user.FindFirstValue(ClaimTypes.NameIdentifier), out var account)
+            || !Guid.TryParse(user.FindFirstValue(IdentityClaims.Profile), out var id))
+        {
+            return null;
+        }
+
+        return await db.Profiles.AsNoTracking().Where(p => p.Id == id && p.AccountId == account)
+            .Select(p => p.MaturityLimit).FirstOrDefaultAsync(cancellationToken);
     }
 
     public Task<Profile?> FindAsync(Guid id, CancellationToken cancellationToken) =>

@@ -15,10 +15,41 @@ namespace Marquee.Media;
 
 internal sealed record LibraryVersionView(
     int Number, string FileName, long SizeBytes, string Sha256, string? Container, long? DurationMs, string? VideoCodec, string? AudioCodec,
-    int? Width, int? Height, string? Resolution, string Actor, DateTimeOffset CreatedAt)
+    int? Width, int? Height, string? Resolution, string Actor, DateTimeOffset CreatedAt, long? Bitrate = null)
 {
     public static LibraryVersionView Of(LibraryVersion v) => new(v.Number, v.FileName, v.SizeBytes, v.Sha256, v.Container, v.DurationMs,
-        v.VideoCodec, v.AudioCodec, v.Width, v.Height, AssetLibrary.Resolution(v), v.Actor, v.CreatedAt);
+        v.VideoCodec, v.AudioCodec, v.Width, v.Height, AssetLibrary.Resolution(v), v.Actor, v.CreatedAt, BitrateOf(v));
+
+    /// <summary>Bits per second: a rendition's average (recorded with it), else ffprobe's <c>format.bit_rate</c>; null when neither is known.</summary>
+    private static long? BitrateOf(LibraryVersion v)
+    {
+        if (v.ProbeJson is not { Length: > 0 } json)
+        {
+            return null;
+        }
+
+        try
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(json);
+            var root = doc.RootElement;
+            if (root.ValueKind != System.Text.Json.JsonValueKind.Object)
+            {
+                return null;
+            }
+
+            if (root.TryGetProperty("averageBitrate", out var average) && average.TryGetInt64(out var a))
+            {
+                return a;
+            }
+
+            return root.TryGetProperty("format", out var format) && format.ValueKind == System.Text.Json.JsonValueKind.Object
+                && format.TryGetProperty("bit_rate", out var rate) && long.TryParse(rate.GetString(), CultureInfo.InvariantCulture, out var b) ? b : null;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return null;
+        }
+    }
 }
 
 internal sealed record LibraryItemView(
@@ -125,7 +156,7 @@ internal sealed class AssetLibrary(MediaDb db, MediaStorage storage, Probe probe
             return new LibraryOutcome.NotFound();
         }
 
-        if (item.PipelineAssetId is not null)
+        if (item.PipelineAssetId is not null || (item.Kind == LibraryKind.Rendition && item.Versions.Any(v => v.Path.StartsWith("published", StringComparison.Ordinal))))
         {
             return new LibraryOutcome.Invalid("A source received by the pipeline is replaced by uploading a new source for its title, not by a new version here.");
         }
@@ -268,7 +299,7 @@ internal sealed class AssetLibrary(MediaDb db, MediaStorage storage, Probe probe
             _ => LibraryStatus.Active,
         };
         var now = clock.GetUtcNow();
-        if (await db.LibraryItems.FirstOrDefaultAsync(i => i.PipelineAssetId == assetId, cancellationToken) is { } existing)
+        if (await db.LibraryItems.FirstOrDefaultAsync(i => i.PipelineAssetId == assetId && i.Kind == LibraryKind.Source, cancellationToken) is { } existing)
         {
             existing.Status = status;
             existing.Note = asset.Reason;
@@ -307,6 +338,117 @@ internal sealed class AssetLibrary(MediaDb db, MediaStorage storage, Probe probe
         };
         item.Versions.Add(Version(item.Id, 1, Path.GetRelativePath(storage.Root, path), Path.GetFileName(asset.SourcePath), size, sha, info, asset.ProbeJson, "pipeline", asset.CreatedAt));
         db.LibraryItems.Add(item);
+    }
+
+    /// <summary>
+    /// Records the renditions of an asset's published package in the library (once each; call SaveChanges after): one item
+    /// per video variant and per audio group of its master playlist, kind Rendition, status Ready, tied to the pipeline
+    /// asset. Technical metadata from the master playlist (codecs, resolution, declared bandwidth) and the folder (average
+    /// bitrate from its size over the duration); the checksum is the SHA-256 of the rendition's media playlist followed
+    /// by its init segment, which name and fix every segment's place (hashing every segment would read the whole package
+    /// again). Keys are not files of the package (its playlists name placeholder URIs), and nothing named *.key is counted.
+    /// The number of items added.
+    /// </summary>
+    public async Task<int> RecordRenditionsAsync(Guid assetId, CancellationToken cancellationToken)
+    {
+        if (await db.Assets.AsNoTracking().FirstOrDefaultAsync(a => a.Id == assetId && a.State == AssetState.Ready, cancellationToken) is not { } asset)
+        {
+            return 0;
+        }
+
+        var root = Packager.PublishedFolder(storage.Published, asset.Id);
+        var master = Path.Combine(root, "master.m3u8");
+        if (!File.Exists(master))
+        {
+            return 0;
+        }
+
+        // A rendition is known by its media playlist's path (published/<asset>/<rendition>/index.m3u8): the items'
+        // PipelineAssetId is unique to the asset's source entry, so renditions leave it empty.
+        var prefix = Path.GetRelativePath(storage.Root, root) + Path.DirectorySeparatorChar;
+        var known = await db.LibraryVersions.AsNoTracking().Where(v => v.Path.StartsWith(prefix)).Select(v => v.Path).ToListAsync(cancellationToken);
+        var added = 0;
+        foreach (var r in HlsRendition.Parse(await File.ReadAllTextAsync(master, cancellationToken)))
+        {
+            var name = $"{r.Folder} rendition";
+            var playlist = Path.Combine(root, r.Playlist);
+            var folder = Path.GetDirectoryName(playlist)!;
+            if (known.Contains(Path.GetRelativePath(storage.Root, playlist)) || !File.Exists(playlist) || !Path.GetFullPath(folder).StartsWith(Path.GetFullPath(root), StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            hash.AppendData(await File.ReadAllBytesAsync(playlist, cancellationToken));
+            var init = Path.Combine(folder, "init.mp4");
+            if (File.Exists(init))
+            {
+                hash.AppendData(await File.ReadAllBytesAsync(init, cancellationToken));
+            }
+
+            var files = Directory.GetFiles(folder).Where(f => !f.EndsWith(".key", StringComparison.OrdinalIgnoreCase)).ToList();
+            var size = files.Sum(f => new FileInfo(f).Length);
+            var seconds = (asset.DurationMs ?? 0) / 1000.0;
+            var averageBitrate = seconds > 0 ? (long)(size * 8 / seconds) : (long?)null;
+            var details = System.Text.Json.JsonSerializer.Serialize(new
+            {
+                rendition = r.Folder, playlist = r.Playlist, bandwidth = r.Bandwidth, averageBitrate, codecs = r.Codecs, resolution = r.Resolution,
+                segments = files.Count(f => f.EndsWith(".m4s", StringComparison.Ordinal) || f.EndsWith(".ts", StringComparison.Ordinal)),
+                checksumOf = "sha256(media playlist + init segment)",
+            });
+            var item = new LibraryItem
+            {
+                Id = Guid.CreateVersion7(clock.GetUtcNow()),
+                TitleId = asset.TitleId,
+                Kind = LibraryKind.Rendition,
+                Name = name,
+                Status = LibraryStatus.Ready,
+                CurrentVersion = 1,
+                CreatedAt = asset.UpdatedAt,
+                UpdatedAt = clock.GetUtcNow(),
+                Tags = [new LibraryTag { Tag = "hls" }, new LibraryTag { Tag = r.Audio ? "audio" : "video" }],
+            };
+            item.Versions.Add(new LibraryVersion
+            {
+                ItemId = item.Id,
+                Number = 1,
+                Path = Path.GetRelativePath(storage.Root, playlist),
+                FileName = Path.GetFileName(r.Playlist),
+                SizeBytes = size,
+                Sha256 = Convert.ToHexStringLower(hash.GetHashAndReset()),
+                Container = "hls-fmp4",
+                DurationMs = asset.DurationMs,
+                VideoCodec = r.VideoCodec,
+                AudioCodec = r.AudioCodec,
+                Width = r.Width,
+                Height = r.Height,
+                ProbeJson = details,
+                Actor = "pipeline",
+                CreatedAt = asset.UpdatedAt,
+            });
+            db.LibraryItems.Add(item);
+            added++;
+        }
+
+        return added;
+    }
+
+    /// <summary>Ready assets whose published renditions are not in the library yet (packages published before it recorded them).</summary>
+    public async Task<int> BackfillRenditionsAsync(CancellationToken cancellationToken)
+    {
+        var ready = await db.Assets.AsNoTracking().Where(a => a.State == AssetState.Ready).Select(a => a.Id).ToListAsync(cancellationToken);
+        var paths = await db.LibraryItems.AsNoTracking().Where(i => i.Kind == LibraryKind.Rendition)
+            .SelectMany(i => i.Versions.Select(v => v.Path)).ToListAsync(cancellationToken);
+        var done = paths.Select(p => p.Split('/', '\\')).Where(p => p.Length > 2 && p[0] == "published")
+            .Select(p => Guid.TryParseExact(p[1], "N", out var id) ? id : Guid.Empty).ToHashSet();
+        var added = 0;
+        foreach (var id in ready.Except(done))
+        {
+            added += await RecordRenditionsAsync(id, cancellationToken);
+            await db.SaveChangesAsync(cancellationToken); // one package at a time: a restart goes on from where this stopped
+        }
+
+        return added;
     }
 
     private async Task<LibraryVersion> StoreAsync(LibraryItem item, int number, Stream content, string fileName, RequestActor actor, CancellationToken cancellationToken)
@@ -413,7 +555,111 @@ internal sealed class LibrarySources(MediaDb db, AssetLibrary library) : IDomain
         }
 
         await library.RecordSourceAsync(assetId, cancellationToken);
+        await library.RecordRenditionsAsync(assetId, cancellationToken); // a ready asset's package is published: its renditions too
         await db.SaveChangesAsync(cancellationToken);
+    }
+}
+
+/// <summary>At start (worker role), records the renditions of packages published before the library recorded them; tries again until done.</summary>
+internal sealed class LibraryRenditionsBackfill(IServiceScopeFactory scopes, TimeProvider time, ILogger<LibraryRenditionsBackfill> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await using var scope = scopes.CreateAsyncScope();
+                var added = await scope.ServiceProvider.GetRequiredService<AssetLibrary>().BackfillRenditionsAsync(stoppingToken);
+                if (added > 0)
+                {
+                    logger.LogInformation("Recorded {Count} renditions of earlier packages in the asset library.", added);
+                }
+
+                return;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                logger.LogWarning(ex, "Recording earlier packages' renditions in the asset library failed; trying again in a minute.");
+            }
+
+            try
+            {
+                await Task.Delay(TimeSpan.FromMinutes(1), time, stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+}
+
+/// <summary>A rendition listed by a master playlist: a video variant (EXT-X-STREAM-INF) or an audio group's playlist (EXT-X-MEDIA).</summary>
+internal sealed record HlsRendition(string Playlist, bool Audio, long? Bandwidth, string? Codecs, string? Resolution, string? VideoCodec, string? AudioCodec, int? Width, int? Height)
+{
+    public string Folder => Path.GetDirectoryName(Playlist) is { Length: > 0 } d ? d.Replace('\\', '/') : Path.GetFileNameWithoutExtension(Playlist);
+
+    public static IReadOnlyList<HlsRendition> Parse(string master)
+    {
+        var lines = master.Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n').Select(l => l.Trim()).ToArray();
+        var list = new List<HlsRendition>();
+        string? audioCodec = null;
+        for (var i = 0; i < lines.Length; i++)
+        {
+            if (lines[i].StartsWith("#EXT-X-STREAM-INF:", StringComparison.Ordinal) && i + 1 < lines.Length && lines[i + 1] is { Length: > 0 } uri && !uri.StartsWith('#'))
+            {
+                var a = Attributes(lines[i]);
+                var codecs = a.GetValueOrDefault("CODECS");
+                var parts = (codecs ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                var video = parts.Select(Codec).FirstOrDefault(c => c is "h264" or "hevc" or "av1" or "vp9");
+                var audio = parts.Select(Codec).FirstOrDefault(c => c is "aac" or "opus" or "ac3" or "eac3" or "mp3" or "flac");
+                audioCodec ??= audio;
+                var size = a.GetValueOrDefault("RESOLUTION")?.Split('x');
+                list.Add(new HlsRendition(uri, video is null, long.TryParse(a.GetValueOrDefault("BANDWIDTH"), CultureInfo.InvariantCulture, out var bw) ? bw : null, codecs,
+                    a.GetValueOrDefault("RESOLUTION"), video, audio,
+                    size is [var w, var h] && int.TryParse(w, CultureInfo.InvariantCulture, out var width) ? width : null,
+                    size is [_, var h2] && int.TryParse(h2, CultureInfo.InvariantCulture, out var height) ? height : null));
+                i++;
+            }
+        }
+
+        foreach (var line in lines.Where(l => l.StartsWith("#EXT-X-MEDIA:", StringComparison.Ordinal)))
+        {
+            var a = Attributes(line);
+            if (a.GetValueOrDefault("TYPE") == "AUDIO" && a.GetValueOrDefault("URI") is { Length: > 0 } uri && list.All(r => r.Playlist != uri))
+            {
+                list.Add(new HlsRendition(uri, true, null, audioCodec, null, null, audioCodec, null, null));
+            }
+        }
+
+        return list;
+    }
+
+    /// <summary>An RFC 6381 codec string as ffprobe names the codec (avc1.64001f: h264).</summary>
+    private static string Codec(string rfc6381) => rfc6381.Split('.')[0] switch
+    {
+        "avc1" or "avc3" => "h264",
+        "hvc1" or "hev1" => "hevc",
+        "av01" => "av1",
+        "vp09" => "vp9",
+        "mp4a" => "aac",
+        "Opus" or "opus" => "opus",
+        "ac-3" => "ac3",
+        "ec-3" => "eac3",
+        "fLaC" => "flac",
+        var other => other,
+    };
+
+    private static Dictionary<string, string> Attributes(string line)
+    {
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (System.Text.RegularExpressions.Match m in System.Text.RegularExpressions.Regex.Matches(line[(line.IndexOf(':', StringComparison.Ordinal) + 1)..], "([A-Z0-9-]+)=(\"[^\"]*\"|[^,]*)"))
+        {
+            result[m.Groups[1].Value] = m.Groups[2].Value.Trim('"');
+        }
+
+        return result;
     }
 }
 

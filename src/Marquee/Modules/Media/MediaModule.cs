@@ -50,6 +50,7 @@ public static class MediaModule
         if (roles.HasRole("worker"))
         {
             services.AddHostedService(sp => sp.GetRequiredService<MediaPipeline>());
+            services.AddHostedService<LibraryRenditionsBackfill>(); // packages published before the library recorded renditions
         }
 
         if (roles.HasRole("web"))

@@ -58,6 +58,12 @@ public interface ICatalog
     Task<IReadOnlyList<TitleSummary>> NewestAsync(int take, CancellationToken cancellationToken);
 
     /// <summary>
+    /// The newest titles the viewer of <paramref name="http"/> may see, as browse shows them: what Rights lets them play
+    /// here and now, and nothing above their active profile's maturity limit (at most <paramref name="take"/>).
+    /// </summary>
+    Task<IReadOnlyList<TitleSummary>> NewestVisibleAsync(int take, HttpContext http, CancellationToken cancellationToken);
+
+    /// <summary>
     /// The titles of a collection (an album's tracks, a show's episodes) in order: by number (unnumbered last), then
     /// as added. The name matches exactly; empty when there is no such collection (at most 500).
     /// </summary>

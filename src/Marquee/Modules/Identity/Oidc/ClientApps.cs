@@ -8,10 +8,16 @@ using static OpenIddict.Abstractions.OpenIddictConstants;
 namespace Marquee.Identity.Oidc;
 
 /// <summary>A client application of the OpenID Connect provider as operators see it.</summary>
-internal sealed record ClientAppView(string ClientId, string DisplayName, string Type, string[] RedirectUris, string[] PostLogoutRedirectUris, string[] GrantTypes);
+/// <param name="ConsentType"><c>implicit</c> (first party: no consent screen) or <c>explicit</c> (third party: the viewer allows or denies it once, remembered).</param>
+internal sealed record ClientAppView(string ClientId, string DisplayName, string Type, string[] RedirectUris, string[] PostLogoutRedirectUris, string[] GrantTypes, string ConsentType);
 
-/// <summary>A new client application. <c>Type</c>: <c>public</c> (TV, mobile and single-page apps) or <c>confidential</c> (servers).</summary>
-internal sealed record ClientAppInput(string? ClientId, string? DisplayName, string? Type, string[]? RedirectUris, string[]? PostLogoutRedirectUris, string[]? GrantTypes);
+/// <summary>
+/// A new client application. <c>Type</c>: <c>public</c> (TV, mobile and single-page apps) or <c>confidential</c> (servers).
+/// <c>ConsentType</c>: <c>implicit</c> (the default: a first-party app, no consent screen) or <c>explicit</c> (a third-party
+/// app: viewers see a consent screen the first time).
+/// </summary>
+internal sealed record ClientAppInput(string? ClientId, string? DisplayName, string? Type, string[]? RedirectUris, string[]? PostLogoutRedirectUris, string[]? GrantTypes,
+    string? ConsentType = null);
 
 /// <summary>The registration answer: the secret of a confidential client is shown once, never stored in clear.</summary>
 internal sealed record ClientAppCreated(ClientAppView App, string? ClientSecret);
@@ -48,6 +54,11 @@ internal sealed partial class ClientApps(IOpenIddictApplicationManager manager, 
         if (input.Type is not (ClientTypes.Public or ClientTypes.Confidential))
         {
             errors["type"] = ["'public' or 'confidential'."];
+        }
+
+        if (input.ConsentType is not (null or ConsentTypes.Implicit or ConsentTypes.Explicit))
+        {
+            errors["consentType"] = ["'implicit' (first party, no consent screen) or 'explicit' (third party, viewers consent once)."];
         }
 
         var grants = input.GrantTypes ?? [];
@@ -113,7 +124,7 @@ internal sealed partial class ClientApps(IOpenIddictApplicationManager manager, 
             ClientId = input.ClientId,
             ClientSecret = secret,
             ClientType = input.Type,
-            ConsentType = ConsentTypes.Implicit,
+            ConsentType = input.ConsentType ?? ConsentTypes.Implicit,
             DisplayName = string.IsNullOrWhiteSpace(input.DisplayName) ? input.ClientId : input.DisplayName.Trim(),
             ApplicationType = input.Type == ClientTypes.Confidential ? ApplicationTypes.Web : ApplicationTypes.Native,
         };
@@ -146,7 +157,7 @@ internal sealed partial class ClientApps(IOpenIddictApplicationManager manager, 
 
         // The audit line goes out through this context's outbox, committed with the application by OpenIddict's SaveChanges.
         db.Publish(new AuditRequested(new AuditRecord(actor.Name, "identity.client-app-created", $"client-app:{input.ClientId}", actor.From,
-            $"{input.Type}; grants {string.Join(" ", grants)}; redirects {string.Join(" ", input.RedirectUris ?? [])}"), clock.GetUtcNow()));
+            $"{input.Type}; consent {input.ConsentType ?? ConsentTypes.Implicit}; grants {string.Join(" ", grants)}; redirects {string.Join(" ", input.RedirectUris ?? [])}"), clock.GetUtcNow()));
         var app = await manager.CreateAsync(descriptor, cancellationToken);
         return new ClientAppCreated(await ViewAsync(app, cancellationToken), secret);
     }
@@ -174,7 +185,8 @@ internal sealed partial class ClientApps(IOpenIddictApplicationManager manager, 
             await manager.GetClientTypeAsync(app, cancellationToken) ?? "",
             [.. (await manager.GetRedirectUrisAsync(app, cancellationToken)).Order(StringComparer.Ordinal)],
             [.. (await manager.GetPostLogoutRedirectUrisAsync(app, cancellationToken)).Order(StringComparer.Ordinal)],
-            grants);
+            grants,
+            await manager.GetConsentTypeAsync(app, cancellationToken) ?? ConsentTypes.Implicit);
     }
 
     private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');

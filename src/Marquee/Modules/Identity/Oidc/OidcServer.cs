@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Collections.Immutable;
 using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
@@ -126,6 +127,12 @@ internal static class OidcServer
                     ? "/device?user_code=" + Uri.EscapeDataString(c)
                     : "/device"))
             .AllowAnonymous().ExcludeFromDescription();
+        // The /consent page's form: a signed-in viewer allows or denies a third-party app (antiforgery checked).
+        endpoints.MapPost("/connect/consent", ConsentAsync)
+            .RequireAuthorization()
+            .RequireRateLimiting(IdentityModule.RateLimitPolicy)
+            .WithMetadata(new Microsoft.AspNetCore.Antiforgery.RequireAntiforgeryTokenAttribute())
+            .ExcludeFromDescription();
         // The /device page's form: a signed-in viewer approves or denies a user code (antiforgery checked, rate-limited per IP).
         endpoints.MapPost("/connect/verify", VerifyAsync)
             .RequireAuthorization()
@@ -156,13 +163,94 @@ internal static class OidcServer
         }
 
         var application = await applications.FindByClientIdAsync(request.ClientId!) ?? throw new InvalidOperationException("The client was validated by OpenIddict.");
-        // Client apps are registered by operators (first party): consent is implicit, no consent screen.
+        var applicationId = (await applications.GetIdAsync(application))!;
         var identity = await IdentityOfAsync(account, users, request.GetScopes());
-        var authorization = await authorizations.CreateAsync(identity, account.Id.ToString(), (await applications.GetIdAsync(application))!,
+        if (await applications.HasConsentTypeAsync(application, ConsentTypes.Explicit))
+        {
+            // A third-party app: the viewer's remembered "allow" (a permanent authorization covering these scopes, made by
+            // the consent form), else the consent screen; a "deny" from that screen comes back as access_denied.
+            if (http.Request.Query.ContainsKey(ConsentDenied) || (http.Request.HasFormContentType && http.Request.Form.ContainsKey(ConsentDenied)))
+            {
+                return Refuse(Errors.AccessDenied, "The user did not allow this application.");
+            }
+
+            var remembered = request.HasPromptValue(PromptValues.Consent) ? null
+                : await FirstAsync(authorizations.FindAsync(account.Id.ToString(), applicationId, Statuses.Valid, AuthorizationTypes.Permanent, request.GetScopes()));
+            if (remembered is null)
+            {
+                if (request.HasPromptValue(PromptValues.None))
+                {
+                    return Refuse(Errors.ConsentRequired, "The user has not allowed this application yet.");
+                }
+
+                var parameters = (http.Request.HasFormContentType ? [.. http.Request.Form] : http.Request.Query.ToList())
+                    .Where(p => p.Key is not Parameters.Prompt);
+                return Results.Redirect("/consent" + QueryString.Create(parameters));
+            }
+
+            identity.SetAuthorizationId(await authorizations.GetIdAsync(remembered));
+            identity.SetDestinations(DestinationsOf);
+            return Results.SignIn(new ClaimsPrincipal(identity), properties: null, Scheme);
+        }
+
+        // A first-party app (consent type implicit, the default): no consent screen.
+        var authorization = await authorizations.CreateAsync(identity, account.Id.ToString(), applicationId,
             AuthorizationTypes.AdHoc, identity.GetScopes());
         identity.SetAuthorizationId(await authorizations.GetIdAsync(authorization));
         identity.SetDestinations(DestinationsOf);
         return Results.SignIn(new ClaimsPrincipal(identity), properties: null, Scheme);
+    }
+
+    /// <summary>The marker the consent form's "Deny" adds to the authorize request it sends the browser back to.</summary>
+    public const string ConsentDenied = "marquee_consent_denied";
+
+    private static async Task<object?> FirstAsync(IAsyncEnumerable<object> items)
+    {
+        await foreach (var item in items)
+        {
+            return item;
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// The consent page's form (antiforgery checked): "allow" stores a permanent authorization for the app and the scopes
+    /// asked, so the next request skips the screen; either way the browser goes back to the authorize endpoint through
+    /// <c>/signin/continue</c> (a new navigation: the form's CSP form-action does not reach the app's origin).
+    /// </summary>
+    private static async Task<IResult> ConsentAsync(HttpContext http, UserManager<Account> users, IOpenIddictApplicationManager applications,
+        IOpenIddictAuthorizationManager authorizations)
+    {
+        if (http.Features.Get<Microsoft.AspNetCore.Antiforgery.IAntiforgeryValidationFeature>() is { IsValid: false })
+        {
+            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Form expired",
+                detail: "The consent form's anti-forgery token is missing or invalid: open the app's sign-in again.");
+        }
+
+        var form = await http.Request.ReadFormAsync(http.RequestAborted);
+        var parameters = form.Where(p => p.Key is not ("allow" or "deny" or "__RequestVerificationToken")).ToList();
+        var back = "/connect/authorize" + QueryString.Create(parameters);
+        if (await users.GetUserAsync(http.User) is not { } account
+            || form[Parameters.ClientId].ToString() is not { Length: > 0 } clientId
+            || await applications.FindByClientIdAsync(clientId) is not { } application)
+        {
+            return Results.Redirect("/");
+        }
+
+        if (form.ContainsKey("allow") && await applications.HasConsentTypeAsync(application, ConsentTypes.Explicit))
+        {
+            var scopes = form[Parameters.Scope].ToString().Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Distinct(StringComparer.Ordinal).ToImmutableArray();
+            var identity = await IdentityOfAsync(account, users, scopes);
+            await authorizations.CreateAsync(identity, account.Id.ToString(), (await applications.GetIdAsync(application))!, AuthorizationTypes.Permanent, scopes);
+        }
+        else if (!form.ContainsKey("allow"))
+        {
+            back += (back.Contains('?', StringComparison.Ordinal) ? "&" : "?") + ConsentDenied + "=1";
+        }
+
+        return Results.Redirect("/signin/continue?returnUrl=" + Uri.EscapeDataString(back));
     }
 
     private static async Task<IResult> TokenAsync(HttpContext http, UserManager<Account> users, SignInManager<Account> signIn)
