@@ -34,6 +34,12 @@ public static class BillingModule
         services.AddScoped<RevenueKpis>();
         services.AddScoped<BillingLists>();
         services.AddScoped<IDemoContent, BillingDemo>();
+        services.AddScoped<IFraudSignalSource, FraudSignalSource>();
+        services.AddScoped<FraudCheck>();
+        services.AddScoped<FraudReview>();
+        services.AddSingleton<FraudModels>();
+        services.AddScoped<Coupons>();
+        services.AddHttpContextAccessor();
         services.AddScoped<IPlanLimits, PlanLimitsReader>();
         services.AddScoped<IPlaybackPolicy, Entitlements>();
         services.AddSingleton<SandboxSigner>();
@@ -42,6 +48,8 @@ public static class BillingModule
         services.AddSingleton<BillingScheduler>();
         services.AddEventHandler<PaymentSucceeded, Receipts>();
         services.AddConsoleLink("Billing", "Plans and ledger", "/console/billing");
+        services.AddConsoleLink("Billing", "Fraud review", "/console/billing/fraud");
+        services.AddConsoleLink("Billing", "Coupons", "/console/billing/coupons");
         var marquee = configuration.GetSection(MarqueeOptions.Section).Get<MarqueeOptions>() ?? new MarqueeOptions();
         if (marquee.HasRole("worker"))
         {
@@ -216,6 +224,42 @@ public static class BillingModule
             .Validate<ResolveInput>()
             .WithName("ResolveMismatch")
             .WithSummary("Marks a reconciliation mismatch resolved with a note saying what was done (finance; audited).");
+
+        finance.MapPost("/coupons", async Task<Results<Created<CouponView>, ProblemHttpResult>> (NewCoupon input, Coupons coupons, HttpContext http, CancellationToken ct) =>
+                await coupons.CreateAsync(input, RequestActor.Of(http), ct) is ({ } c, _)
+                    ? TypedResults.Created($"/api/billing/coupons/{c.Code}", c)
+                    : TypedResults.Problem(title: "Code taken", detail: "The coupon code or a promo code exists.", statusCode: 409))
+            .Validate<NewCoupon>()
+            .WithName("CreateCoupon")
+            .WithSummary("Adds a coupon: percentOff or amountsOff per currency (minor units), duration once, repeating (periods) or forever, maxRedemptions, maxPerAccount, expiresAt, plans (empty: all) and its promo codes (finance).")
+            .ProducesProblem(409);
+
+        finance.MapGet("/coupons", async (Coupons coupons, CancellationToken ct) => TypedResults.Ok(await coupons.ListAsync(ct)))
+            .WithName("ListCoupons")
+            .WithSummary("Coupons with their promo codes and redemptions, newest first (finance).");
+
+        finance.MapGet("/fraud/queue", async (bool? reviewed, FraudReview review, CancellationToken ct) => TypedResults.Ok(await review.QueueAsync(reviewed ?? false, ct)))
+            .WithName("FraudQueue")
+            .WithSummary("Payment attempts the fraud check challenged or blocked, or allowed with a high score: unreviewed (or, with reviewed=true, reviewed), newest first, with score, decision and reasons (finance).");
+
+        finance.MapPost("/fraud/assessments/{id:guid}/label", async Task<Results<Ok<FraudAssessmentView>, ProblemHttpResult>> (Guid id, FraudLabelInput input, FraudReview review, HttpContext http, CancellationToken ct) =>
+                await review.LabelAsync(id, input.Label == "fraud" ? FraudLabel.Fraud : FraudLabel.Legitimate, RequestActor.Of(http), ct) is { } a
+                    ? TypedResults.Ok(a)
+                    : TypedResults.Problem(title: "No such assessment", statusCode: 404))
+            .Validate<FraudLabelInput>()
+            .WithName("LabelFraudAssessment")
+            .WithSummary("A review decision on a payment attempt (fraud or legitimate): it becomes a label the fraud model trains on (finance; audited).");
+
+        finance.MapGet("/fraud/summary", async (FraudReview review, CancellationToken ct) => TypedResults.Ok(await review.SummaryAsync(ct)))
+            .WithName("FraudSummary")
+            .WithSummary("Labels so far, the model in use, and each rule's and the model's precision and recall on the labelled history (finance).");
+
+        finance.MapPost("/fraud/model", async (BillingScheduler scheduler, CancellationToken ct) =>
+                await scheduler.TrainFraudModelAsync(ct) is { } m
+                    ? Results.Ok(new { trained = true, m.TrainedAt, m.Labels, m.Frauds })
+                    : Results.Ok(new { trained = false }))
+            .WithName("TrainFraudModel")
+            .WithSummary("Trains the fraud model now when there are enough labels of both classes and new ones since the last model (the worker does it too) (finance).");
 
         return root;
     }

@@ -40,6 +40,9 @@ internal sealed class BillingOptions
 
     public SandboxOptions Sandbox { get; set; } = new();
 
+    /// <summary>The fraud check of on-session payments (<c>Marquee:Billing:Fraud</c>).</summary>
+    public FraudOptions Fraud { get; set; } = new();
+
     /// <summary>
     /// NEVER in production. True: money-moving requests skip the idempotency store and charge the gateway with a fresh
     /// key on every attempt, as a client without idempotency would. It exists for the resilience harness's negative

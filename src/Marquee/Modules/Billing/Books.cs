@@ -52,8 +52,11 @@ internal sealed class Books(BillingDb db, IOptions<BillingOptions> options, Time
 
     /// <summary>An open invoice for one item, with its tax line.</summary>
     public async Task<Invoice> IssueAsync(Guid accountId, string country, string currency, string purpose, string description, long net,
-        Guid? subscriptionId, Guid? planId, Guid? titleId, DateTimeOffset? periodStart, DateTimeOffset? periodEnd, CancellationToken cancellationToken)
+        Guid? subscriptionId, Guid? planId, Guid? titleId, DateTimeOffset? periodStart, DateTimeOffset? periodEnd, CancellationToken cancellationToken,
+        long discount = 0, string? discountDescription = null)
     {
+        var price = net;
+        net = price - discount; // tax is computed on the discounted amount
         var rate = TaxRateOf(country);
         var tax = TaxOf(net, rate);
         var (sequence, number) = await NextNumberAsync("INV", cancellationToken);
@@ -76,14 +79,20 @@ internal sealed class Books(BillingDb db, IOptions<BillingOptions> options, Time
             Country = country,
             TaxRate = rate,
             Net = net,
+            Discount = discount,
             Tax = tax,
             Total = net + tax,
             IssuedAt = time.GetUtcNow(),
         };
-        invoice.Lines.Add(new InvoiceLine { Id = Guid.NewGuid(), InvoiceId = invoice.Id, Position = 1, Description = description, Amount = net });
+        invoice.Lines.Add(new InvoiceLine { Id = Guid.NewGuid(), InvoiceId = invoice.Id, Position = 1, Description = description, Amount = price });
+        if (discount != 0)
+        {
+            invoice.Lines.Add(new InvoiceLine { Id = Guid.NewGuid(), InvoiceId = invoice.Id, Position = 2, Description = $"Discount: {discountDescription ?? "coupon"}", Amount = -discount });
+        }
+
         invoice.Lines.Add(new InvoiceLine
         {
-            Id = Guid.NewGuid(), InvoiceId = invoice.Id, Position = 2, IsTax = true, Amount = tax,
+            Id = Guid.NewGuid(), InvoiceId = invoice.Id, Position = 3, IsTax = true, Amount = tax,
             Description = $"Tax {country} {rate * 100:0.##} %",
         });
         db.Invoices.Add(invoice);

@@ -13,7 +13,8 @@ internal sealed record CheckoutInput(
     [property: Required, StringLength(60)] string Plan,
     [property: Required, RegularExpression("^[A-Z]{3}$")] string Currency,
     [property: Required, StringLength(30)] string Card,
-    [property: Required, RegularExpression("^[A-Z]{2}$")] string Country);
+    [property: Required, RegularExpression("^[A-Z]{2}$")] string Country,
+    [property: StringLength(40)] string? PromoCode = null);
 
 /// <summary>The body of a rental or purchase.</summary>
 internal sealed record TitlePurchaseInput(
@@ -39,10 +40,10 @@ internal sealed record SubscriptionView(Guid Id, string Plan, string PlanName, s
 internal sealed record PaymentView(Guid PaymentId, string Status, long Amount, string Currency, Guid InvoiceId, string InvoiceNumber, string? Redirect, string? Failure, SubscriptionView? Subscription);
 
 internal sealed record InvoiceView(Guid Id, string Number, string Kind, string Status, string Purpose, string Currency, long Net, long Tax, long Total, decimal TaxRate, string Country,
-    DateTimeOffset IssuedAt, DateTimeOffset? PeriodStart, DateTimeOffset? PeriodEnd, IReadOnlyList<InvoiceLineView> Lines)
+    DateTimeOffset IssuedAt, DateTimeOffset? PeriodStart, DateTimeOffset? PeriodEnd, IReadOnlyList<InvoiceLineView> Lines, long Discount)
 {
     public static InvoiceView Of(Invoice i) => new(i.Id, i.Number, i.Kind.ToString(), i.Status.ToString(), i.Purpose, i.Currency, i.Net, i.Tax, i.Total, i.TaxRate, i.Country,
-        i.IssuedAt, i.PeriodStart, i.PeriodEnd, [.. i.Lines.OrderBy(l => l.Position).Select(l => new InvoiceLineView(l.Description, l.Amount, l.IsTax))]);
+        i.IssuedAt, i.PeriodStart, i.PeriodEnd, [.. i.Lines.OrderBy(l => l.Position).Select(l => new InvoiceLineView(l.Description, l.Amount, l.IsTax))], i.Discount);
 }
 
 internal sealed record InvoiceLineView(string Description, long Amount, bool Tax);
@@ -52,7 +53,7 @@ internal sealed record InvoiceLineView(string Description, long Amount, bool Tax
 /// (<see cref="FulfilAsync"/>), shared by the direct answer, the 3-D Secure return, webhooks and the scheduler. Methods
 /// that return an <see cref="Answer"/> add to the context and do not save: the caller saves with the idempotency record.
 /// </summary>
-internal sealed class Checkouts(BillingDb db, Books books, IPaymentGateway gateway, TimeProvider time)
+internal sealed class Checkouts(BillingDb db, Books books, IPaymentGateway gateway, FraudCheck fraud, Coupons coupons, TimeProvider time)
 {
     public static readonly SubscriptionStatus[] Playing = [SubscriptionStatus.Trialing, SubscriptionStatus.Active, SubscriptionStatus.PastDue];
 
@@ -79,6 +80,16 @@ internal sealed class Checkouts(BillingDb db, Books books, IPaymentGateway gatew
             return Answer.Problem(409, "Already subscribed", "This account has a subscription; change its plan instead.");
         }
 
+        Coupon? coupon = null;
+        if (!string.IsNullOrWhiteSpace(input.PromoCode))
+        {
+            (coupon, var refused) = await coupons.ResolveAsync(input.PromoCode, accountId, plan, input.Currency, cancellationToken);
+            if (refused is not null)
+            {
+                return refused;
+            }
+        }
+
         if (open is not null)
         {
             await AbandonAsync(open, cancellationToken);
@@ -96,6 +107,7 @@ internal sealed class Checkouts(BillingDb db, Books books, IPaymentGateway gatew
         {
             Id = Guid.NewGuid(), AccountId = accountId, PlanId = plan.Id, Currency = input.Currency, PaymentMethod = method, CreatedAt = now,
             Anchor = plan.TrialDays > 0 ? now.AddDays(plan.TrialDays) : now, PeriodIndex = plan.TrialDays > 0 ? -1 : 0,
+            CouponId = coupon?.Id, CouponPeriodsLeft = coupon is null ? null : Coupons.PeriodsOf(coupon),
         };
         if (plan.TrialDays > 0)
         {
@@ -104,6 +116,11 @@ internal sealed class Checkouts(BillingDb db, Books books, IPaymentGateway gatew
             sub.CurrentPeriodEnd = sub.Anchor;
             db.Subscriptions.Add(sub);
             await ScheduleAsync(JobKind.Renew, sub, sub.Anchor, sub.Anchor, 0, cancellationToken);
+            if (coupon is not null)
+            {
+                coupons.Redeem(coupon, accountId, sub.Id, null, input.PromoCode!);
+            }
+
             Changed(sub, plan);
             return new Answer(201, new PaymentView(Guid.Empty, "trialing", 0, sub.Currency, Guid.Empty, "", null, null, View(sub, plan, null)), "/api/billing/subscription");
         }
@@ -111,15 +128,34 @@ internal sealed class Checkouts(BillingDb db, Books books, IPaymentGateway gatew
         sub.Status = SubscriptionStatus.Incomplete;
         sub.CurrentPeriodStart = now;
         sub.CurrentPeriodEnd = PeriodStart(sub, plan, 1);
+        var discount = coupon is null ? 0 : Coupons.DiscountOf(coupon, price.Amount, input.Currency);
         var invoice = await books.IssueAsync(accountId, input.Country, input.Currency, "subscription", $"{plan.Name} ({plan.Period.ToString().ToLowerInvariant()}), {now.UtcDateTime:yyyy-MM-dd} to {sub.CurrentPeriodEnd.UtcDateTime:yyyy-MM-dd}",
-            price.Amount, sub.Id, plan.Id, null, sub.CurrentPeriodStart, sub.CurrentPeriodEnd, cancellationToken);
-        var charge = await gateway.ChargeAsync($"checkout:{accountId:N}:{key}", invoice.Total, invoice.Currency, method, onSession: true, cancellationToken);
+            price.Amount, sub.Id, plan.Id, null, sub.CurrentPeriodStart, sub.CurrentPeriodEnd, cancellationToken, discount, coupon is null ? null : Coupons.Describe(coupon));
+        var assessment = await fraud.AssessAsync(accountId, email, "subscription", invoice.Total, invoice.Currency, input.Country, method, cancellationToken);
+        if (assessment?.Decision == FraudDecision.Block)
+        {
+            invoice.Status = InvoiceStatus.Void;
+            invoice.SubscriptionId = null;
+            return Answer.Problem(402, "Payment refused", FraudCheck.Explain(assessment));
+        }
+
+        var chargeKey = $"checkout:{accountId:N}:{key}";
+        var charge = assessment?.Decision == FraudDecision.Challenge
+            ? await gateway.ChargeChallengedAsync(chargeKey, invoice.Total, invoice.Currency, method, cancellationToken)
+            : await gateway.ChargeAsync(chargeKey, invoice.Total, invoice.Currency, method, onSession: true, cancellationToken);
         var payment = Record(accountId, invoice, charge);
+        assessment?.PaymentId = payment.Id;
         if (charge.State == ChargeState.Failed)
         {
             invoice.Status = InvoiceStatus.Void;
             invoice.SubscriptionId = null;
             return Answer.Problem(402, "Payment declined", Explain(charge.Failure));
+        }
+
+        if (coupon is not null)
+        {
+            coupons.Redeem(coupon, accountId, sub.Id, invoice.Id, input.PromoCode!);
+            sub.CouponPeriodsLeft--; // the first charge is one of its periods (null, forever, stays null)
         }
 
         db.Subscriptions.Add(sub);
@@ -151,8 +187,19 @@ internal sealed class Checkouts(BillingDb db, Books books, IPaymentGateway gatew
         var purpose = kind == GrantKind.Rental ? "rental" : "purchase";
         var invoice = await books.IssueAsync(accountId, input.Country, offer.Currency, purpose, $"{(kind == GrantKind.Rental ? "Rental" : "Purchase")} of title {titleId}",
             net.Value, null, null, titleId, null, null, cancellationToken);
-        var charge = await gateway.ChargeAsync($"{purpose}:{accountId:N}:{key}", invoice.Total, invoice.Currency, method, onSession: true, cancellationToken);
+        var assessment = await fraud.AssessAsync(accountId, email, purpose, invoice.Total, invoice.Currency, input.Country, method, cancellationToken);
+        if (assessment?.Decision == FraudDecision.Block)
+        {
+            invoice.Status = InvoiceStatus.Void;
+            return Answer.Problem(402, "Payment refused", FraudCheck.Explain(assessment));
+        }
+
+        var chargeKey = $"{purpose}:{accountId:N}:{key}";
+        var charge = assessment?.Decision == FraudDecision.Challenge
+            ? await gateway.ChargeChallengedAsync(chargeKey, invoice.Total, invoice.Currency, method, cancellationToken)
+            : await gateway.ChargeAsync(chargeKey, invoice.Total, invoice.Currency, method, onSession: true, cancellationToken);
         var payment = Record(accountId, invoice, charge);
+        assessment?.PaymentId = payment.Id;
         if (charge.State == ChargeState.Failed)
         {
             invoice.Status = InvoiceStatus.Void;

@@ -35,12 +35,27 @@ internal interface IPaymentGateway
     Task<GatewayCharge?> GetChargeAsync(string chargeId, CancellationToken cancellationToken);
 
     Task<GatewayCharge> RefundAsync(string chargeId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// An on-session charge on which the payer must pass the gateway's challenge (3-D Secure) whatever the card: the fraud
+    /// check's <c>challenge</c>. A gateway without one charges as usual.
+    /// </summary>
+    Task<GatewayCharge> ChargeChallengedAsync(string idempotencyKey, long amount, string currency, string method, CancellationToken cancellationToken) =>
+        ChargeAsync(idempotencyKey, amount, currency, method, onSession: true, cancellationToken);
+
+    /// <summary>What the gateway says about a tokenized card (a fingerprint that is the same for the same card, its issuing country), or null.</summary>
+    Task<CardFacts?> CardAsync(string method, CancellationToken cancellationToken) => Task.FromResult<CardFacts?>(null);
 }
+
+/// <summary>A card as a gateway describes it: <see cref="Fingerprint"/> is the same for the same card number.</summary>
+internal sealed record CardFacts(string Fingerprint, string? Country);
 
 /// <summary>
 /// The built-in sandbox gateway, for development, demos and tests. It keeps its own records (in its own transactions, as
 /// an outside gateway would) and signs webhooks like a real one, delivering some twice and out of order.
-/// Test cards: <see cref="Success"/>, <see cref="Declined"/>, <see cref="InsufficientFunds"/>, <see cref="ThreeDSecure"/>.
+/// Test cards: <see cref="Success"/>, <see cref="Declined"/>, <see cref="InsufficientFunds"/>, <see cref="ThreeDSecure"/>;
+/// cards issued in a country (<see cref="CountryCards"/>, which succeed); and any other Luhn-valid 16-digit number
+/// starting 424242, which succeeds like <see cref="Success"/> but is a different card (for card-testing scenarios).
 /// </summary>
 internal sealed class SandboxGateway(IServiceScopeFactory scopes, IOptions<BillingOptions> options, TimeProvider time) : IPaymentGateway
 {
@@ -51,10 +66,63 @@ internal sealed class SandboxGateway(IServiceScopeFactory scopes, IOptions<Billi
 
     public static readonly IReadOnlyList<string> TestCards = [Success, Declined, InsufficientFunds, ThreeDSecure];
 
+    /// <summary>Test cards that succeed and carry the country that issued them (in the manner of Stripe's country test cards).</summary>
+    public static readonly IReadOnlyDictionary<string, string> CountryCards = new Dictionary<string, string>
+    {
+        ["4000000760000002"] = "BR",
+        ["4000001240000000"] = "CA",
+        ["4000002500000003"] = "FR",
+        ["4000002760000016"] = "DE",
+        ["4000003920000003"] = "JP",
+        ["4000008260000000"] = "GB",
+        ["4000008400000000"] = "US",
+    };
+
+    /// <summary>A card the sandbox knows: a test card, a country card, or a Luhn-valid 16-digit 424242... number.</summary>
+    public static bool Known(string digits) => TestCards.Contains(digits) || CountryCards.ContainsKey(digits) || IsGenericSuccess(digits);
+
+    private static bool Succeeds(string? card) => card is not null && (card == Success || CountryCards.ContainsKey(card) || IsGenericSuccess(card));
+
+    private static bool IsGenericSuccess(string digits) => digits.Length == 16 && digits.StartsWith("424242", StringComparison.Ordinal) && Luhn(digits);
+
+    internal static bool Luhn(string digits)
+    {
+        var sum = 0;
+        for (var i = 0; i < digits.Length; i++)
+        {
+            var d = digits[digits.Length - 1 - i] - '0';
+            if (i % 2 == 1)
+            {
+                d *= 2;
+                if (d > 9)
+                {
+                    d -= 9;
+                }
+            }
+
+            sum += d;
+        }
+
+        return sum % 10 == 0;
+    }
+
+    public async Task<CardFacts?> CardAsync(string method, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var card = (await scope.ServiceProvider.GetRequiredService<BillingDb>().SandboxMethods.AsNoTracking().FirstOrDefaultAsync(m => m.Token == method, cancellationToken))?.Card;
+        return card is null ? null : new CardFacts(Convert.ToHexStringLower(SHA256.HashData(Encoding.ASCII.GetBytes("sandbox-card:" + card)))[..32], CountryCards.GetValueOrDefault(card));
+    }
+
+    public Task<GatewayCharge> ChargeChallengedAsync(string idempotencyKey, long amount, string currency, string method, CancellationToken cancellationToken) =>
+        ChargeAsync(idempotencyKey, amount, currency, method, onSession: true, challenge: true, cancellationToken);
+
+    public Task<GatewayCharge> ChargeAsync(string idempotencyKey, long amount, string currency, string method, bool onSession, CancellationToken cancellationToken) =>
+        ChargeAsync(idempotencyKey, amount, currency, method, onSession, challenge: false, cancellationToken);
+
     public async Task<string?> TokenizeAsync(string card, CancellationToken cancellationToken)
     {
         var digits = new string([.. (card ?? "").Where(char.IsAsciiDigit)]);
-        if (!TestCards.Contains(digits))
+        if (!Known(digits))
         {
             return null;
         }
@@ -67,7 +135,7 @@ internal sealed class SandboxGateway(IServiceScopeFactory scopes, IOptions<Billi
         return token;
     }
 
-    public async Task<GatewayCharge> ChargeAsync(string idempotencyKey, long amount, string currency, string method, bool onSession, CancellationToken cancellationToken)
+    private async Task<GatewayCharge> ChargeAsync(string idempotencyKey, long amount, string currency, string method, bool onSession, bool challenge, CancellationToken cancellationToken)
     {
         if (options.Value.UnsafeSkipIdempotency)
         {
@@ -84,7 +152,8 @@ internal sealed class SandboxGateway(IServiceScopeFactory scopes, IOptions<Billi
         var card = (await db.SandboxMethods.AsNoTracking().FirstOrDefaultAsync(m => m.Token == method, cancellationToken))?.Card;
         var (status, failure) = card switch
         {
-            Success => (SandboxChargeStatus.Succeeded, (string?)null),
+            _ when challenge && (Succeeds(card) || card == ThreeDSecure) => (SandboxChargeStatus.RequiresAction, (string?)null),
+            _ when Succeeds(card) => (SandboxChargeStatus.Succeeded, null),
             ThreeDSecure when onSession => (SandboxChargeStatus.RequiresAction, null),
             ThreeDSecure => (SandboxChargeStatus.Succeeded, null), // authenticated at checkout: renewals go through
             Declined => (SandboxChargeStatus.Failed, "card_declined"),

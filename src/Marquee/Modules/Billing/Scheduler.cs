@@ -83,9 +83,18 @@ internal sealed partial class BillingScheduler(IServiceScopeFactory scopes, IOpt
             sub.PeriodIndex = index;
             var customer = await db.Customers.FirstAsync(c => c.AccountId == sub.AccountId, cancellationToken);
             var price = plan.Prices.First(p => p.Currency == sub.Currency).Amount;
+            var (discount, described) = (0L, (string?)null);
+            if (sub.CouponId is { } couponId && sub.CouponPeriodsLeft is null or > 0
+                && await db.Coupons.AsNoTracking().Include(c => c.AmountsOff).FirstOrDefaultAsync(c => c.Id == couponId, cancellationToken) is { } coupon
+                && Coupons.PlansOf(coupon) is var plans && (plans.Count == 0 || plans.Contains(plan.Code)))
+            {
+                (discount, described) = (Coupons.DiscountOf(coupon, price, sub.Currency), Coupons.Describe(coupon));
+                sub.CouponPeriodsLeft--; // a repeating coupon discounts its N periods, then renewals are charged in full
+            }
+
             var invoice = await books.IssueAsync(sub.AccountId, customer.Country, sub.Currency, "subscription",
                 $"{plan.Name} ({plan.Period.ToString().ToLowerInvariant()}), {start.UtcDateTime:yyyy-MM-dd} to {end.UtcDateTime:yyyy-MM-dd}",
-                price, sub.Id, plan.Id, null, start, end, cancellationToken);
+                price, sub.Id, plan.Id, null, start, end, cancellationToken, discount, described);
             return await ChargeAsync(db, checkouts, gateway, sub, plan, invoice, job, cancellationToken);
         }
 
@@ -202,12 +211,30 @@ internal sealed partial class BillingScheduler(IServiceScopeFactory scopes, IOpt
         {
             Log.Ran(logger, ran, delivered);
         }
+
+        await TrainFraudModelAsync(cancellationToken);
+    }
+
+    /// <summary>Trains a new fraud model when enough labels exist and one is newer than the newest model.</summary>
+    public async Task<FraudModel?> TrainFraudModelAsync(CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var model = await scope.ServiceProvider.GetRequiredService<FraudReview>().TrainAsync(cancellationToken);
+        if (model is not null)
+        {
+            Log.Trained(logger, model.Labels, model.Frauds);
+        }
+
+        return model;
     }
 
     private static partial class Log
     {
         [LoggerMessage(Level = LogLevel.Information, Message = "Billing: ran {Jobs} job(s), delivered {Webhooks} sandbox webhook(s)")]
         public static partial void Ran(ILogger logger, int jobs, int webhooks);
+
+        [LoggerMessage(Level = LogLevel.Information, Message = "Billing: trained a fraud model on {Labels} label(s), {Frauds} of them fraud")]
+        public static partial void Trained(ILogger logger, int labels, int frauds);
     }
 }
 

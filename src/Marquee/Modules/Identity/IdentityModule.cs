@@ -53,6 +53,7 @@ public static class IdentityModule
         services.AddScoped<SignUps>();
         services.AddSingleton<IMailSender, MailSender>();
         services.AddSingleton<Contracts.IMail, MailContract>();
+        services.AddScoped<Contracts.IAccountFacts, AccountFacts>();
         services.AddScoped<IDemoContent, IdentityDemo>();
         services.AddAccountServices(configuration);
         services.AddOidcProvider(configuration);

@@ -49,6 +49,16 @@ internal class BillingDb(DbContextOptions options) : ModuleDbContext(options), I
 
     public DbSet<ReconciliationMismatch> ReconciliationMismatches => Set<ReconciliationMismatch>();
 
+    public DbSet<FraudAssessment> FraudAssessments => Set<FraudAssessment>();
+
+    public DbSet<FraudModel> FraudModels => Set<FraudModel>();
+
+    public DbSet<Coupon> Coupons => Set<Coupon>();
+
+    public DbSet<PromoCode> PromoCodes => Set<PromoCode>();
+
+    public DbSet<CouponRedemption> CouponRedemptions => Set<CouponRedemption>();
+
     protected override void ConfigureModel(ModelBuilder modelBuilder)
     {
         var p = modelBuilder.Entity<Plan>();
@@ -215,6 +225,60 @@ internal class BillingDb(DbContextOptions options) : ModuleDbContext(options), I
         rm.Property(x => x.Resolution).HasMaxLength(500);
         rm.HasIndex(x => x.RunId);
         rm.HasIndex(x => x.ResolvedAt);
+
+        var fa = modelBuilder.Entity<FraudAssessment>();
+        fa.ToTable("fraud_assessments");
+        fa.HasKey(x => x.Id);
+        fa.Property(x => x.Purpose).HasMaxLength(20);
+        fa.Property(x => x.Currency).HasMaxLength(3);
+        fa.Property(x => x.Ip).HasMaxLength(45);
+        fa.Property(x => x.IpCountry).HasMaxLength(2);
+        fa.Property(x => x.CardFingerprint).HasMaxLength(64);
+        fa.Property(x => x.CardCountry).HasMaxLength(2);
+        fa.Property(x => x.AccountCountry).HasMaxLength(2);
+        fa.Property(x => x.Decision).HasConversion<string>().HasMaxLength(10);
+        fa.Property(x => x.Label).HasConversion<string>().HasMaxLength(12);
+        fa.Property(x => x.Reasons).HasMaxLength(2000);
+        fa.Property(x => x.LabelledBy).HasMaxLength(200);
+        fa.HasIndex(x => new { x.AccountId, x.At });
+        fa.HasIndex(x => new { x.Ip, x.At });
+        fa.HasIndex(x => x.At);
+        fa.HasIndex(x => x.PaymentId);
+
+        var fm = modelBuilder.Entity<FraudModel>();
+        fm.ToTable("fraud_models");
+        fm.HasKey(x => x.Id);
+        fm.HasIndex(x => x.TrainedAt);
+
+        var cp = modelBuilder.Entity<Coupon>();
+        cp.ToTable("coupons");
+        cp.HasKey(x => x.Id);
+        cp.Property(x => x.Code).HasMaxLength(60);
+        cp.Property(x => x.Name).HasMaxLength(200);
+        cp.Property(x => x.PercentOff).HasPrecision(5, 2);
+        cp.Property(x => x.Duration).HasConversion<string>().HasMaxLength(10);
+        cp.Property(x => x.Plans).HasMaxLength(1000);
+        cp.Property(x => x.Redeemed).IsConcurrencyToken();
+        cp.HasIndex(x => x.Code).IsUnique();
+        cp.HasMany(x => x.AmountsOff).WithOne().HasForeignKey(x => x.CouponId).OnDelete(DeleteBehavior.Cascade);
+
+        var ca = modelBuilder.Entity<CouponAmount>();
+        ca.ToTable("coupon_amounts");
+        ca.HasKey(x => new { x.CouponId, x.Currency });
+        ca.Property(x => x.Currency).HasMaxLength(3);
+
+        var pc = modelBuilder.Entity<PromoCode>();
+        pc.ToTable("promo_codes");
+        pc.HasKey(x => x.Code);
+        pc.Property(x => x.Code).HasMaxLength(40);
+        pc.HasIndex(x => x.CouponId);
+
+        var cr = modelBuilder.Entity<CouponRedemption>();
+        cr.ToTable("coupon_redemptions");
+        cr.HasKey(x => x.Id);
+        cr.Property(x => x.PromoCode).HasMaxLength(40);
+        cr.HasIndex(x => new { x.CouponId, x.AccountId });
+        cr.HasIndex(x => x.InvoiceId);
     }
 }
 
@@ -341,6 +405,12 @@ internal sealed class Subscription
     /// <summary>The current period's index from <see cref="Anchor"/> (-1 during a trial that ends at the anchor).</summary>
     public int PeriodIndex { get; set; }
 
+    /// <summary>A coupon that discounts this subscription's charges.</summary>
+    public Guid? CouponId { get; set; }
+
+    /// <summary>Charges the coupon still discounts (null with a coupon: forever).</summary>
+    public int? CouponPeriodsLeft { get; set; }
+
     public bool CancelAtPeriodEnd { get; set; }
 
     /// <summary>The gateway's token of the card on file (never the card number).</summary>
@@ -438,7 +508,11 @@ internal sealed class Invoice
 
     public decimal TaxRate { get; set; }
 
+    /// <summary>Net after <see cref="Discount"/> (what tax is computed on).</summary>
     public long Net { get; set; }
+
+    /// <summary>A coupon's discount (positive, minor units) already taken off <see cref="Net"/>; its line is negative.</summary>
+    public long Discount { get; set; }
 
     public long Tax { get; set; }
 
@@ -750,4 +824,180 @@ internal sealed class ReconciliationMismatch
     public string? ResolvedBy { get; set; }
 
     public string? Resolution { get; set; }
+}
+
+internal enum FraudDecision
+{
+    Allow,
+
+    /// <summary>The payer must pass the gateway's challenge (3-D Secure) for the charge to go through.</summary>
+    Challenge,
+
+    /// <summary>Refused before any charge.</summary>
+    Block,
+}
+
+internal enum FraudLabel
+{
+    Legitimate,
+    Fraud,
+}
+
+/// <summary>
+/// One on-session payment attempt as the fraud check saw it: the signals (kept as features for the model), the score,
+/// the decision and its reasons; a review's <see cref="Label"/> makes it a training example.
+/// </summary>
+internal sealed class FraudAssessment
+{
+    public Guid Id { get; set; }
+
+    public Guid AccountId { get; set; }
+
+    public DateTimeOffset At { get; set; }
+
+    /// <summary><c>subscription</c>, <c>rental</c>, <c>purchase</c>.</summary>
+    public required string Purpose { get; set; }
+
+    public long Amount { get; set; }
+
+    public required string Currency { get; set; }
+
+    /// <summary>The client's address (public addresses only count for velocity).</summary>
+    public string? Ip { get; set; }
+
+    public string? IpCountry { get; set; }
+
+    public string? CardFingerprint { get; set; }
+
+    public string? CardCountry { get; set; }
+
+    public string? AccountCountry { get; set; }
+
+    public int AccountAttempts { get; set; }
+
+    public int IpAttempts { get; set; }
+
+    public int SmallCharges { get; set; }
+
+    public int DistinctCards { get; set; }
+
+    public double AccountAgeHours { get; set; }
+
+    public bool DisposableEmail { get; set; }
+
+    public int Score { get; set; }
+
+    /// <summary>The model's probability of fraud when a model scored it.</summary>
+    public double? ModelProbability { get; set; }
+
+    public FraudDecision Decision { get; set; }
+
+    /// <summary>Rule codes that fired, with their points and why: <c>code|points|text</c> lines.</summary>
+    public required string Reasons { get; set; }
+
+    public Guid? PaymentId { get; set; }
+
+    public FraudLabel? Label { get; set; }
+
+    public string? LabelledBy { get; set; }
+
+    public DateTimeOffset? LabelledAt { get; set; }
+}
+
+/// <summary>A fraud model (ML.NET LightGBM) trained on the labelled assessments; the newest is the one used.</summary>
+internal sealed class FraudModel
+{
+    public Guid Id { get; set; }
+
+    public DateTimeOffset TrainedAt { get; set; }
+
+    public int Labels { get; set; }
+
+    public int Frauds { get; set; }
+
+    public required byte[] Bytes { get; set; }
+}
+
+internal enum CouponDuration
+{
+    /// <summary>The first charge only.</summary>
+    Once,
+
+    /// <summary>The first <see cref="Coupon.Periods"/> charges.</summary>
+    Repeating,
+
+    Forever,
+}
+
+/// <summary>A discount: a percentage or an amount per currency, for one charge, N periods or forever; limited and expiring.</summary>
+internal sealed class Coupon
+{
+    public Guid Id { get; set; }
+
+    public required string Code { get; set; }
+
+    public required string Name { get; set; }
+
+    /// <summary>Percent off (0 to 100, two decimals); null when the coupon takes amounts off.</summary>
+    public decimal? PercentOff { get; set; }
+
+    public List<CouponAmount> AmountsOff { get; set; } = [];
+
+    public CouponDuration Duration { get; set; }
+
+    /// <summary>Charges a repeating coupon discounts.</summary>
+    public int? Periods { get; set; }
+
+    public int? MaxRedemptions { get; set; }
+
+    public int? MaxPerAccount { get; set; }
+
+    public DateTimeOffset? ExpiresAt { get; set; }
+
+    /// <summary>Plan codes it applies to, comma-separated; empty: every plan.</summary>
+    public string Plans { get; set; } = "";
+
+    public bool Active { get; set; } = true;
+
+    /// <summary>Redemptions so far (a concurrency token: two checkouts cannot both take the last one).</summary>
+    public int Redeemed { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+internal sealed class CouponAmount
+{
+    public Guid CouponId { get; set; }
+
+    public required string Currency { get; set; }
+
+    public long Amount { get; set; }
+}
+
+/// <summary>A customer-facing code for a coupon (stored upper case; matched case-insensitively).</summary>
+internal sealed class PromoCode
+{
+    public required string Code { get; set; }
+
+    public Guid CouponId { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+internal sealed class CouponRedemption
+{
+    public Guid Id { get; set; }
+
+    public Guid CouponId { get; set; }
+
+    public Guid AccountId { get; set; }
+
+    public Guid? SubscriptionId { get; set; }
+
+    /// <summary>The first invoice it discounted (none when a trial comes first).</summary>
+    public Guid? InvoiceId { get; set; }
+
+    public string? PromoCode { get; set; }
+
+    public DateTimeOffset At { get; set; }
 }

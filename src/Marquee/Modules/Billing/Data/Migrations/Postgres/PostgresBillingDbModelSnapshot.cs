@@ -69,6 +69,117 @@ namespace Marquee.Billing.Data.Migrations.Postgres
                     b.ToTable("jobs", "billing");
                 });
 
+            modelBuilder.Entity("Marquee.Billing.Data.Coupon", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid");
+
+                    b.Property<bool>("Active")
+                        .HasColumnType("boolean");
+
+                    b.Property<string>("Code")
+                        .IsRequired()
+                        .HasMaxLength(60)
+                        .HasColumnType("character varying(60)");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("Duration")
+                        .IsRequired()
+                        .HasMaxLength(10)
+                        .HasColumnType("character varying(10)");
+
+                    b.Property<DateTimeOffset?>("ExpiresAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<int?>("MaxPerAccount")
+                        .HasColumnType("integer");
+
+                    b.Property<int?>("MaxRedemptions")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<decimal?>("PercentOff")
+                        .HasPrecision(5, 2)
+                        .HasColumnType("numeric(5,2)");
+
+                    b.Property<int?>("Periods")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("Plans")
+                        .IsRequired()
+                        .HasMaxLength(1000)
+                        .HasColumnType("character varying(1000)");
+
+                    b.Property<int>("Redeemed")
+                        .IsConcurrencyToken()
+                        .HasColumnType("integer");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Code")
+                        .IsUnique();
+
+                    b.ToTable("coupons", "billing");
+                });
+
+            modelBuilder.Entity("Marquee.Billing.Data.CouponAmount", b =>
+                {
+                    b.Property<Guid>("CouponId")
+                        .HasColumnType("uuid");
+
+                    b.Property<string>("Currency")
+                        .HasMaxLength(3)
+                        .HasColumnType("character varying(3)");
+
+                    b.Property<long>("Amount")
+                        .HasColumnType("bigint");
+
+                    b.HasKey("CouponId", "Currency");
+
+                    b.ToTable("coupon_amounts", "billing");
+                });
+
+            modelBuilder.Entity("Marquee.Billing.Data.CouponRedemption", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid");
+
+                    b.Property<Guid>("AccountId")
+                        .HasColumnType("uuid");
+
+                    b.Property<DateTimeOffset>("At")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<Guid>("CouponId")
+                        .HasColumnType("uuid");
+
+                    b.Property<Guid?>("InvoiceId")
+                        .HasColumnType("uuid");
+
+                    b.Property<string>("PromoCode")
+                        .HasMaxLength(40)
+                        .HasColumnType("character varying(40)");
+
+                    b.Property<Guid?>("SubscriptionId")
+                        .HasColumnType("uuid");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("InvoiceId");
+
+                    b.HasIndex("CouponId", "AccountId");
+
+                    b.ToTable("coupon_redemptions", "billing");
+                });
+
             modelBuilder.Entity("Marquee.Billing.Data.Customer", b =>
                 {
                     b.Property<Guid>("AccountId")
@@ -91,6 +202,138 @@ namespace Marquee.Billing.Data.Migrations.Postgres
                     b.HasKey("AccountId");
 
                     b.ToTable("customers", "billing");
+                });
+
+            modelBuilder.Entity("Marquee.Billing.Data.FraudAssessment", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid");
+
+                    b.Property<double>("AccountAgeHours")
+                        .HasColumnType("double precision");
+
+                    b.Property<int>("AccountAttempts")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("AccountCountry")
+                        .HasMaxLength(2)
+                        .HasColumnType("character varying(2)");
+
+                    b.Property<Guid>("AccountId")
+                        .HasColumnType("uuid");
+
+                    b.Property<long>("Amount")
+                        .HasColumnType("bigint");
+
+                    b.Property<DateTimeOffset>("At")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("CardCountry")
+                        .HasMaxLength(2)
+                        .HasColumnType("character varying(2)");
+
+                    b.Property<string>("CardFingerprint")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<string>("Currency")
+                        .IsRequired()
+                        .HasMaxLength(3)
+                        .HasColumnType("character varying(3)");
+
+                    b.Property<string>("Decision")
+                        .IsRequired()
+                        .HasMaxLength(10)
+                        .HasColumnType("character varying(10)");
+
+                    b.Property<bool>("DisposableEmail")
+                        .HasColumnType("boolean");
+
+                    b.Property<int>("DistinctCards")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("Ip")
+                        .HasMaxLength(45)
+                        .HasColumnType("character varying(45)");
+
+                    b.Property<int>("IpAttempts")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("IpCountry")
+                        .HasMaxLength(2)
+                        .HasColumnType("character varying(2)");
+
+                    b.Property<string>("Label")
+                        .HasMaxLength(12)
+                        .HasColumnType("character varying(12)");
+
+                    b.Property<DateTimeOffset?>("LabelledAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("LabelledBy")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<double?>("ModelProbability")
+                        .HasColumnType("double precision");
+
+                    b.Property<Guid?>("PaymentId")
+                        .HasColumnType("uuid");
+
+                    b.Property<string>("Purpose")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)");
+
+                    b.Property<string>("Reasons")
+                        .IsRequired()
+                        .HasMaxLength(2000)
+                        .HasColumnType("character varying(2000)");
+
+                    b.Property<int>("Score")
+                        .HasColumnType("integer");
+
+                    b.Property<int>("SmallCharges")
+                        .HasColumnType("integer");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("At");
+
+                    b.HasIndex("PaymentId");
+
+                    b.HasIndex("AccountId", "At");
+
+                    b.HasIndex("Ip", "At");
+
+                    b.ToTable("fraud_assessments", "billing");
+                });
+
+            modelBuilder.Entity("Marquee.Billing.Data.FraudModel", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid");
+
+                    b.Property<byte[]>("Bytes")
+                        .IsRequired()
+                        .HasColumnType("bytea");
+
+                    b.Property<int>("Frauds")
+                        .HasColumnType("integer");
+
+                    b.Property<int>("Labels")
+                        .HasColumnType("integer");
+
+                    b.Property<DateTimeOffset>("TrainedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("TrainedAt");
+
+                    b.ToTable("fraud_models", "billing");
                 });
 
             modelBuilder.Entity("Marquee.Billing.Data.IdempotencyRecord", b =>
@@ -149,6 +392,9 @@ namespace Marquee.Billing.Data.Migrations.Postgres
                         .IsRequired()
                         .HasMaxLength(3)
                         .HasColumnType("character varying(3)");
+
+                    b.Property<long>("Discount")
+                        .HasColumnType("bigint");
 
                     b.Property<DateTimeOffset>("IssuedAt")
                         .HasColumnType("timestamp with time zone");
@@ -442,6 +688,25 @@ namespace Marquee.Billing.Data.Migrations.Postgres
                     b.ToTable("plan_prices", "billing");
                 });
 
+            modelBuilder.Entity("Marquee.Billing.Data.PromoCode", b =>
+                {
+                    b.Property<string>("Code")
+                        .HasMaxLength(40)
+                        .HasColumnType("character varying(40)");
+
+                    b.Property<Guid>("CouponId")
+                        .HasColumnType("uuid");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.HasKey("Code");
+
+                    b.HasIndex("CouponId");
+
+                    b.ToTable("promo_codes", "billing");
+                });
+
             modelBuilder.Entity("Marquee.Billing.Data.Recognition", b =>
                 {
                     b.Property<Guid>("Id")
@@ -695,6 +960,12 @@ namespace Marquee.Billing.Data.Migrations.Postgres
                     b.Property<bool>("CancelAtPeriodEnd")
                         .HasColumnType("boolean");
 
+                    b.Property<Guid?>("CouponId")
+                        .HasColumnType("uuid");
+
+                    b.Property<int?>("CouponPeriodsLeft")
+                        .HasColumnType("integer");
+
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone");
 
@@ -893,6 +1164,15 @@ namespace Marquee.Billing.Data.Migrations.Postgres
                     b.ToTable("outbox", "billing");
                 });
 
+            modelBuilder.Entity("Marquee.Billing.Data.CouponAmount", b =>
+                {
+                    b.HasOne("Marquee.Billing.Data.Coupon", null)
+                        .WithMany("AmountsOff")
+                        .HasForeignKey("CouponId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
             modelBuilder.Entity("Marquee.Billing.Data.InvoiceLine", b =>
                 {
                     b.HasOne("Marquee.Billing.Data.Invoice", null)
@@ -909,6 +1189,11 @@ namespace Marquee.Billing.Data.Migrations.Postgres
                         .HasForeignKey("PlanId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
+                });
+
+            modelBuilder.Entity("Marquee.Billing.Data.Coupon", b =>
+                {
+                    b.Navigation("AmountsOff");
                 });
 
             modelBuilder.Entity("Marquee.Billing.Data.Invoice", b =>

@@ -63,6 +63,117 @@ namespace Marquee.Billing.Data.Migrations.Sqlite
                     b.ToTable("billing_jobs", (string)null);
                 });
 
+            modelBuilder.Entity("Marquee.Billing.Data.Coupon", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT");
+
+                    b.Property<bool>("Active")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Code")
+                        .IsRequired()
+                        .HasMaxLength(60)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Duration")
+                        .IsRequired()
+                        .HasMaxLength(10)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long?>("ExpiresAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int?>("MaxPerAccount")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int?>("MaxRedemptions")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<decimal?>("PercentOff")
+                        .HasPrecision(5, 2)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int?>("Periods")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Plans")
+                        .IsRequired()
+                        .HasMaxLength(1000)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Redeemed")
+                        .IsConcurrencyToken()
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Code")
+                        .IsUnique();
+
+                    b.ToTable("billing_coupons", (string)null);
+                });
+
+            modelBuilder.Entity("Marquee.Billing.Data.CouponAmount", b =>
+                {
+                    b.Property<Guid>("CouponId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Currency")
+                        .HasMaxLength(3)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("Amount")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("CouponId", "Currency");
+
+                    b.ToTable("billing_coupon_amounts", (string)null);
+                });
+
+            modelBuilder.Entity("Marquee.Billing.Data.CouponRedemption", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("AccountId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("At")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<Guid>("CouponId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid?>("InvoiceId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("PromoCode")
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid?>("SubscriptionId")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("InvoiceId");
+
+                    b.HasIndex("CouponId", "AccountId");
+
+                    b.ToTable("billing_coupon_redemptions", (string)null);
+                });
+
             modelBuilder.Entity("Marquee.Billing.Data.Customer", b =>
                 {
                     b.Property<Guid>("AccountId")
@@ -85,6 +196,138 @@ namespace Marquee.Billing.Data.Migrations.Sqlite
                     b.HasKey("AccountId");
 
                     b.ToTable("billing_customers", (string)null);
+                });
+
+            modelBuilder.Entity("Marquee.Billing.Data.FraudAssessment", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT");
+
+                    b.Property<double>("AccountAgeHours")
+                        .HasColumnType("REAL");
+
+                    b.Property<int>("AccountAttempts")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("AccountCountry")
+                        .HasMaxLength(2)
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("AccountId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("Amount")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("At")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("CardCountry")
+                        .HasMaxLength(2)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("CardFingerprint")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Currency")
+                        .IsRequired()
+                        .HasMaxLength(3)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Decision")
+                        .IsRequired()
+                        .HasMaxLength(10)
+                        .HasColumnType("TEXT");
+
+                    b.Property<bool>("DisposableEmail")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("DistinctCards")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Ip")
+                        .HasMaxLength(45)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("IpAttempts")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("IpCountry")
+                        .HasMaxLength(2)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Label")
+                        .HasMaxLength(12)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long?>("LabelledAt")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("LabelledBy")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<double?>("ModelProbability")
+                        .HasColumnType("REAL");
+
+                    b.Property<Guid?>("PaymentId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Purpose")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Reasons")
+                        .IsRequired()
+                        .HasMaxLength(2000)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Score")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("SmallCharges")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("At");
+
+                    b.HasIndex("PaymentId");
+
+                    b.HasIndex("AccountId", "At");
+
+                    b.HasIndex("Ip", "At");
+
+                    b.ToTable("billing_fraud_assessments", (string)null);
+                });
+
+            modelBuilder.Entity("Marquee.Billing.Data.FraudModel", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT");
+
+                    b.Property<byte[]>("Bytes")
+                        .IsRequired()
+                        .HasColumnType("BLOB");
+
+                    b.Property<int>("Frauds")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("Labels")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("TrainedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("TrainedAt");
+
+                    b.ToTable("billing_fraud_models", (string)null);
                 });
 
             modelBuilder.Entity("Marquee.Billing.Data.IdempotencyRecord", b =>
@@ -143,6 +386,9 @@ namespace Marquee.Billing.Data.Migrations.Sqlite
                         .IsRequired()
                         .HasMaxLength(3)
                         .HasColumnType("TEXT");
+
+                    b.Property<long>("Discount")
+                        .HasColumnType("INTEGER");
 
                     b.Property<long>("IssuedAt")
                         .HasColumnType("INTEGER");
@@ -436,6 +682,25 @@ namespace Marquee.Billing.Data.Migrations.Sqlite
                     b.ToTable("billing_plan_prices", (string)null);
                 });
 
+            modelBuilder.Entity("Marquee.Billing.Data.PromoCode", b =>
+                {
+                    b.Property<string>("Code")
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("CouponId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Code");
+
+                    b.HasIndex("CouponId");
+
+                    b.ToTable("billing_promo_codes", (string)null);
+                });
+
             modelBuilder.Entity("Marquee.Billing.Data.Recognition", b =>
                 {
                     b.Property<Guid>("Id")
@@ -689,6 +954,12 @@ namespace Marquee.Billing.Data.Migrations.Sqlite
                     b.Property<bool>("CancelAtPeriodEnd")
                         .HasColumnType("INTEGER");
 
+                    b.Property<Guid?>("CouponId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int?>("CouponPeriodsLeft")
+                        .HasColumnType("INTEGER");
+
                     b.Property<long>("CreatedAt")
                         .HasColumnType("INTEGER");
 
@@ -887,6 +1158,15 @@ namespace Marquee.Billing.Data.Migrations.Sqlite
                     b.ToTable("billing_outbox", (string)null);
                 });
 
+            modelBuilder.Entity("Marquee.Billing.Data.CouponAmount", b =>
+                {
+                    b.HasOne("Marquee.Billing.Data.Coupon", null)
+                        .WithMany("AmountsOff")
+                        .HasForeignKey("CouponId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
             modelBuilder.Entity("Marquee.Billing.Data.InvoiceLine", b =>
                 {
                     b.HasOne("Marquee.Billing.Data.Invoice", null)
@@ -903,6 +1183,11 @@ namespace Marquee.Billing.Data.Migrations.Sqlite
                         .HasForeignKey("PlanId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
+                });
+
+            modelBuilder.Entity("Marquee.Billing.Data.Coupon", b =>
+                {
+                    b.Navigation("AmountsOff");
                 });
 
             modelBuilder.Entity("Marquee.Billing.Data.Invoice", b =>

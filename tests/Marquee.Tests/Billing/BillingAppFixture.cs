@@ -1,0 +1,41 @@
+using Marquee.Tests.Support;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Marquee.Tests.Billing;
+
+/// <summary>One billing host for a test class whose tests each make their own accounts, plans and coupons (a host start costs seconds).</summary>
+public abstract class BillingAppFixture : IAsyncLifetime
+{
+    private readonly HlsStub package = new();
+    private MarqueeApp? app;
+
+    public MarqueeApp App => app ?? throw new InvalidOperationException("The host has not started.");
+
+    /// <summary>The host's clock when it runs on a fake one (then no worker runs: tests drive the scheduler).</summary>
+    public FakeTimeProvider? Time { get; protected init; }
+
+    public async Task InitializeAsync()
+    {
+        await package.InitializeAsync();
+        app = await BillingHost.StartAsync(package, Time, requireEntitlement: false);
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (app is not null)
+        {
+            await app.DisposeAsync();
+        }
+
+        await package.DisposeAsync();
+    }
+}
+
+/// <summary>A billing host on the real clock.</summary>
+public sealed class BillingApp : BillingAppFixture;
+
+/// <summary>A billing host on a fake clock starting 2027-03-10 12:00 UTC.</summary>
+public sealed class BillingClockApp : BillingAppFixture
+{
+    public BillingClockApp() => Time = new FakeTimeProvider(new DateTimeOffset(2027, 3, 10, 12, 0, 0, TimeSpan.Zero));
+}
