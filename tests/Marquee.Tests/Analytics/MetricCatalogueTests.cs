@@ -187,7 +187,7 @@ public sealed class HandMadeEvents : IAsyncLifetime
         ];
         await using (var scope = app.Services.CreateAsyncScope())
         {
-            var stored = await scope.ServiceProvider.GetRequiredService<Collector>().IngestAsync(server, trusted: true, null, null, backfill: false, CancellationToken.None);
+            var stored = await scope.ServiceProvider.GetRequiredService<Collector>().IngestAsync([.. server.Select(n => EventSchema.Parse(n).Event!)], backfill: false, CancellationToken.None);
             Assert.Equal(server.Length, stored.Accepted);
         }
 
