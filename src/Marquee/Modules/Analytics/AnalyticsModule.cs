@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Security.Claims;
+using Marquee.Analytics.Contracts;
 using Marquee.Analytics.Data;
 using Marquee.Billing.Contracts;
 using Marquee.Delivery.Contracts;
@@ -29,11 +30,13 @@ public static partial class AnalyticsModule
         services.AddSingleton<EtlSignal>();
         services.AddSingleton<Warehouse>();
         services.AddSingleton<Pipeline>();
-        services.AddSingleton<MetricsService>();
+        services.AddSingleton(sp => new MetricsService(sp.GetRequiredService<Warehouse>(), sp.GetRequiredService<IOptions<AnalyticsOptions>>().Value.ExchangeRates));
         services.AddSingleton<Predictions>();
         services.AddSingleton<LiveView>();
         services.AddOptions<AnalyticsOptions>().BindConfiguration(AnalyticsOptions.Section);
         services.AddSingleton<RawEventWriter>();
+        services.AddSingleton<CmcdFeed>();
+        services.AddSingleton<IPlaybackTelemetry>(sp => sp.GetRequiredService<CmcdFeed>());
         services.AddScoped<Collector>();
         services.AddScoped<Simulator>();
         services.AddEventHandler<SecurityEvent, DomainFeed>();
@@ -42,6 +45,7 @@ public static partial class AnalyticsModule
         services.AddEventHandler<PaymentSucceeded, DomainFeed>();
         services.AddEventHandler<SubscriptionChanged, DomainFeed>();
         services.AddEventHandler<AssetReady, DomainFeed>();
+        services.AddEventHandler<AccountDeleted, AccountErasure>();
         services.AddSignalR();
         services.AddConsoleLink("Analytics", "Metrics and live view", "/console/analytics");
         var marquee = configuration.GetSection(MarqueeOptions.Section).Get<MarqueeOptions>() ?? new MarqueeOptions();

@@ -122,27 +122,21 @@ internal sealed class Pipeline(IServiceScopeFactory scopes, Warehouse warehouse)
     }
 
     /// <summary>
-    /// Erases a user's events from the warehouse (the privacy erasure of a deleted account) and recomputes what they
-    /// touched. Returns how many warehouse events were removed.
+    /// Replaces a user's id by a pseudonym in the warehouse (a deleted account): the aggregates stay the same, the link to
+    /// the person goes. Returns how many warehouse events it changed.
     /// </summary>
-    public Task<long> EraseUserAsync(string userId, CancellationToken ct) => warehouse.UseAsync(async c =>
+    public Task<long> PseudonymiseAsync(string userId, string pseudonym, CancellationToken ct) => warehouse.UseAsync(async c =>
     {
-        long removed = 0;
+        var p = new Dictionary<string, object?> { ["u"] = userId };
+        var changed = Convert.ToInt64((await Warehouse.QueryAsync(c, "SELECT count(*) FROM events WHERE user_id = $u", p, ct))[0][0], CultureInfo.InvariantCulture);
         await InTransactionAsync(c, async () =>
         {
-            var u = ("u", (object?)userId);
-            removed = Convert.ToInt64((await Warehouse.QueryAsync(c, "SELECT count(*) FROM events WHERE user_id = $u", new Dictionary<string, object?> { ["u"] = userId }, ct))[0][0],
-                CultureInfo.InvariantCulture);
-            await Warehouse.ExecuteAsync(c, """
-                DELETE FROM touched_sessions; DELETE FROM touched_users; DELETE FROM touched_days;
-                INSERT INTO touched_sessions SELECT DISTINCT day, session_id FROM sessions WHERE user_id = $u;
-                INSERT INTO touched_users SELECT DISTINCT day, user_id FROM user_days WHERE user_id = $u;
-                INSERT INTO touched_days SELECT DISTINCT day FROM events WHERE user_id = $u;
-                DELETE FROM events WHERE user_id = $u;
-                """, ct, u);
-            await RecomputeTouchedAsync(c, ct);
+            foreach (var table in new[] { "events", "sessions", "user_days" })
+            {
+                await Warehouse.ExecuteAsync(c, $"UPDATE {table} SET user_id = $p WHERE user_id = $u", ct, ("p", pseudonym), ("u", userId));
+            }
         }, ct);
-        return removed;
+        return changed;
     }, ct);
 
     public Task<long> WatermarkAsync(CancellationToken ct) => warehouse.UseAsync(async c =>
