@@ -123,7 +123,7 @@ public sealed class AnalyticsHost : IAsyncLifetime
 {
     public MarqueeApp App { get; private set; } = null!;
 
-    public async Task InitializeAsync() => App = await MarqueeApp.StartAsync();
+    public async Task InitializeAsync() => App = await MarqueeApp.StartAsync(c => c["Marquee:Analytics:BusyTimeoutSeconds"] = "1");
 
     public async Task DisposeAsync() => await App.DisposeAsync();
 }

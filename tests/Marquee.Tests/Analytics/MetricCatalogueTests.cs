@@ -34,19 +34,19 @@ public sealed class MetricCatalogueTests(HandMadeEvents events) : IClassFixture<
     [InlineData("K2.dau_mau", 1, 1.0)] // u1, u2 of u1, u2
     [InlineData("K2.dau_mau", 2, 2 / 3.0)] // u1, u3 of u1, u2, u3
     [InlineData("K2.registration_to_paid", 1, 1.0)] // both paid
-    [InlineData("K4.revenue", 1, 30.0)] // 10.00 + 20.00
-    [InlineData("K4.arpu", 1, 15.0)] // 30.00 over u1, u2
+    [InlineData("K4.revenue", 1, 30.0, "EUR")] // 10.00 + 20.00, per currency
+    [InlineData("K4.arpu", 1, 15.0, "EUR")] // 30.00 over u1, u2
     [InlineData("K4.arpu", 2, 0.0)] // nothing paid on D2
     [InlineData("K4.paying_subscribers", 1, 2.0)]
     [InlineData("K4.paying_subscribers", 2, 1.0)] // u2 cancelled
     [InlineData("K3.churn_rate", 2, 0.5)] // u1, u2 paying at D2's start; u2 not at its end
     [InlineData("K4.renewal_rate", 2, 0.5)]
-    public async Task Metric_matches_the_hand_computed_value(string metric, int day, double expected)
+    public async Task Metric_matches_the_hand_computed_value(string metric, int day, double expected, string dimension = "all")
     {
         var d = day == 1 ? D1 : D2;
         var (status, points) = await MetricAsync(app, metric, d, d);
         Assert.Equal("ok", status);
-        Assert.Equal(expected, points[(Day(d), "all")], 6);
+        Assert.Equal(expected, points[(Day(d), dimension)], 6);
     }
 
     [Fact]
@@ -95,7 +95,7 @@ public sealed class MetricCatalogueTests(HandMadeEvents events) : IClassFixture<
         Assert.Empty(points);
 
         var csv = await app.Client.GetStringAsync($"/api/analytics/metrics?metric=K4.revenue&from={Day(D1)}&to={Day(D1)}&format=csv");
-        Assert.Contains($"K4.revenue,{Day(D1)},all,30,ok", csv, StringComparison.Ordinal);
+        Assert.Contains($"K4.revenue,{Day(D1)},EUR,30,ok", csv, StringComparison.Ordinal);
 
         // Viewers have no business in the console's numbers.
         var viewer = await app.ClientWithRolesAsync();
@@ -187,7 +187,7 @@ public sealed class HandMadeEvents : IAsyncLifetime
         ];
         await using (var scope = app.Services.CreateAsyncScope())
         {
-            var stored = await scope.ServiceProvider.GetRequiredService<Collector>().IngestAsync(server, trusted: true, null, null, backfill: false, CancellationToken.None);
+            var stored = await scope.ServiceProvider.GetRequiredService<Collector>().IngestAsync([.. server.Select(n => EventSchema.Parse(n).Event!)], backfill: false, CancellationToken.None);
             Assert.Equal(server.Length, stored.Accepted);
         }
 

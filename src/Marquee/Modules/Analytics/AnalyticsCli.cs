@@ -65,7 +65,7 @@ public static partial class AnalyticsModule
             await using var warehouse = new Warehouse(Warehouse.PathIn(dataDir), readOnly: true);
             try
             {
-                answer = await new MetricsService(warehouse).ComputeAsync(f, t, grain, by, ids, ct);
+                answer = await new MetricsService(warehouse, configuration.GetSection(AnalyticsOptions.Section).Get<AnalyticsOptions>()?.ExchangeRates).ComputeAsync(f, t, grain, by, ids, ct);
                 await error.WriteLineAsync($"(from {warehouse.FilePath}, read-only)");
             }
             catch (FileNotFoundException ex)

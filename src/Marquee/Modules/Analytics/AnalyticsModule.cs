@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Security.Claims;
+using Marquee.Analytics.Contracts;
 using Marquee.Analytics.Data;
 using Marquee.Billing.Contracts;
 using Marquee.Delivery.Contracts;
@@ -12,6 +13,7 @@ using Marquee.Platform.Events;
 using Marquee.Platform.Web;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 
 namespace Marquee.Analytics;
 
@@ -28,9 +30,13 @@ public static partial class AnalyticsModule
         services.AddSingleton<EtlSignal>();
         services.AddSingleton<Warehouse>();
         services.AddSingleton<Pipeline>();
-        services.AddSingleton<MetricsService>();
+        services.AddSingleton(sp => new MetricsService(sp.GetRequiredService<Warehouse>(), sp.GetRequiredService<IOptions<AnalyticsOptions>>().Value.ExchangeRates));
         services.AddSingleton<Predictions>();
         services.AddSingleton<LiveView>();
+        services.AddOptions<AnalyticsOptions>().BindConfiguration(AnalyticsOptions.Section);
+        services.AddSingleton<RawEventWriter>();
+        services.AddSingleton<CmcdFeed>();
+        services.AddSingleton<IPlaybackTelemetry>(sp => sp.GetRequiredService<CmcdFeed>());
         services.AddScoped<Collector>();
         services.AddScoped<Simulator>();
         services.AddEventHandler<SecurityEvent, DomainFeed>();
@@ -39,6 +45,7 @@ public static partial class AnalyticsModule
         services.AddEventHandler<PaymentSucceeded, DomainFeed>();
         services.AddEventHandler<SubscriptionChanged, DomainFeed>();
         services.AddEventHandler<AssetReady, DomainFeed>();
+        services.AddEventHandler<AccountDeleted, AccountErasure>();
         services.AddSignalR();
         services.AddConsoleLink("Analytics", "Metrics and live view", "/console/analytics");
         var marquee = configuration.GetSection(MarqueeOptions.Section).Get<MarqueeOptions>() ?? new MarqueeOptions();
@@ -59,25 +66,36 @@ public static partial class AnalyticsModule
     {
         var root = endpoints.MapGroup("").WithTags("Analytics");
 
-        root.MapPost("/events", async (HttpContext http, Collector collector, IClientCountry country, CancellationToken ct) =>
+        root.MapPost("/events", async (HttpContext http, Collector collector, IClientCountry country, IOptions<AnalyticsOptions> options, CancellationToken ct) =>
             {
-                var gzip = http.Request.Headers.ContentEncoding.ToString().Contains("gzip", StringComparison.OrdinalIgnoreCase);
-                var (items, error) = await Collector.ReadBodyAsync(http.Request.Body, gzip, ct);
-                if (items is null)
+                try
                 {
-                    await collector.QuarantineRequestAsync(error!, ct);
-                    return Results.Problem(title: "Unreadable batch", detail: error, statusCode: 400);
-                }
+                    var gzip = http.Request.Headers.ContentEncoding.ToString().Contains("gzip", StringComparison.OrdinalIgnoreCase);
+                    var (items, error) = await Collector.ReadBodyAsync(http.Request.Body, gzip, ct);
+                    if (items is null)
+                    {
+                        await collector.QuarantineRequestAsync(error!, ct);
+                        return Results.Problem(title: "Unreadable batch", detail: error, statusCode: 400);
+                    }
 
-                var user = http.User.FindFirstValue(ClaimTypes.NameIdentifier);
-                var result = await collector.IngestAsync(items, trusted: false, country.Current(), user, backfill: false, ct);
-                if (result.Accepted == 0 && result.Duplicates == 0)
+                    var user = http.User.FindFirstValue(ClaimTypes.NameIdentifier);
+                    var result = await collector.IngestAsync(items, trusted: false, country.Current(), user, backfill: false, ct);
+                    if (result.Accepted == 0 && result.Duplicates == 0)
+                    {
+                        return Results.Problem(title: "No valid event in the batch", detail: "Every event was refused; each is quarantined with its reason.",
+                            statusCode: 400, extensions: new Dictionary<string, object?> { ["quarantined"] = result.Quarantined, ["refused"] = result.Refused.Take(100) });
+                    }
+
+                    return Results.Ok(result with { Refused = [.. result.Refused.Take(100)] });
+                }
+                catch (StoreBusyException busy)
                 {
-                    return Results.Problem(title: "No valid event in the batch", detail: "Every event was refused; each is quarantined with its reason.",
-                        statusCode: 400, extensions: new Dictionary<string, object?> { ["quarantined"] = result.Quarantined, ["refused"] = result.Refused.Take(100) });
+                    // Nothing of the batch was stored: the client sends it again later (the ids make a retry safe).
+                    var seconds = options.Value.RetryAfterSeconds;
+                    http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+                    return Results.Problem(title: "Busy, try again", detail: $"{busy.Message} Nothing of this batch was stored; send it again in {seconds} s.",
+                        statusCode: StatusCodes.Status503ServiceUnavailable, extensions: new Dictionary<string, object?> { ["retryAfter"] = seconds });
                 }
-
-                return Results.Ok(result with { Refused = [.. result.Refused.Take(100)] });
             })
             .AllowAnonymous() // players and apps of viewers who are not signed in report too; server-only types are refused
             .DisableAntiforgery()

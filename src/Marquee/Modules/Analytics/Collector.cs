@@ -1,9 +1,8 @@
 using System.IO.Compression;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using Marquee.Analytics.Data;
-using Microsoft.EntityFrameworkCore;
 
 namespace Marquee.Analytics;
 
@@ -12,12 +11,19 @@ internal sealed record IngestResult(int Accepted, int Duplicates, int Quarantine
 
 internal sealed record QuarantineNote(int Index, string? Id, string Reason);
 
+/// <summary>One item of a request body: the event read from it, or why it could not be read; its text as sent (for the quarantine).</summary>
+internal sealed record Incoming(AnalyticsEvent? Event, string? Reason, string Raw)
+{
+    public static Incoming Of(AnalyticsEvent e) => new(e, null, "");
+}
+
 /// <summary>
 /// The one way events come in (the beacon API, other modules' domain events, the simulator): validates each event against
-/// <see cref="EventSchema"/>, refuses ones more than <see cref="MaxLateness"/> old into the quarantine, counts duplicate ids
-/// once, and appends the rest to the raw table in one transaction before it answers.
+/// <see cref="EventSchema"/> while the body is read (no document tree), refuses ones more than <see cref="MaxLateness"/> old
+/// into the quarantine, and hands the rest to the <see cref="RawEventWriter"/>, which appends them with the other requests
+/// of the moment in one transaction and answers only once it is committed (an accepted event is never lost).
 /// </summary>
-internal sealed class Collector(AnalyticsDb db, TimeProvider time, EtlSignal signal, LiveView live)
+internal sealed class Collector(RawEventWriter writer, TimeProvider time, EtlSignal signal, LiveView live)
 {
     public static readonly TimeSpan MaxLateness = TimeSpan.FromDays(7);
     public static readonly TimeSpan MaxAhead = TimeSpan.FromHours(1);
@@ -25,7 +31,7 @@ internal sealed class Collector(AnalyticsDb db, TimeProvider time, EtlSignal sig
     public const long MaxBodyBytes = 16 * 1024 * 1024;
 
     /// <summary>Reads a body of a JSON array or NDJSON (one object a line), gzip when <paramref name="gzip"/>. Null: not readable.</summary>
-    public static async Task<(List<JsonNode?>? Items, string? Error)> ReadBodyAsync(Stream body, bool gzip, CancellationToken ct)
+    public static async Task<(List<Incoming>? Items, string? Error)> ReadBodyAsync(Stream body, bool gzip, CancellationToken ct)
     {
         await using var source = gzip ? new GZipStream(body, CompressionMode.Decompress) : body;
         using var buffer = new MemoryStream();
@@ -48,49 +54,91 @@ internal sealed class Collector(AnalyticsDb db, TimeProvider time, EtlSignal sig
             return (null, "The body is not valid gzip.");
         }
 
-        var text = Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length).Trim();
-        if (text.Length == 0)
+        return Read(buffer.GetBuffer().AsMemory(0, (int)buffer.Length));
+    }
+
+    private static (List<Incoming>? Items, string? Error) Read(ReadOnlyMemory<byte> memory)
+    {
+        var bytes = memory.Span;
+        var start = 0;
+        while (start < bytes.Length && IsSpace(bytes[start]))
+        {
+            start++;
+        }
+
+        if (start == bytes.Length)
         {
             return (null, "The body is empty: send a JSON array of events or NDJSON (one event per line).");
         }
 
-        var items = new List<JsonNode?>();
-        if (text[0] == '[')
+        var items = new List<Incoming>();
+        if (bytes[start] == (byte)'[')
         {
             try
             {
-                items.AddRange(JsonNode.Parse(text)!.AsArray().Select(n => n?.DeepClone()));
+                using var document = JsonDocument.Parse(memory[start..]);
+                if (document.RootElement.ValueKind != JsonValueKind.Array)
+                {
+                    return (null, "The body is not a valid JSON array.");
+                }
+
+                if (document.RootElement.GetArrayLength() > MaxBatch)
+                {
+                    return (null, $"At most {MaxBatch} events per request.");
+                }
+
+                foreach (var element in document.RootElement.EnumerateArray())
+                {
+                    items.Add(Item(JsonMarshal.GetRawUtf8Value(element)));
+                }
             }
             catch (JsonException ex)
             {
                 return (null, $"The body is not a valid JSON array: {ex.Message}");
             }
+
+            return (items, null);
         }
-        else
+
+        // NDJSON: each line on its own, straight from the bytes into the event record.
+        while (start < bytes.Length)
         {
-            foreach (var line in text.Split('\n'))
+            var end = bytes[start..].IndexOf((byte)'\n');
+            var line = end < 0 ? bytes[start..] : bytes.Slice(start, end);
+            start = end < 0 ? bytes.Length : start + end + 1;
+            if (line.Trim(" \t\r"u8).IsEmpty)
             {
-                if (line.Trim().Length == 0)
-                {
-                    continue;
-                }
-
-                try
-                {
-                    items.Add(JsonNode.Parse(line));
-                }
-                catch (JsonException)
-                {
-                    items.Add(JsonValue.Create(line)); // kept, quarantined below as not an object
-                }
+                continue;
             }
+
+            if (items.Count == MaxBatch)
+            {
+                return (null, $"At most {MaxBatch} events per request.");
+            }
+
+            items.Add(Item(line));
         }
 
-        return items.Count > MaxBatch ? (null, $"At most {MaxBatch} events per request.") : (items, null);
+        return items.Count == 0 ? (null, "The body is empty: send a JSON array of events or NDJSON (one event per line).") : (items, null);
     }
 
-    /// <summary>Stores a batch. <paramref name="backfill"/> (the simulator's history only) lifts the 7-day limit.</summary>
-    public async Task<IngestResult> IngestAsync(IReadOnlyList<JsonNode?> items, bool trusted, string? defaultCountry, string? defaultUser, bool backfill, CancellationToken ct)
+    private static Incoming Item(ReadOnlySpan<byte> utf8)
+    {
+        var (e, reason) = EventSchema.Parse(utf8);
+        return new Incoming(e, reason, e is null ? Encoding.UTF8.GetString(utf8[..Math.Min(utf8.Length, 4000)]) : "");
+    }
+
+    private static bool IsSpace(byte b) => b is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n';
+
+    /// <summary>Stores events made by the server (domain feed, simulator).</summary>
+    public Task<IngestResult> IngestAsync(IReadOnlyList<AnalyticsEvent> events, bool backfill, CancellationToken ct) =>
+        IngestAsync([.. events.Select(Incoming.Of)], trusted: true, defaultCountry: null, defaultUser: null, backfill, ct);
+
+    /// <summary>
+    /// Stores a batch once it is committed. <paramref name="backfill"/> (the simulator's history only) lifts the 7-day limit.
+    /// Throws <see cref="StoreBusyException"/> when the store cannot take it now (nothing of the batch is stored then).
+    /// </summary>
+    public async Task<IngestResult> IngestAsync(IReadOnlyList<Incoming> items, bool trusted, string? defaultCountry, string? defaultUser, bool backfill, CancellationToken ct)
     {
         var events = new List<AnalyticsEvent>(items.Count);
         var refused = new List<QuarantineNote>();
@@ -98,19 +146,16 @@ internal sealed class Collector(AnalyticsDb db, TimeProvider time, EtlSignal sig
         var quarantine = new List<QuarantinedEvent>();
         for (var i = 0; i < items.Count; i++)
         {
-            var node = items[i];
-            if (node is JsonObject o && defaultUser is not null && o["user"] is null)
-            {
-                o["user"] = defaultUser;
-            }
-
-            var (e, reason) = EventSchema.Parse(node);
+            var (e, reason, raw) = items[i];
             if (e is not null)
             {
                 e = e with
                 {
-                    Type = e.Type.Trim(),
+                    // Missing required members come out null from the source-generated reader (not the initialisers' "").
+                    Id = e.Id ?? "",
+                    Type = (e.Type ?? "").Trim(),
                     Time = e.Time.ToUniversalTime(),
+                    User = string.IsNullOrEmpty(e.User) && defaultUser is not null ? defaultUser : e.User,
                     Country = (e.Country ?? defaultCountry)?.ToUpperInvariant(),
                     Device = e.Device?.ToLowerInvariant(),
                     Status = e.Status?.ToLowerInvariant(),
@@ -129,11 +174,12 @@ internal sealed class Collector(AnalyticsDb db, TimeProvider time, EtlSignal sig
 
             if (reason is not null)
             {
-                refused.Add(new QuarantineNote(i, e?.Id ?? (node as JsonObject)?["id"]?.ToString(), reason));
+                var id = e?.Id ?? IdOf(raw);
+                refused.Add(new QuarantineNote(i, id, reason));
                 quarantine.Add(new QuarantinedEvent
                 {
-                    Id = Guid.CreateVersion7(), EventId = EventSchema.Cut(e?.Id ?? (node as JsonObject)?["id"]?.ToString(), 100), Reason = EventSchema.Cut(reason, 300),
-                    ReceivedAt = now, Payload = EventSchema.Cut(node?.ToJsonString() ?? "null", 4000),
+                    Id = Guid.CreateVersion7(), EventId = EventSchema.Cut(id, 100), Reason = EventSchema.Cut(reason, 300), ReceivedAt = now,
+                    Payload = EventSchema.Cut(e is null ? raw : JsonSerializer.Serialize(e, AnalyticsJson.Default.AnalyticsEvent), 4000),
                 });
             }
             else
@@ -142,88 +188,43 @@ internal sealed class Collector(AnalyticsDb db, TimeProvider time, EtlSignal sig
             }
         }
 
-        for (var attempt = 1; ; attempt++)
+        var (accepted, duplicates) = await writer.WriteAsync(events, quarantine, now, ct);
+        if (accepted > 0)
         {
-            try
+            signal.Raise();
+            if (!backfill)
             {
-                var (accepted, duplicates) = await StoreAsync(events, quarantine, now, ct);
-                if (accepted > 0)
-                {
-                    signal.Raise();
-                    if (!backfill)
-                    {
-                        live.Observe(events);
-                    }
-                }
-
-                return new IngestResult(accepted, duplicates, refused.Count, refused);
-            }
-            catch (DbUpdateException) when (attempt < 3)
-            {
-                db.ChangeTracker.Clear(); // another batch stored one of these ids at the same moment: look again
+                live.Observe(events);
             }
         }
+
+        return new IngestResult(accepted, duplicates, refused.Count, refused);
     }
 
-    /// <summary>Quarantines a request that could not be read at all (its reason, the start of nothing: the body is not kept).</summary>
-    public async Task QuarantineRequestAsync(string reason, CancellationToken ct)
+    /// <summary>The "id" of an item that is not an event of the schema, when it has one.</summary>
+    private static string? IdOf(string raw)
     {
-        db.Quarantine.Add(new QuarantinedEvent { Id = Guid.CreateVersion7(), Reason = EventSchema.Cut("request: " + reason, 300), ReceivedAt = time.GetUtcNow(), Payload = "" });
-        await db.SaveChangesAsync(ct);
-        db.ChangeTracker.Clear();
+        try
+        {
+            using var d = JsonDocument.Parse(raw);
+            return d.RootElement.ValueKind == JsonValueKind.Object && d.RootElement.TryGetProperty("id", out var id)
+                ? id.ValueKind == JsonValueKind.String ? id.GetString() : id.GetRawText()
+                : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 
-    private async Task<(int Accepted, int Duplicates)> StoreAsync(List<AnalyticsEvent> events, List<QuarantinedEvent> quarantine, DateTimeOffset now, CancellationToken ct)
-    {
-        var fresh = new Dictionary<string, AnalyticsEvent>(StringComparer.Ordinal);
-        var duplicates = 0;
-        foreach (var e in events)
-        {
-            if (!fresh.TryAdd(e.Id, e))
-            {
-                duplicates++;
-            }
-        }
-
-        foreach (var ids in fresh.Keys.Chunk(500))
-        {
-            var seen = await db.RawEvents.Where(r => ids.Contains(r.EventId)).Select(r => r.EventId).ToListAsync(ct);
-            foreach (var id in seen)
-            {
-                fresh.Remove(id);
-                duplicates++;
-            }
-        }
-
-        foreach (var e in fresh.Values)
-        {
-            db.RawEvents.Add(new RawEvent
-            {
-                EventId = e.Id, Type = e.Type, ClientTime = e.Time, Day = EventSchema.DayOf(e.Time), ReceivedAt = now,
-                Json = JsonSerializer.Serialize(e, AnalyticsEvent.Json),
-            });
-        }
-
-        db.Quarantine.AddRange(quarantine);
-        if (duplicates > 0)
-        {
-            var day = EventSchema.DayOf(now);
-            var counter = await db.Counters.FindAsync([day, "duplicates"], ct);
-            if (counter is null)
-            {
-                db.Counters.Add(new AnalyticsCounter { Day = day, Name = "duplicates", Value = duplicates });
-            }
-            else
-            {
-                counter.Value += duplicates;
-            }
-        }
-
-        await db.SaveChangesAsync(ct);
-        db.ChangeTracker.Clear();
-        return (fresh.Count, duplicates);
-    }
+    /// <summary>Quarantines a request that could not be read at all (its reason; the body is not kept).</summary>
+    public Task QuarantineRequestAsync(string reason, CancellationToken ct) =>
+        writer.WriteAsync([], [new QuarantinedEvent { Id = Guid.CreateVersion7(), Reason = EventSchema.Cut("request: " + reason, 300), ReceivedAt = time.GetUtcNow(), Payload = "" }],
+            time.GetUtcNow(), ct);
 }
+
+/// <summary>The store cannot take a batch now (the ingest queue is full, or the database is busy): answer 503 with Retry-After.</summary>
+internal sealed class StoreBusyException(string message, Exception? inner = null) : Exception(message, inner);
 
 /// <summary>Wakes the ETL worker when events were stored (it also runs on a timer).</summary>
 internal sealed class EtlSignal

@@ -1,5 +1,3 @@
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using Marquee.Billing.Contracts;
 using Marquee.Delivery.Contracts;
 using Marquee.Identity.Contracts;
@@ -60,5 +58,5 @@ internal sealed class DomainFeed(Collector collector) :
     private static string Id(EventContext context) => $"dom:{context.MessageId:N}";
 
     private Task StoreAsync(AnalyticsEvent e, CancellationToken ct) =>
-        collector.IngestAsync([JsonSerializer.SerializeToNode(e, AnalyticsEvent.Json)], trusted: true, defaultCountry: null, defaultUser: null, backfill: false, ct);
+        collector.IngestAsync([e], backfill: false, ct);
 }

@@ -31,12 +31,18 @@ internal sealed record AnalyticsEvent
     [JsonPropertyName("query")] public string? Query { get; init; }
     [JsonPropertyName("path")] public string? Path { get; init; }
     [JsonPropertyName("channel")] public string? Channel { get; init; }
+    [JsonPropertyName("buffer")] public double? BufferMs { get; init; }
+    [JsonPropertyName("starved")] public bool? Starved { get; init; }
+    [JsonPropertyName("throughput")] public double? Throughput { get; init; }
+    [JsonPropertyName("cmcd")] public string? Cmcd { get; init; }
 
-    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
-    {
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    };
+    /// <summary>Web defaults, nulls left out; source-generated (<see cref="AnalyticsJson"/>), so reading and writing do not reflect.</summary>
+    public static readonly JsonSerializerOptions Json = AnalyticsJson.Default.Options;
 }
+
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(AnalyticsEvent))]
+internal sealed partial class AnalyticsJson : JsonSerializerContext;
 
 /// <summary>The event types and what each must carry. Player and app types come from clients; server types only from modules.</summary>
 internal static class EventSchema
@@ -44,11 +50,12 @@ internal static class EventSchema
     public const string SessionStart = "session_start", PlayRequest = "play_request", FirstFrame = "first_frame", Heartbeat = "heartbeat",
         RebufferStart = "rebuffer_start", RebufferEnd = "rebuffer_end", BitrateSwitch = "bitrate_switch", Error = "error", End = "end",
         PageView = "page_view", Search = "search", SignUp = "sign_up", Purchase = "purchase", Crash = "crash",
-        Subscription = "subscription", Payment = "payment", AssetReady = "asset_ready", PlaybackStarted = "playback_started", PlaybackEnded = "playback_ended";
+        Subscription = "subscription", Payment = "payment", AssetReady = "asset_ready", PlaybackStarted = "playback_started", PlaybackEnded = "playback_ended",
+        Cmcd = "cmcd";
 
     /// <summary>Types only the server itself writes (domain events of other modules, the simulator): refused from clients.</summary>
     public static readonly IReadOnlySet<string> ServerTypes = new HashSet<string>(StringComparer.Ordinal)
-        { Subscription, Payment, AssetReady, PlaybackStarted, PlaybackEnded };
+        { Subscription, Payment, AssetReady, PlaybackStarted, PlaybackEnded, Cmcd };
 
     private static readonly IReadOnlySet<string> PlayerTypes = new HashSet<string>(StringComparer.Ordinal)
         { PlayRequest, FirstFrame, Heartbeat, RebufferStart, RebufferEnd, BitrateSwitch, Error, End };
@@ -99,7 +106,7 @@ internal static class EventSchema
             return "country: ISO 3166-1 alpha-2";
         }
 
-        foreach (var (name, value) in new[] { ("position", e.Position), ("duration", e.Duration), ("ms", e.Ms) })
+        foreach (var (name, value) in new[] { ("position", e.Position), ("duration", e.Duration), ("ms", e.Ms), ("buffer", e.BufferMs), ("throughput", e.Throughput) })
         {
             if (value is { } v && (double.IsNaN(v) || double.IsInfinity(v) || v < 0))
             {
@@ -140,6 +147,31 @@ internal static class EventSchema
         catch (JsonException ex)
         {
             return (null, $"does not match the schema: {Cut(ex.Path, 60)} {Cut(ex.Message.Split('.')[0], 120)}".Trim());
+        }
+    }
+
+    /// <summary>Reads one event from its UTF-8 JSON text (one NDJSON line, one array element) without building a DOM.</summary>
+    public static (AnalyticsEvent? Event, string? Reason) Parse(ReadOnlySpan<byte> utf8)
+    {
+        var start = 0;
+        while (start < utf8.Length && utf8[start] is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n')
+        {
+            start++;
+        }
+
+        if (start == utf8.Length || utf8[start] != (byte)'{')
+        {
+            return (null, "not a JSON object");
+        }
+
+        try
+        {
+            var e = JsonSerializer.Deserialize(utf8[start..], AnalyticsJson.Default.AnalyticsEvent);
+            return e is null ? (null, "not a JSON object") : (e, null);
+        }
+        catch (JsonException ex)
+        {
+            return (null, $"not JSON or does not match the schema: {Cut(ex.Path, 60)} {Cut(ex.Message.Split('.')[0], 120)}".Trim());
         }
     }
 

@@ -121,14 +121,17 @@ internal static class MetricCatalogue
         new("K4.renewal_rate", "K4", "Renewal rate", "subscribers paying at the period's start still paying at its end / subscribers paying at its start (1 - churn)", "ratio",
             "subscription (Billing.SubscriptionChanged)", "Billing", [],
             SubscriberStates("{grain}") + $"SELECT p, 'all', count(*) FILTER (WHERE s0 IN {Paying} AND s1 IN {Paying}) / nullif(count(*) FILTER (WHERE s0 IN {Paying}), 0) FROM st GROUP BY 1, 2"),
-        new("K4.revenue", "K4", "Total revenue", "payments less refunds in the period, tax included, in major units (currencies are not converted: one currency per installation)", "money",
+        new("K4.revenue", "K4", "Total revenue", "payments less refunds in the period, tax included, in major units; never summed across currencies: "
+            + "per currency (the dimension carries the ISO 4217 code) unless Marquee:Analytics:ExchangeRates names a reporting currency and rates, then "
+            + "converted into it (a currency without a rate stays apart, marked 'no rate')", "money",
             "payment (Billing.PaymentSucceeded)", "Billing", ["country", "plan"],
-            $"SELECT date_trunc('{{grain}}', day), {{dim}}, sum(CASE WHEN code = 'refund' THEN -amount ELSE amount END) / 100.0 FROM events WHERE type = 'payment' AND {Range} GROUP BY 1, 2"),
-        new("K4.arpu", "K4", "ARPU", "revenue in the period / distinct active users in the period", "money", "payment, any client event", "Billing", [],
+            $"SELECT date_trunc('{{grain}}', day), {{money_dim}}, sum(CASE WHEN code = 'refund' THEN -amount ELSE amount END * {{rate}}) / 100.0 FROM events WHERE type = 'payment' AND {Range} GROUP BY 1, 2"),
+        new("K4.arpu", "K4", "ARPU", "revenue in the period / distinct active users in the period; per currency or converted, as K4.revenue", "money", "payment, any client event", "Billing", [],
             $"""
-            WITH r AS (SELECT date_trunc('{"{grain}"}', day) AS p, sum(CASE WHEN code = 'refund' THEN -amount ELSE amount END) / 100.0 AS rev FROM events WHERE type = 'payment' AND {Range} GROUP BY 1),
+            WITH r AS (SELECT date_trunc('{"{grain}"}', day) AS p, {"{money_dim}"} AS c, sum(CASE WHEN code = 'refund' THEN -amount ELSE amount END * {"{rate}"}) / 100.0 AS rev
+                       FROM events WHERE type = 'payment' AND {Range} GROUP BY 1, 2),
                  a AS (SELECT date_trunc('{"{grain}"}', day) AS p, count(DISTINCT user_id) AS n FROM user_days WHERE {Range} GROUP BY 1)
-            SELECT a.p, 'all', coalesce(r.rev, 0) / a.n FROM a LEFT JOIN r USING (p)
+            SELECT a.p, coalesce(r.c, 'all'), coalesce(r.rev, 0) / a.n FROM a LEFT JOIN r USING (p)
             """),
 
         // K5 Ads & monetisation
@@ -144,6 +147,15 @@ internal static class MetricCatalogue
             Rollup("sum(rebuffer_ms) / nullif(sum(watch_s) * 1000.0 + sum(rebuffer_ms), 0)")),
         new("K6.rebuffer_frequency", "K6", "Rebuffering frequency", "stalls per hour watched", "per h", "rebuffer_start, heartbeat", "Analytics", SessionDims,
             Rollup("sum(rebuffers) / nullif(sum(watch_s) / 3600.0, 0)")),
+        new("K6.cmcd_starvation", "K6", "Buffer starvation at segment requests (CMCD)", "segment requests whose CMCD says the buffer was empty (bs) / segment requests with CMCD",
+            "ratio", "cmcd (Delivery's segment requests, CTA-5004)", "Analytics", ["device", "country", "plan"],
+            $"SELECT date_trunc('{{grain}}', day), {{dim}}, count(*) FILTER (WHERE starved) / count(*) FROM events WHERE type = 'cmcd' AND {Range} GROUP BY 1, 2"),
+        new("K6.cmcd_throughput", "K6", "Measured throughput (CMCD)", "mean of the throughput the player measured (CMCD mtp) over segment requests that carried it, kbit/s",
+            "kbit/s", "cmcd (Delivery's segment requests, CTA-5004)", "Analytics", ["device", "country", "plan"],
+            $"SELECT date_trunc('{{grain}}', day), {{dim}}, avg(throughput) FROM events WHERE type = 'cmcd' AND throughput IS NOT NULL AND {Range} GROUP BY 1, 2"),
+        new("K6.cmcd_buffer", "K6", "Buffer length at segment requests (CMCD)", "mean of the buffer length the player reported (CMCD bl), ms",
+            "ms", "cmcd (Delivery's segment requests, CTA-5004)", "Analytics", ["device", "country", "plan"],
+            $"SELECT date_trunc('{{grain}}', day), {{dim}}, avg(buffer_ms) FROM events WHERE type = 'cmcd' AND buffer_ms IS NOT NULL AND {Range} GROUP BY 1, 2"),
         new("K6.cdn_hit_ratio", "K6", "CDN hit ratio", "requests served from a CDN cache / requests", "ratio", "CDN logs", "Delivery", [], null, None("no CDN logs are collected yet")),
         new("K6.availability", "K6", "Availability", "minutes the service answered its health check / minutes", "ratio", "uptime probes", "Platform", [], null, None("no uptime probe records yet")),
 
@@ -203,7 +215,7 @@ internal static class MetricCatalogue
     public static MetricDefinition? Find(string id) => All.FirstOrDefault(m => string.Equals(m.Id, id, StringComparison.OrdinalIgnoreCase));
 
     /// <summary>The SQL of a metric for a grain and a dimension ('all' when none).</summary>
-    public static string SqlFor(MetricDefinition m, string grain, string by)
+    public static string SqlFor(MetricDefinition m, string grain, string by, ExchangeRateOptions? rates = null)
     {
         var column = by switch
         {
@@ -217,7 +229,32 @@ internal static class MetricCatalogue
             column = "coalesce(t.genre, 'unknown')";
         }
 
-        return m.Sql!.Replace("{grain}", grain, StringComparison.Ordinal).Replace("{dim}", column, StringComparison.Ordinal);
+        var (rate, moneyDim) = Money(rates, column, by);
+        return m.Sql!.Replace("{grain}", grain, StringComparison.Ordinal).Replace("{money_dim}", moneyDim, StringComparison.Ordinal)
+            .Replace("{rate}", rate, StringComparison.Ordinal).Replace("{dim}", column, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Money never adds up across currencies: without rates the dimension carries the currency ("EUR", "FR EUR"); with a
+    /// reporting currency and rates, amounts are converted and a currency without a rate stays apart ("USD (no rate)").
+    /// Rates come from configuration; only ISO 4217-shaped codes and numbers go into the SQL.
+    /// </summary>
+    private static (string Rate, string Dim) Money(ExchangeRateOptions? rates, string column, string by)
+    {
+        static bool Code(string c) => c.Length == 3 && c.All(char.IsAsciiLetterUpper);
+        var withCurrency = by == "all" ? "coalesce(currency, '?')" : $"{column} || ' ' || coalesce(currency, '?')";
+        var target = rates?.Currency.ToUpperInvariant() ?? "";
+        if (!Code(target))
+        {
+            return ("1", withCurrency);
+        }
+
+        var known = (rates!.Rates ?? []).Where(r => Code(r.Key.ToUpperInvariant()) && r.Value > 0 && r.Key.ToUpperInvariant() != target)
+            .ToDictionary(r => r.Key.ToUpperInvariant(), r => r.Value);
+        known[target] = 1m;
+        var cases = string.Join(" ", known.Select(r => $"WHEN '{r.Key}' THEN {r.Value.ToString(CultureInfo.InvariantCulture)}"));
+        var list = string.Join(", ", known.Keys.Select(k => $"'{k}'"));
+        return ($"(CASE currency {cases} ELSE 1 END)", $"CASE WHEN currency IN ({list}) THEN {column} ELSE {withCurrency} || ' (no rate)' END");
     }
 
     public static string ToCsv(MetricsAnswer answer)

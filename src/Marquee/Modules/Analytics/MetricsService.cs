@@ -3,7 +3,7 @@ using System.Globalization;
 namespace Marquee.Analytics;
 
 /// <summary>Computes metrics of the catalogue over the warehouse.</summary>
-internal sealed class MetricsService(Warehouse warehouse)
+internal sealed class MetricsService(Warehouse warehouse, ExchangeRateOptions? rates = null)
 {
     /// <summary>Null with a reason when the question is not valid.</summary>
     public static string? Check(DateOnly from, DateOnly to, string grain, string by, IReadOnlyList<string> ids)
@@ -57,7 +57,7 @@ internal sealed class MetricsService(Warehouse warehouse)
                     continue;
                 }
 
-                var sql = MetricCatalogue.SqlFor(m, grain, by);
+                var sql = MetricCatalogue.SqlFor(m, grain, by, rates);
                 var used = parameters.Where(p => sql.Contains("$" + p.Key, StringComparison.Ordinal)).ToDictionary();
                 var rows = await Warehouse.QueryAsync(c, sql, used, ct);
                 var points = rows

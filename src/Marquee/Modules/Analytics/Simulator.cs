@@ -31,7 +31,7 @@ internal sealed class Simulator(Collector collector, ICatalog catalog, TimeProvi
             titles = [.. Enumerable.Range(1, 12).Select(i => (new Guid(i, 0, 0, new byte[8]), (20 + 10 * (i % 6)) * 60.0))];
         }
 
-        var batch = new List<JsonNode?>();
+        var batch = new List<AnalyticsEvent>();
         int events = 0, accepted = 0, duplicates = 0, quarantined = 0;
         async Task FlushAsync()
         {
@@ -40,7 +40,7 @@ internal sealed class Simulator(Collector collector, ICatalog catalog, TimeProvi
                 return;
             }
 
-            var r = await collector.IngestAsync(batch, trusted: true, null, null, backfill: true, ct);
+            var r = await collector.IngestAsync(batch, backfill: true, ct);
             events += batch.Count;
             accepted += r.Accepted;
             duplicates += r.Duplicates;
@@ -56,7 +56,7 @@ internal sealed class Simulator(Collector collector, ICatalog catalog, TimeProvi
             {
                 if (e.Time <= now)
                 {
-                    batch.Add(JsonSerializer.SerializeToNode(e with { Id = $"{user}-{n++}", User = user }, AnalyticsEvent.Json));
+                    batch.Add(e with { Id = $"{user}-{n++}", User = user });
                 }
             }
 

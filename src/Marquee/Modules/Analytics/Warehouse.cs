@@ -36,7 +36,14 @@ internal sealed class Warehouse : IAsyncDisposable
         CREATE TABLE IF NOT EXISTS events (
           event_id VARCHAR, type VARCHAR, ts TIMESTAMP, day DATE, received_at TIMESTAMP, user_id VARCHAR, session_id VARCHAR,
           title_id VARCHAR, device VARCHAR, country VARCHAR, plan VARCHAR, position DOUBLE, duration DOUBLE, bitrate INTEGER,
-          ms DOUBLE, amount BIGINT, currency VARCHAR, status VARCHAR, code VARCHAR, query VARCHAR, path VARCHAR, channel VARCHAR);
+          ms DOUBLE, amount BIGINT, currency VARCHAR, status VARCHAR, code VARCHAR, query VARCHAR, path VARCHAR, channel VARCHAR,
+          buffer_ms DOUBLE, starved BOOLEAN, throughput DOUBLE, cmcd VARCHAR, given_plan VARCHAR);
+        ALTER TABLE events ADD COLUMN IF NOT EXISTS buffer_ms DOUBLE;
+        ALTER TABLE events ADD COLUMN IF NOT EXISTS starved BOOLEAN;
+        ALTER TABLE events ADD COLUMN IF NOT EXISTS throughput DOUBLE;
+        ALTER TABLE events ADD COLUMN IF NOT EXISTS cmcd VARCHAR;
+        ALTER TABLE events ADD COLUMN IF NOT EXISTS given_plan VARCHAR;
+        DROP TABLE IF EXISTS main.stage;
         CREATE TABLE IF NOT EXISTS sessions (
           session_id VARCHAR, day DATE, user_id VARCHAR, title_id VARCHAR, title_name VARCHAR, genre VARCHAR, device VARCHAR,
           country VARCHAR, plan VARCHAR, started_at TIMESTAMP, ended_at TIMESTAMP, requested BOOLEAN, started BOOLEAN,

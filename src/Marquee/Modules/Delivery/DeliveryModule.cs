@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Marquee.Analytics.Contracts;
 using Marquee.Delivery.Contracts;
 using Marquee.Delivery.Data;
 using Marquee.Media.Contracts;
@@ -270,6 +271,14 @@ public static class DeliveryModule
             return relative == layout.MasterName
                 ? Playlist(http, layout.RewriteMaster(session.MaxHeight, KeyUrl(links, http, token)))
                 : Playlist(http, PackageLayout.RewriteMedia(full, KeyUrl(links, http, token)));
+        }
+
+        // CTA-5004 CMCD that the player attached (hls.js: the CMCD query parameter): handed to Analytics without waiting.
+        if (http.Request.Query["CMCD"] is { Count: > 0 } cmcd)
+        {
+            http.RequestServices.GetService<IPlaybackTelemetry>()?.Record(new SegmentRequestTelemetry(
+                session.Id, session.AccountId, session.TitleId, session.Platform.ToString().ToLowerInvariant(),
+                http.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow(), cmcd.ToString()));
         }
 
         // Segments never change once published: edges and browsers may keep them.

@@ -22,7 +22,14 @@ internal abstract record StartOutcome
 }
 
 /// <summary>A live session found by its token, with the package it plays.</summary>
-internal sealed record LiveSession(Guid Id, Guid AssetId, string PackageRoot, string MasterPlaylist, int? MaxHeight);
+internal sealed record LiveSession(Guid Id, Guid AssetId, string PackageRoot, string MasterPlaylist, int? MaxHeight)
+{
+    public Guid AccountId { get; init; }
+
+    public Guid TitleId { get; init; }
+
+    public ClientPlatform Platform { get; init; }
+}
 
 /// <summary>Playback sessions: started after every policy allows, kept alive by heartbeats, ended by the viewer, an operator or silence.</summary>
 internal sealed class Sessions(
@@ -166,7 +173,10 @@ internal sealed class Sessions(
             return null;
         }
 
-        return (new LiveSession(session.Id, session.AssetId, session.PackageRoot, session.MasterPlaylist, session.MaxHeight), session.IdleDeadline);
+        return (new LiveSession(session.Id, session.AssetId, session.PackageRoot, session.MasterPlaylist, session.MaxHeight)
+        {
+            AccountId = session.AccountId, TitleId = session.TitleId, Platform = session.Platform,
+        }, session.IdleDeadline);
     }
 
     public async Task<byte[]?> ContentKeyAsync(Guid assetId, CancellationToken cancellationToken) =>

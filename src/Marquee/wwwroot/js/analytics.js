@@ -5,7 +5,7 @@
   const form = document.getElementById('analytics-form');
   if (!form) return;
   const charts = new Map();
-  const defaults = ['K6.time_to_start', 'K6.rebuffering_ratio', 'K1.completion_rate', 'K2.dau', 'K4.revenue', 'K3.churn_rate'];
+  const defaults = ['K6.time_to_start', 'K6.rebuffering_ratio', 'K1.completion_rate', 'K2.dau', 'K4.revenue', 'K3.churn_rate', 'K6.cmcd_starvation', 'K6.cmcd_throughput'];
   const iso = (d) => d.toISOString().slice(0, 10);
   const today = new Date();
   const palette = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#ca8a04', '#db2777'];

@@ -1,0 +1,42 @@
+using Marquee.Analytics.Data;
+using Marquee.Identity.Contracts;
+using Marquee.Platform.Events;
+using Microsoft.EntityFrameworkCore;
+
+namespace Marquee.Analytics;
+
+/// <summary>
+/// Privacy: when Identity deletes an account, its analytics are pseudonymised: in the raw table (its events' JSON) and
+/// in the warehouse (events, sessions, user days) the account id is replaced by a random pseudonym, one per erasure, so
+/// the aggregates (counts, watch time, revenue) stay as they were but nothing links them to the person any more; quarantined
+/// payloads that mention the account are deleted. Idempotent: a redelivery finds nothing left to replace.
+/// </summary>
+internal sealed class AccountErasure(AnalyticsDb db, Pipeline pipeline) : IDomainEventHandler<AccountDeleted>
+{
+    public async Task HandleAsync(AccountDeleted domainEvent, EventContext context, CancellationToken cancellationToken)
+    {
+        var user = domainEvent.AccountId.ToString();
+        var pseudonym = $"erased:{Guid.NewGuid():N}";
+        var marker = $"\"user\":\"{user}\"";
+        while (true)
+        {
+            var rows = await db.RawEvents.Where(r => r.Json.Contains(marker)).OrderBy(r => r.Seq).Take(5_000).ToListAsync(cancellationToken);
+            if (rows.Count == 0)
+            {
+                break;
+            }
+
+            foreach (var row in rows)
+            {
+                var e = System.Text.Json.JsonSerializer.Deserialize(row.Json, AnalyticsJson.Default.AnalyticsEvent)!;
+                row.Json = System.Text.Json.JsonSerializer.Serialize(e with { User = pseudonym }, AnalyticsJson.Default.AnalyticsEvent);
+            }
+
+            await db.SaveChangesAsync(cancellationToken);
+            db.ChangeTracker.Clear();
+        }
+
+        await db.Quarantine.Where(q => q.Payload.Contains(user)).ExecuteDeleteAsync(cancellationToken);
+        await pipeline.PseudonymiseAsync(user, pseudonym, cancellationToken);
+    }
+}
