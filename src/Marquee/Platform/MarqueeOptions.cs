@@ -14,6 +14,10 @@ public sealed class MarqueeOptions
     /// <summary>What this process does: <c>web</c> (pages, API), <c>worker</c> (background work: event delivery, jobs). Comma-separated.</summary>
     public string Roles { get; set; } = "web,worker";
 
+    /// <summary>Below this much free space on the data folder's disk, <c>/health/ready</c> reports <c>Degraded</c> (R4).</summary>
+    [Range(0, 1_048_576)]
+    public int MinFreeDiskMb { get; set; } = 512;
+
     public string FullDataDir => Path.GetFullPath(DataDir);
 
     public bool HasRole(string role) =>

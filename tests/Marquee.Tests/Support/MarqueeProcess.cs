@@ -27,6 +27,8 @@ public sealed class MarqueeProcess : IAsyncDisposable
 
     public int Id => process.Id;
 
+    public bool HasExited => process.HasExited;
+
     public static string ProgramPath => Path.Combine(AppContext.BaseDirectory, "marquee.dll");
 
     public static MarqueeProcess Start(IEnumerable<string> arguments, IDictionary<string, string?>? environment = null, string? workingDirectory = null)

@@ -33,8 +33,18 @@ public static class ModuleDatabaseRegistration
         }
         else
         {
+            var options = configuration.GetSection(DatabaseOptions.Section).Get<DatabaseOptions>() ?? new DatabaseOptions();
+            var retries = Math.Clamp(options.MaxRetryCount, 0, 20);
+            var delay = options.MaxRetryDelay < TimeSpan.Zero ? TimeSpan.Zero : options.MaxRetryDelay;
             services.AddDbContext<TContext, TPostgres>((sp, o) => o
-                .UseNpgsql(settings.ConnectionString, x => x.MigrationsHistoryTable("__migrations", schema))
+                .UseNpgsql(settings.ConnectionString, x =>
+                {
+                    x.MigrationsHistoryTable("__migrations", schema);
+                    if (retries > 0)
+                    {
+                        x.ExecutionStrategy(d => new BoundedRetryStrategy(d, retries, delay));
+                    }
+                })
                 .AddInterceptors(sp.GetRequiredService<OutboxSignalInterceptor>()));
         }
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Marquee.Platform.Data;
+using Marquee.Platform.Web;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
@@ -33,20 +34,46 @@ internal sealed class DatabaseHealthCheck(IServiceProvider services, IEnumerable
     }
 }
 
+/// <summary>
+/// The data folder: writable, and with room on its disk. A full disk (or less free than <c>MinFreeDiskMb</c>) is
+/// <c>Degraded</c>, not <c>Unhealthy</c>: reads and playback still work while writes answer 503 (R4).
+/// </summary>
 internal sealed class DataDirHealthCheck(IOptions<MarqueeOptions> options) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
+        var dir = options.Value.FullDataDir;
         try
         {
-            var probe = Path.Combine(options.Value.FullDataDir, $".health-{Environment.ProcessId}");
+            var probe = Path.Combine(dir, $".health-{Environment.ProcessId}");
             await File.WriteAllTextAsync(probe, "ok", cancellationToken);
             File.Delete(probe);
-            return HealthCheckResult.Healthy();
+        }
+        catch (IOException ex) when (StorageFaults.Classify(ex) == StorageFault.Full)
+        {
+            return HealthCheckResult.Degraded("data folder's disk is full: writes answer 503 until space is freed");
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             return HealthCheckResult.Unhealthy("data folder not writable");
+        }
+
+        var free = FreeBytes(dir);
+        var minimum = (long)options.Value.MinFreeDiskMb * 1024 * 1024;
+        return free is { } bytes && bytes < minimum
+            ? HealthCheckResult.Degraded($"data folder's disk has {bytes / (1024 * 1024)} MiB free, under Marquee:MinFreeDiskMb ({options.Value.MinFreeDiskMb})")
+            : HealthCheckResult.Healthy();
+    }
+
+    private static long? FreeBytes(string dir)
+    {
+        try
+        {
+            return new DriveInfo(dir).AvailableFreeSpace; // statvfs of the folder's file system on Linux
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            return null;
         }
     }
 }

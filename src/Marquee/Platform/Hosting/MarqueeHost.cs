@@ -108,6 +108,7 @@ public static class MarqueeHost
         {
             ctx.ProblemDetails.Extensions["traceId"] = ctx.HttpContext.TraceIdentifier;
         });
+        services.AddExceptionHandler<StorageFaultExceptionHandler>(); // full disk, database down: 503 + Retry-After (R4, R5)
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
         services.Configure<CookiePolicyOptions>(o =>
         {
