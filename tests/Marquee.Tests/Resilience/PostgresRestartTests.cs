@@ -35,7 +35,9 @@ public sealed class PostgresRestartTests(ThrowawayPostgres postgres, ITestOutput
         Assert.True(run.Violations.Count == 0, string.Join('\n', run.Violations));
     }
 
+    /// <summary>Outside CI (two more minutes of server and database restarts): <c>--filter Category=Soak</c>.</summary>
     [Fact]
+    [Trait("Category", "Soak")]
     public async Task NegativeControl_WithRetriesOff_TheHarnessFails()
     {
         var run = await RunAsync("R5 noretry", retries: 0);
