@@ -116,7 +116,7 @@ public sealed class GeneratedWarehouse : IAsyncLifetime
             }
 
             row.AppendValue(status);
-            for (var i = 0; i < 4; i++)
+            for (var i = 0; i < 9; i++) // code, query, path, channel, then the CMCD columns and given_plan
             {
                 row.AppendNullValue();
             }

@@ -70,8 +70,19 @@ public sealed class MarqueeProcess : IAsyncDisposable
         }
 
         p.process.StandardInput.Close();
-        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(60));
-        await p.process.WaitForExitAsync(cts.Token);
+        // A command's cold start on a 2-core machine shared with two other test passes has taken over a minute: by
+        // default as long as a server's start (ReadyTimeout). On a timeout, say what the command printed so far.
+        var limit = timeout ?? ReadyTimeout;
+        using var cts = new CancellationTokenSource(limit);
+        try
+        {
+            await p.process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException e)
+        {
+            throw new TimeoutException($"marquee {string.Join(' ', arguments)} did not exit within {limit.TotalSeconds:F0} s\n--- its output ---\n{p.StandardOutput}{p.StandardError}", e);
+        }
+
         p.process.WaitForExit(); // flush the asynchronous readers (returns at once: the process has exited)
         return (p.process.ExitCode, p.StandardOutput, p.StandardError);
     }
