@@ -14,6 +14,7 @@ namespace Marquee.Tests.Platform;
 /// any packet goes to the address, so no test here sends anything anywhere but to its own canary on 127.0.0.1. Names
 /// resolve through a test resolver (never real DNS).
 /// </summary>
+[Trait("Database", "None")] // nothing here depends on the database provider: the SQLite pass only
 public sealed partial class OutboundGuardTests
 {
     [Theory]
