@@ -47,8 +47,17 @@ public sealed class LibraryRenditionsTests
             return 0;
         });
 
-        // What the start-up back-fill does (and the AssetReady handler for one package); a second run adds nothing.
-        Assert.Equal(2, await app.ScopedAsync(sp => sp.GetRequiredService<AssetLibrary>().BackfillRenditionsAsync(CancellationToken.None)));
+        // Two workers at once (the AssetReady handler and the start-up back-fill): the handler has read the package and
+        // not saved yet when the back-fill records it; its save then fails on the unique path, and nothing is doubled
+        // (the handler's event is delivered again and finds the package recorded).
+        await using (var handler = app.Services.CreateAsyncScope())
+        {
+            Assert.Equal(2, await handler.ServiceProvider.GetRequiredService<AssetLibrary>().RecordRenditionsAsync(assetId, CancellationToken.None));
+            Assert.Equal(2, await app.ScopedAsync(sp => sp.GetRequiredService<AssetLibrary>().BackfillRenditionsAsync(CancellationToken.None)));
+            await Assert.ThrowsAsync<Microsoft.EntityFrameworkCore.DbUpdateException>(() => handler.ServiceProvider.GetRequiredService<MediaDb>().SaveChangesAsync());
+        }
+
+        // A second run of the back-fill adds nothing.
         Assert.Equal(0, await app.ScopedAsync(sp => sp.GetRequiredService<AssetLibrary>().BackfillRenditionsAsync(CancellationToken.None)));
 
         var found = await app.Client.GetFromJsonAsync<JsonElement>($"/api/media/library?kind=Rendition&titleId={titleId}");

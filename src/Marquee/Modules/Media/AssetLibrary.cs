@@ -444,8 +444,18 @@ internal sealed class AssetLibrary(MediaDb db, MediaStorage storage, Probe probe
         var added = 0;
         foreach (var id in ready.Except(done))
         {
-            added += await RecordRenditionsAsync(id, cancellationToken);
-            await db.SaveChangesAsync(cancellationToken); // one package at a time: a restart goes on from where this stopped
+            var recorded = await RecordRenditionsAsync(id, cancellationToken);
+            try
+            {
+                await db.SaveChangesAsync(cancellationToken); // one package at a time: a restart goes on from where this stopped
+                added += recorded;
+            }
+            catch (DbUpdateException)
+            {
+                // Another worker (the AssetReady handler) recorded this package meanwhile: the unique path index kept
+                // one copy, and it is theirs.
+                db.ChangeTracker.Clear();
+            }
         }
 
         return added;

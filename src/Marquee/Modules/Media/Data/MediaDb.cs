@@ -59,6 +59,9 @@ internal class MediaDb(DbContextOptions options) : ModuleDbContext(options), IMo
         lv.Property(x => x.FileName).HasMaxLength(300);
         lv.Property(x => x.Sha256).HasMaxLength(64);
         lv.HasIndex(x => x.Sha256);
+        // One library entry per stored file: two workers recording the same package's renditions at once (the AssetReady
+        // handler beside the start-up backfill) cannot both win; the loser finds the winner's rows when it tries again.
+        lv.HasIndex(x => x.Path).IsUnique();
         lv.Property(x => x.Container).HasMaxLength(200);
         lv.Property(x => x.VideoCodec).HasMaxLength(50);
         lv.Property(x => x.AudioCodec).HasMaxLength(50);

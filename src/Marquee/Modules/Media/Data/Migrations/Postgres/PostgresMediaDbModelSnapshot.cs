@@ -247,6 +247,9 @@ namespace Marquee.Media.Data.Migrations.Postgres
 
                     b.HasKey("ItemId", "Number");
 
+                    b.HasIndex("Path")
+                        .IsUnique();
+
                     b.HasIndex("Sha256");
 
                     b.ToTable("library_versions", "media");

@@ -241,6 +241,9 @@ namespace Marquee.Media.Data.Migrations.Sqlite
 
                     b.HasKey("ItemId", "Number");
 
+                    b.HasIndex("Path")
+                        .IsUnique();
+
                     b.HasIndex("Sha256");
 
                     b.ToTable("media_library_versions", (string)null);
