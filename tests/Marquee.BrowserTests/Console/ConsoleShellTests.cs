@@ -74,6 +74,7 @@ public sealed class ConsoleShellTests(BrowserFixture browser)
         (string Link, string Path, string Heading)[] pages =
         [
             ("Titles", "/console/catalog", "Titles"),
+            ("Demand", "/console/catalog/demand", "Demand"), // below Titles' address: only Demand is marked
             ("Audit log", "/console/compliance/audit", "Audit log"),
             ("Events", "/console/events", "Events"),
             ("Overview", "/console", "Overview"),
@@ -85,6 +86,7 @@ public sealed class ConsoleShellTests(BrowserFixture browser)
             await Expect(session.Page).ToHaveURLAsync(new Regex(Regex.Escape(path) + "$"));
             await Expect(session.Page.GetByRole(AriaRole.Heading, new() { Name = heading, Level = 1 })).ToBeVisibleAsync();
             await Expect(nav.GetByRole(AriaRole.Link, new() { Name = link, Exact = true })).ToHaveClassAsync(new Regex(@"\bactive\b"));
+            await Expect(nav.Locator("a.active")).ToHaveCountAsync(1);
         }
 
         session.AssertNoErrors();

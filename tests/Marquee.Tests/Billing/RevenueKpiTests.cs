@@ -88,6 +88,9 @@ public sealed class RevenueKpiTests(SharedApp shared) : IClassFixture<SharedApp>
         Assert.Contains("18.00 EUR", page, StringComparison.Ordinal);
         Assert.Contains("KPI-000001", await finance.GetStringAsync("/console/billing/list/invoices?page=1"), StringComparison.Ordinal);
         Assert.Contains("KPI-000006", await finance.GetStringAsync("/console/billing/list/refunds"), StringComparison.Ordinal);
+        var unknown = await finance.GetAsync("/console/billing/list/no-such-list"); // the not-found page (it answered 500 before)
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        Assert.Contains("Page not found", await unknown.Content.ReadAsStringAsync(), StringComparison.Ordinal);
 
         using var viewer = await app.ClientWithRolesAsync();
         Assert.Equal(HttpStatusCode.Forbidden, (await viewer.GetAsync("/api/billing/kpis")).StatusCode);

@@ -56,6 +56,9 @@ internal sealed record CouponView(Guid Id, string Code, string Name, decimal? Pe
         c.Duration.ToString().ToLowerInvariant(), c.Periods, c.MaxRedemptions, c.MaxPerAccount, c.ExpiresAt, Coupons.PlansOf(c), [.. promoCodes], c.Redeemed, c.Active);
 }
 
+/// <summary>A promo code's effect on a plan's price, net of tax, in minor units; <paramref name="Charges"/> discounted (null: every one).</summary>
+internal sealed record PromoQuote(string PromoCode, string Coupon, string Currency, long Price, long Discounted, int? Charges);
+
 /// <summary>Coupons and promo codes: creation, the checks at checkout, the discount of a charge.</summary>
 internal sealed class Coupons(BillingDb db, TimeProvider time)
 {
@@ -165,6 +168,28 @@ internal sealed class Coupons(BillingDb db, TimeProvider time)
         }
 
         return (coupon, null);
+    }
+
+    /// <summary>
+    /// What a promo code takes off a plan's price for this account before it pays (the checkout page's "Apply"): the price
+    /// net of tax before and after the discount, and how many charges it discounts (null: every one); or the problem that
+    /// refuses it, as checkout would. Reads only.
+    /// </summary>
+    public async Task<(PromoQuote? Quote, string? Problem)> QuoteAsync(string promoCode, Guid accountId, string planCode, string currency, CancellationToken cancellationToken)
+    {
+        var plan = await db.Plans.AsNoTracking().Include(p => p.Prices).FirstOrDefaultAsync(p => p.Code == planCode && p.Active, cancellationToken);
+        if (plan?.Prices.FirstOrDefault(p => p.Currency == currency) is not { } price)
+        {
+            return (null, "This plan is not on sale in that currency.");
+        }
+
+        var (coupon, refused) = await ResolveAsync(promoCode, accountId, plan, currency, cancellationToken);
+        if (coupon is null)
+        {
+            return (null, (refused?.Body as Microsoft.AspNetCore.Mvc.ProblemDetails)?.Detail ?? "This promo code cannot be used.");
+        }
+
+        return (new PromoQuote(promoCode.Trim().ToUpperInvariant(), Describe(coupon), currency, price.Amount, price.Amount - DiscountOf(coupon, price.Amount, currency), PeriodsOf(coupon)), null);
     }
 
     /// <summary>Counts a redemption (the coupon's counter is a concurrency token: a race for the last one fails to save and runs again).</summary>
