@@ -14,10 +14,13 @@ public abstract class BillingAppFixture : IAsyncLifetime
     /// <summary>The host's clock when it runs on a fake one (then no worker runs: tests drive the scheduler).</summary>
     public FakeTimeProvider? Time { get; protected init; }
 
+    /// <summary>Playback needs an entitlement (<c>Marquee:Billing:RequireEntitlement</c>); off unless a fixture says so.</summary>
+    protected bool RequireEntitlement { get; init; }
+
     public async Task InitializeAsync()
     {
         await package.InitializeAsync();
-        app = await BillingHost.StartAsync(package, Time, requireEntitlement: false);
+        app = await BillingHost.StartAsync(package, Time, requireEntitlement: RequireEntitlement);
     }
 
     public async Task DisposeAsync()

@@ -71,7 +71,8 @@ public sealed class RevenueKpiTests(SharedApp shared) : IClassFixture<SharedApp>
         Assert.Equal(3, eur.GetProperty("payingAccounts").GetInt32()); // A, B, D
         Assert.Equal(1000, eur.GetProperty("svod").GetInt64()); // A2
         Assert.Equal(800, eur.GetProperty("tvod").GetInt64()); // B2 300 + D1 500
-        Assert.Equal(0, eur.GetProperty("avod").GetInt64());
+        Assert.Equal(JsonValueKind.Null, eur.GetProperty("avod").ValueKind); // no ad revenue source: no made-up figure
+        Assert.Equal("no ad revenue source yet", kpis.GetProperty("avodNote").GetString());
         Assert.Equal(1800, eur.GetProperty("total").GetInt64());
         Assert.Equal(600, eur.GetProperty("arpu").GetInt64()); // 1800 / 3
 
@@ -86,6 +87,7 @@ public sealed class RevenueKpiTests(SharedApp shared) : IClassFixture<SharedApp>
         var page = await finance.GetStringAsync("/console/billing/revenue?from=2001-03-01&to=2001-04-01");
         Assert.Contains("50 % (1 of 2)", page, StringComparison.Ordinal);
         Assert.Contains("18.00 EUR", page, StringComparison.Ordinal);
+        Assert.Contains("no ad revenue source yet", page, StringComparison.Ordinal);
         Assert.Contains("KPI-000001", await finance.GetStringAsync("/console/billing/list/invoices?page=1"), StringComparison.Ordinal);
         Assert.Contains("KPI-000006", await finance.GetStringAsync("/console/billing/list/refunds"), StringComparison.Ordinal);
         var unknown = await finance.GetAsync("/console/billing/list/no-such-list"); // the not-found page (it answered 500 before)

@@ -10,7 +10,7 @@ using Microsoft.Extensions.Options;
 namespace Marquee.Billing;
 
 /// <summary>
-/// For <c>marquee demo</c>: plans (Basic 720p one screen, Standard 1080p two screens, Premium 2160p four screens, monthly,
+/// For <c>marquee demo</c>: plans (Free with ads 720p one screen, Basic 720p one screen, Standard 1080p two screens, Premium 2160p four screens, monthly,
 /// and Standard and Premium yearly), offers on the demo films (one free, others for rent or purchase), and with the
 /// sandbox gateway a few billing-only demo customers (<c>@customers.demo.marquee.test</c>, no sign-in) who subscribed and
 /// rented weeks ago through the real checkout, so that the console's lists and revenue figures show something: the
@@ -23,6 +23,7 @@ internal sealed class BillingDemo(BillingDb db, Offers offers, IPaymentGateway g
 
     private static readonly NewPlan[] Plans =
     [
+        new("free", "Free with ads", BillingPeriod.Monthly, new() { ["EUR"] = 0, ["USD"] = 0 }, 0, 720, 1, WithAds: true),
         new("basic", "Basic", BillingPeriod.Monthly, new() { ["EUR"] = 799, ["USD"] = 899 }, 0, 720, 1),
         new("standard", "Standard", BillingPeriod.Monthly, new() { ["EUR"] = 1299, ["USD"] = 1399 }, 7, 1080, 2),
         new("premium", "Premium", BillingPeriod.Monthly, new() { ["EUR"] = 1799, ["USD"] = 1999 }, 0, 2160, 4),
@@ -41,6 +42,7 @@ internal sealed class BillingDemo(BillingDb db, Offers offers, IPaymentGateway g
         ("farid", "basic", "EUR", "DE", 40, "card-fails"),
         ("gina", "premium", "EUR", "DE", 10, ""),
         ("hugo", "basic", "USD", "US", 20, "rent"),
+        ("ines", "free", "EUR", "DE", 45, ""),
     ];
 
     public async Task SeedAsync(CancellationToken cancellationToken)

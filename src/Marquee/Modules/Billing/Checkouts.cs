@@ -8,11 +8,14 @@ using Microsoft.EntityFrameworkCore;
 
 namespace Marquee.Billing;
 
-/// <summary>The body of <c>POST /api/billing/checkout</c>: a plan, a currency it is priced in, a card and the billing country.</summary>
+/// <summary>
+/// The body of <c>POST /api/billing/checkout</c>: a plan, a currency it is priced in, a card (none for a plan that is free
+/// with ads in that currency) and the billing country.
+/// </summary>
 internal sealed record CheckoutInput(
     [property: Required, StringLength(60)] string Plan,
     [property: Required, RegularExpression("^[A-Z]{3}$")] string Currency,
-    [property: Required, StringLength(30)] string Card,
+    [property: StringLength(30)] string? Card,
     [property: Required, RegularExpression("^[A-Z]{2}$")] string Country,
     [property: StringLength(40)] string? PromoCode = null);
 
@@ -34,8 +37,9 @@ internal sealed record Answer(int Status, object Body, string? Location = null)
         new(status, new ProblemDetails { Status = status, Title = title, Detail = detail });
 }
 
+/// <param name="WithAds">The plan plays with ads (AVOD).</param>
 internal sealed record SubscriptionView(Guid Id, string Plan, string PlanName, string Status, string Currency, DateTimeOffset CurrentPeriodStart, DateTimeOffset CurrentPeriodEnd,
-    bool CancelAtPeriodEnd, string? NextPlan, int MaxHeight, int Streams);
+    bool CancelAtPeriodEnd, string? NextPlan, int MaxHeight, int Streams, bool WithAds);
 
 internal sealed record PaymentView(Guid PaymentId, string Status, long Amount, string Currency, Guid InvoiceId, string InvoiceNumber, string? Redirect, string? Failure, SubscriptionView? Subscription);
 
@@ -75,9 +79,23 @@ internal sealed class Checkouts(BillingDb db, Books books, IPaymentGateway gatew
         }
 
         var open = await db.Subscriptions.FirstOrDefaultAsync(s => s.AccountId == accountId && s.Open, cancellationToken);
-        if (open is { Status: not SubscriptionStatus.Incomplete })
+        var free = price.Amount == 0;
+        // A free-with-ads subscription is left for a paid plan through this same checkout: the paid plan starts now at its
+        // full price (prorating a price of 0 credits nothing); the free one ends only once the paid one is taken.
+        var leavingFree = open is { Status: SubscriptionStatus.Active } && !free && await IsFreeAsync(open, cancellationToken);
+        if (open is { Status: not SubscriptionStatus.Incomplete } && !leavingFree)
         {
             return Answer.Problem(409, "Already subscribed", "This account has a subscription; change its plan instead.");
+        }
+
+        if (free)
+        {
+            return await SubscribeFreeAsync(accountId, email, input, plan, open, cancellationToken);
+        }
+
+        if (string.IsNullOrWhiteSpace(input.Card))
+        {
+            return Answer.Problem(400, "Card required", "This plan is paid: give a card.");
         }
 
         Coupon? coupon = null;
@@ -90,7 +108,7 @@ internal sealed class Checkouts(BillingDb db, Books books, IPaymentGateway gatew
             }
         }
 
-        if (open is not null)
+        if (open is not null && !leavingFree)
         {
             await AbandonAsync(open, cancellationToken);
         }
@@ -114,6 +132,7 @@ internal sealed class Checkouts(BillingDb db, Books books, IPaymentGateway gatew
             sub.Status = SubscriptionStatus.Trialing;
             sub.CurrentPeriodStart = now;
             sub.CurrentPeriodEnd = sub.Anchor;
+            await LeaveFreeAsync(leavingFree ? open : null, cancellationToken);
             db.Subscriptions.Add(sub);
             await ScheduleAsync(JobKind.Renew, sub, sub.Anchor, sub.Anchor, 0, cancellationToken);
             if (coupon is not null)
@@ -158,6 +177,7 @@ internal sealed class Checkouts(BillingDb db, Books books, IPaymentGateway gatew
             sub.CouponPeriodsLeft--; // the first charge is one of its periods (null, forever, stays null)
         }
 
+        await LeaveFreeAsync(leavingFree ? open : null, cancellationToken);
         db.Subscriptions.Add(sub);
         if (charge.State == ChargeState.Succeeded)
         {
@@ -166,6 +186,52 @@ internal sealed class Checkouts(BillingDb db, Books books, IPaymentGateway gatew
         }
 
         return new Answer(202, PaymentViewOf(payment, invoice, View(sub, plan, null), charge.ActionUrl)) { Compensate = charge.Id };
+    }
+
+    /// <summary>
+    /// Free with ads: no card, no gateway, no invoice, no fraud check; active at once for a period whose renewal rolls on
+    /// without a charge (<see cref="BillingScheduler"/>).
+    /// </summary>
+    private async Task<Answer> SubscribeFreeAsync(Guid accountId, string email, CheckoutInput input, Plan plan, Subscription? open, CancellationToken cancellationToken)
+    {
+        if (!string.IsNullOrWhiteSpace(input.PromoCode))
+        {
+            return Answer.Problem(422, "Promo code not applicable", "This plan is free: promo codes apply to paid plans.");
+        }
+
+        if (open is not null)
+        {
+            await AbandonAsync(open, cancellationToken);
+        }
+
+        await UpsertCustomerAsync(accountId, email, input.Country, cancellationToken);
+        var now = time.GetUtcNow();
+        var sub = new Subscription
+        {
+            Id = Guid.NewGuid(), AccountId = accountId, PlanId = plan.Id, Currency = input.Currency, PaymentMethod = "", CreatedAt = now, Anchor = now, PeriodIndex = 0,
+            Status = SubscriptionStatus.Active, CurrentPeriodStart = now,
+        };
+        sub.CurrentPeriodEnd = PeriodStart(sub, plan, 1);
+        db.Subscriptions.Add(sub);
+        await ScheduleAsync(JobKind.Renew, sub, sub.CurrentPeriodEnd, sub.CurrentPeriodEnd, 0, cancellationToken);
+        Changed(sub, plan);
+        return new Answer(201, new PaymentView(Guid.Empty, "free", 0, sub.Currency, Guid.Empty, "", null, null, View(sub, plan, null)), "/api/billing/subscription");
+    }
+
+    /// <summary>True when the subscription's plan costs nothing in its currency (free with ads).</summary>
+    public async Task<bool> IsFreeAsync(Subscription sub, CancellationToken cancellationToken) =>
+        await db.PlanPrices.AnyAsync(p => p.PlanId == sub.PlanId && p.Currency == sub.Currency && p.Amount == 0, cancellationToken);
+
+    /// <summary>Ends the free subscription a paid one replaces (in the same save as the paid one's start).</summary>
+    private async Task LeaveFreeAsync(Subscription? free, CancellationToken cancellationToken)
+    {
+        if (free is null)
+        {
+            return;
+        }
+
+        End(free);
+        Changed(free, await db.Plans.FirstAsync(p => p.Id == free.PlanId, cancellationToken));
     }
 
     public async Task<Answer> BuyTitleAsync(Guid accountId, string email, Guid titleId, GrantKind kind, TitlePurchaseInput input, string key, CancellationToken cancellationToken)
@@ -243,6 +309,11 @@ internal sealed class Checkouts(BillingDb db, Books books, IPaymentGateway gatew
         }
 
         var oldPrice = current.Prices.First(p => p.Currency == sub.Currency).Amount;
+        if (oldPrice == 0 && newPrice.Amount > 0)
+        {
+            return Answer.Problem(409, "Choose the paid plan at checkout", $"A free plan has no card on file: subscribe to '{target.Code}' at checkout (POST /api/billing/checkout); it starts now at its full price and replaces the free plan.");
+        }
+
         var now = time.GetUtcNow();
         var prorated = Prorate(newPrice.Amount, sub.CurrentPeriodStart, sub.CurrentPeriodEnd, now) - Prorate(oldPrice, sub.CurrentPeriodStart, sub.CurrentPeriodEnd, now);
         if (newPrice.Amount <= oldPrice || sub.Status == SubscriptionStatus.Trialing || prorated <= 0)
@@ -504,7 +575,7 @@ internal sealed class Checkouts(BillingDb db, Books books, IPaymentGateway gatew
         db.Publish(new SubscriptionChanged(sub.Id, sub.AccountId, plan.Code, sub.Status.ToString(), sub.CurrentPeriodEnd, time.GetUtcNow()));
 
     public static SubscriptionView View(Subscription s, Plan plan, Plan? next) =>
-        new(s.Id, plan.Code, plan.Name, s.Status.ToString(), s.Currency, s.CurrentPeriodStart, s.CurrentPeriodEnd, s.CancelAtPeriodEnd, next?.Code, plan.MaxHeight, plan.Streams);
+        new(s.Id, plan.Code, plan.Name, s.Status.ToString(), s.Currency, s.CurrentPeriodStart, s.CurrentPeriodEnd, s.CancelAtPeriodEnd, next?.Code, plan.MaxHeight, plan.Streams, plan.WithAds);
 
     private static PaymentView PaymentViewOf(Payment p, Invoice i, SubscriptionView? sub, string? redirect = null) =>
         new(p.Id, p.Status == PaymentStatus.RequiresAction && redirect is not null ? "requires_action" : p.Status.ToString().ToLowerInvariant(), p.Amount, p.Currency, i.Id, i.Number, redirect, p.Failure, sub);

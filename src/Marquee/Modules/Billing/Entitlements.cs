@@ -8,8 +8,9 @@ namespace Marquee.Billing;
 /// <summary>
 /// Entitlements at playback: may this account play this title now — a free title, a purchase, a rental (30 days to
 /// start, 48 hours from its first play, which this starts), or a subscription that plays (trialing, active, past due in
-/// its grace) — at the plan's maximum height and within its concurrent streams. Read from the database on every
-/// request, so payments, refunds, expiry and cancellation take effect at once.
+/// its grace) — at the plan's maximum height and within its concurrent streams, with ads when the plan is one with ads
+/// (AVOD; free titles, purchases and rentals play without). Read from the database on every request, so payments,
+/// refunds, expiry and cancellation take effect at once.
 /// </summary>
 internal sealed class Entitlements(BillingDb db, IOptions<BillingOptions> options, TimeProvider time, IServiceProvider services) : IPlaybackPolicy
 {
@@ -53,9 +54,9 @@ internal sealed class Entitlements(BillingDb db, IOptions<BillingOptions> option
 
         var unstarted = grants.FirstOrDefault(g => g.Kind == GrantKind.Rental && g.FirstPlayedAt is null && now < g.GrantedAt.AddDays(options.Value.RentalDaysToStart));
         var sub = await db.Subscriptions.AsNoTracking().FirstOrDefaultAsync(s => s.AccountId == request.AccountId && s.Open, cancellationToken);
-        if (sub is not null && Plays(sub, now))
+        var plan = sub is not null && Plays(sub, now) ? await db.Plans.AsNoTracking().FirstAsync(p => p.Id == sub.PlanId, cancellationToken) : null;
+        if (plan is not null && !(plan.WithAds && unstarted is not null)) // a rental paid for plays without ads, even on a plan with ads
         {
-            var plan = await db.Plans.AsNoTracking().FirstAsync(p => p.Id == sub.PlanId, cancellationToken);
             if (services.GetService<IPlaybackSessions>() is { } sessions && await sessions.CountLiveAsync(request.AccountId, cancellationToken) >= plan.Streams)
             {
                 return PlaybackDecision.Refuse(plan.Streams == 1
@@ -63,7 +64,7 @@ internal sealed class Entitlements(BillingDb db, IOptions<BillingOptions> option
                     : $"Your plan plays on {plan.Streams} screens at a time. Stop another stream first.");
             }
 
-            return PlaybackDecision.Limit(plan.MaxHeight);
+            return new PlaybackDecision(true, null, plan.MaxHeight, plan.WithAds);
         }
 
         if (unstarted is not null)

@@ -5,21 +5,26 @@ using Microsoft.EntityFrameworkCore;
 
 namespace Marquee.Billing;
 
-/// <summary>Revenue of one currency in a period, in minor units net of tax (K4).</summary>
-internal sealed record CurrencyKpis(string Currency, int PayingSubscribers, int PayingAccounts, long Svod, long Avod, long Tvod, long Total, long? Arpu);
+/// <summary>
+/// Revenue of one currency in a period, in minor units net of tax (K4). <see cref="Avod"/> is null: no module books ad
+/// revenue yet (plans with ads earn none in Billing; see <see cref="KpiReport.AvodNote"/>), so no figure is made up.
+/// </summary>
+internal sealed record CurrencyKpis(string Currency, int PayingSubscribers, int PayingAccounts, long Svod, long? Avod, long Tvod, long Total, long? Arpu);
 
 /// <summary>
 /// The revenue KPIs (K4) of [From, To): see <see cref="RevenueKpis"/> for the definitions. <see cref="RenewalRate"/> is null
 /// when no period ended in the window.
 /// </summary>
-internal sealed record KpiReport(DateTimeOffset From, DateTimeOffset To, int PayingSubscribers, int RenewalsDue, int Renewed, decimal? RenewalRate, IReadOnlyList<CurrencyKpis> Currencies);
+/// <param name="AvodNote">Why AVOD revenue has no figure: there is no ad revenue source yet (no ads module, no ad server).</param>
+internal sealed record KpiReport(DateTimeOffset From, DateTimeOffset To, int PayingSubscribers, int RenewalsDue, int Renewed, decimal? RenewalRate, IReadOnlyList<CurrencyKpis> Currencies,
+    string AvodNote = RevenueKpis.NoAdRevenue);
 
 /// <summary>
 /// K4 from Billing's own tables (invoices and credit notes), for [from, to):
 /// <list type="bullet">
 /// <item><b>Revenue by model</b>, per currency, net of tax: invoices paid in the window minus credit notes issued in it;
-/// SVOD = subscription and proration invoices, TVOD = rentals and purchases, AVOD = advertising (Billing books no ad
-/// revenue yet, so 0 until an ads module posts it).</item>
+/// SVOD = subscription and proration invoices (plans with ads that cost something included), TVOD = rentals and
+/// purchases, AVOD = advertising: null, with <see cref="NoAdRevenue"/>, until an ads module books ad revenue.</item>
 /// <item><b>Paying subscribers</b>: accounts with a paid, not refunded subscription invoice whose period overlaps the
 /// window (trials are not paying).</item>
 /// <item><b>ARPU</b>, per currency: that currency's revenue ÷ accounts that paid anything in it in the window
@@ -32,6 +37,8 @@ internal sealed class RevenueKpis(BillingDb db, TimeProvider time)
 {
     public static readonly string[] Svod = ["subscription", "proration"];
     public static readonly string[] Tvod = ["rental", "purchase"];
+
+    public const string NoAdRevenue = "no ad revenue source yet";
 
     public async Task<KpiReport> ComputeAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
     {
@@ -78,11 +85,10 @@ internal sealed class RevenueKpis(BillingDb db, TimeProvider time)
                 + notes.Where(n => n.Currency == c && purposes.Contains(n.Purpose)).Sum(n => n.Net); // credit notes are negative
             var svod = Sum(Svod);
             var tvod = Sum(Tvod);
-            const long avod = 0;
-            var total = svod + tvod + avod;
+            var total = svod + tvod; // AVOD: no ad revenue source yet
             var accounts = paid.Where(p => p.Currency == c).Select(p => p.AccountId).Distinct().Count();
             long? arpu = accounts == 0 ? null : (long)Math.Round(total / (decimal)accounts, MidpointRounding.AwayFromZero);
-            rows.Add(new CurrencyKpis(c, paying.Where(p => p.Currency == c).Select(p => p.AccountId).Distinct().Count(), accounts, svod, avod, tvod, total, arpu));
+            rows.Add(new CurrencyKpis(c, paying.Where(p => p.Currency == c).Select(p => p.AccountId).Distinct().Count(), accounts, svod, null, tvod, total, arpu));
         }
 
         return new KpiReport(from, to, paying.Select(p => p.AccountId).Distinct().Count(), ended.Count, renewed,
@@ -109,7 +115,7 @@ internal sealed class RevenueKpis(BillingDb db, TimeProvider time)
                 return TypedResults.Ok(await kpis.ComputeAsync(f, t, ct));
             })
             .WithName("BillingKpis")
-            .WithSummary("Revenue KPIs (K4) of [from, to) (default: the last 30 days): paying subscribers, renewal rate, and per currency SVOD/AVOD/TVOD revenue net of tax and ARPU, in minor units (finance).");
+            .WithSummary("Revenue KPIs (K4) of [from, to) (default: the last 30 days): paying subscribers, renewal rate, and per currency SVOD/TVOD revenue net of tax and ARPU; AVOD is null with avodNote 'no ad revenue source yet', in minor units (finance).");
 
         finance.MapGet("/subscribers", async (int? page, BillingLists lists, CancellationToken ct) => TypedResults.Ok(await lists.SubscribersAsync(page ?? 1, null, ct)))
             .WithName("ListSubscribers")

@@ -8,7 +8,10 @@ using Microsoft.EntityFrameworkCore;
 
 namespace Marquee.Billing;
 
-/// <summary>The body of <c>POST /api/billing/plans</c>: prices per currency in minor units (net of tax).</summary>
+/// <summary>
+/// The body of <c>POST /api/billing/plans</c>: prices per currency in minor units (net of tax). <see cref="WithAds"/>: the plan
+/// plays with ads (AVOD); only such a plan may cost 0 in a currency (free with ads), and a free plan has no trial.
+/// </summary>
 internal sealed partial record NewPlan(
     [property: Required, StringLength(60, MinimumLength = 1)] string Code,
     [property: Required, StringLength(200, MinimumLength = 1)] string Name,
@@ -16,7 +19,8 @@ internal sealed partial record NewPlan(
     [property: Required, MinLength(1), MaxLength(20)] Dictionary<string, long> Prices,
     [property: Range(0, 365)] int TrialDays = 0,
     [property: Range(144, 4320)] int MaxHeight = 1080,
-    [property: Range(1, 10)] int Streams = 1) : IValidatableObject
+    [property: Range(1, 10)] int Streams = 1,
+    bool WithAds = false) : IValidatableObject
 {
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
@@ -32,10 +36,19 @@ internal sealed partial record NewPlan(
                 yield return new ValidationResult($"'{currency}' is not an ISO 4217 currency code (three capital letters).", [nameof(Prices)]);
             }
 
-            if (amount is < 1 or > 100_000_000)
+            if (amount == 0 && !WithAds)
             {
-                yield return new ValidationResult($"The {currency} price must be from 1 to 100000000 minor units.", [nameof(Prices)]);
+                yield return new ValidationResult($"The {currency} price is 0: only a plan with ads (withAds: true) may be free.", [nameof(Prices)]);
             }
+            else if (amount is < 0 or > 100_000_000)
+            {
+                yield return new ValidationResult($"The {currency} price must be from {(WithAds ? 0 : 1)} to 100000000 minor units.", [nameof(Prices)]);
+            }
+        }
+
+        if (TrialDays > 0 && (Prices ?? []).Values.Any(a => a == 0))
+        {
+            yield return new ValidationResult("A free plan has no trial: set trialDays to 0.", [nameof(TrialDays)]);
         }
     }
 
@@ -46,9 +59,13 @@ internal sealed partial record NewPlan(
     internal static partial Regex CurrencyPattern();
 }
 
-internal sealed record PlanView(Guid Id, string Code, string Name, BillingPeriod Period, IReadOnlyDictionary<string, long> Prices, int TrialDays, int MaxHeight, int Streams, bool Active)
+/// <param name="WithAds">The plan plays with ads (AVOD); with a price of 0 it is free with ads.</param>
+internal sealed record PlanView(Guid Id, string Code, string Name, BillingPeriod Period, IReadOnlyDictionary<string, long> Prices, int TrialDays, int MaxHeight, int Streams, bool Active, bool WithAds)
 {
-    public static PlanView Of(Plan p) => new(p.Id, p.Code, p.Name, p.Period, p.Prices.OrderBy(x => x.Currency, StringComparer.Ordinal).ToDictionary(x => x.Currency, x => x.Amount), p.TrialDays, p.MaxHeight, p.Streams, p.Active);
+    public static PlanView Of(Plan p) => new(p.Id, p.Code, p.Name, p.Period, p.Prices.OrderBy(x => x.Currency, StringComparer.Ordinal).ToDictionary(x => x.Currency, x => x.Amount), p.TrialDays, p.MaxHeight, p.Streams, p.Active, p.WithAds);
+
+    /// <summary>Free with ads: costs nothing in any currency.</summary>
+    public bool Free => Prices.Count > 0 && Prices.Values.All(a => a == 0);
 }
 
 /// <summary>The body of <c>PUT /api/billing/titles/{id}/offer</c>: free (freemium), rental and purchase prices (TVOD).</summary>
@@ -77,11 +94,11 @@ internal sealed class Offers(BillingDb db, TimeProvider time)
         var plan = new Plan
         {
             Id = Guid.NewGuid(), Code = input.Code, Name = input.Name.Trim(), Period = input.Period!.Value, TrialDays = input.TrialDays,
-            MaxHeight = input.MaxHeight, Streams = input.Streams, CreatedAt = time.GetUtcNow(),
+            MaxHeight = input.MaxHeight, Streams = input.Streams, WithAds = input.WithAds, CreatedAt = time.GetUtcNow(),
         };
         plan.Prices = [.. input.Prices.Select(kv => new PlanPrice { PlanId = plan.Id, Currency = kv.Key.ToUpperInvariant(), Amount = kv.Value })];
         db.Plans.Add(plan);
-        Audit(actor, "billing.plan-created", $"plan:{plan.Code}", $"{plan.Name}, {plan.Period}, {string.Join(", ", plan.Prices.Select(x => $"{x.Amount} {x.Currency}"))}");
+        Audit(actor, "billing.plan-created", $"plan:{plan.Code}", $"{plan.Name}, {plan.Period}, {string.Join(", ", plan.Prices.Select(x => $"{x.Amount} {x.Currency}"))}{(plan.WithAds ? ", with ads" : "")}");
         await db.SaveChangesAsync(cancellationToken);
         return PlanView.Of(plan);
     }

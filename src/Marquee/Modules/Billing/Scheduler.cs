@@ -81,8 +81,19 @@ internal sealed partial class BillingScheduler(IServiceScopeFactory scopes, IOpt
             var start = Checkouts.PeriodStart(sub, plan, index);
             var end = Checkouts.PeriodStart(sub, plan, index + 1);
             sub.PeriodIndex = index;
-            var customer = await db.Customers.FirstAsync(c => c.AccountId == sub.AccountId, cancellationToken);
             var price = plan.Prices.First(p => p.Currency == sub.Currency).Amount;
+            if (price == 0)
+            {
+                // Free with ads: the next period starts without an invoice or a charge.
+                sub.CurrentPeriodStart = start;
+                sub.CurrentPeriodEnd = end;
+                sub.Version++;
+                await checkouts.ScheduleAsync(JobKind.Renew, sub, end, end, 0, cancellationToken);
+                checkouts.Changed(sub, plan);
+                return "free period, nothing charged";
+            }
+
+            var customer = await db.Customers.FirstAsync(c => c.AccountId == sub.AccountId, cancellationToken);
             var (discount, described) = (0L, (string?)null);
             if (sub.CouponId is { } couponId && sub.CouponPeriodsLeft is null or > 0
                 && await db.Coupons.AsNoTracking().Include(c => c.AmountsOff).FirstOrDefaultAsync(c => c.Id == couponId, cancellationToken) is { } coupon

@@ -14,7 +14,8 @@ internal sealed record LedgerReport(IReadOnlyList<AccountTotal> Totals, int Tran
 /// <summary>
 /// <c>marquee billing verify</c>: every ledger transaction balances per currency; every succeeded payment is posted and
 /// pays a paid invoice of its amount; every paid invoice has its payment; deferred revenue equals what is left to recognise;
-/// tax payable equals the tax of paid invoices less credit notes; every subscription that plays has its period paid.
+/// tax payable equals the tax of paid invoices less credit notes; every subscription that plays has its period paid (but one
+/// on a plan that is free with ads in its currency: it has no invoices).
 /// </summary>
 internal sealed class LedgerVerifier(BillingDb db, TimeProvider time)
 {
@@ -110,7 +111,9 @@ internal sealed class LedgerVerifier(BillingDb db, TimeProvider time)
 
         var now = time.GetUtcNow();
         var subs = await db.Subscriptions.AsNoTracking().ToListAsync(cancellationToken);
-        foreach (var s in subs.Where(s => s.Open && s.Status == SubscriptionStatus.Active))
+        var free = (await db.PlanPrices.AsNoTracking().Where(p => p.Amount == 0).Select(p => new { p.PlanId, p.Currency }).ToListAsync(cancellationToken))
+            .Select(p => (p.PlanId, p.Currency)).ToHashSet();
+        foreach (var s in subs.Where(s => s.Open && s.Status == SubscriptionStatus.Active && !free.Contains((s.PlanId, s.Currency))))
         {
             var paid = invoices.Values.Any(i => i.SubscriptionId == s.Id && i.Kind == InvoiceKind.Invoice && i.Purpose == "subscription" && i.Status == InvoiceStatus.Paid
                                                && i.PeriodStart <= s.CurrentPeriodStart && i.PeriodEnd >= s.CurrentPeriodEnd);

@@ -149,7 +149,7 @@ public static class DeliveryModule
         return session is null
             ? TypedResults.Problem(title: "No such session", statusCode: StatusCodes.Status404NotFound)
             : TypedResults.Ok(new SessionState(session.Id, session.TitleId, session.EndedAt is null, session.CreatedAt, session.LastHeartbeatAt,
-                session.PositionSeconds, session.MaxHeight, session.EndedAt, session.EndReason));
+                session.PositionSeconds, session.MaxHeight, session.EndedAt, session.EndReason, session.WithAds));
     }
 
     private static async Task<Results<Ok<SessionStarted>, ProblemHttpResult>> HeartbeatAsync(
@@ -361,7 +361,8 @@ public static class DeliveryModule
         links.GetPathByName(http, HeartbeatRoute, new { id = grant.SessionId })!,
         grant.MaxHeight,
         grant.ResumeAt,
-        grant.HasThumbnails ? links.GetPathByName(http, FileRoute, new { token = grant.Token, path = PackagedTitle.ThumbnailTrack }) : null);
+        grant.HasThumbnails ? links.GetPathByName(http, FileRoute, new { token = grant.Token, path = PackagedTitle.ThumbnailTrack }) : null,
+        grant.WithAds);
 }
 
 /// <summary>The body of <c>POST /api/playback/sessions</c>.</summary>
@@ -375,9 +376,10 @@ internal sealed record Heartbeat([property: Range(0, 1_000_000)] double? Positio
 
 /// <summary>A started or renewed session: the manifest URL (token inside) and when the token expires.</summary>
 /// <param name="ThumbnailsUrl">The WebVTT thumbnail track for scrubbing (beside the manifest, same token), or null when the package has none.</param>
+/// <param name="WithAds">The session plays with ads (the viewer's plan has ads); there is no ad server yet, so the player only says so.</param>
 internal sealed record SessionStarted(Guid SessionId, string ManifestUrl, DateTimeOffset ExpiresAt, string HeartbeatUrl, int? MaxHeight, double? ResumeAt,
-    string? ThumbnailsUrl = null);
+    string? ThumbnailsUrl = null, bool WithAds = false);
 
 /// <summary>A session as its viewer may see it.</summary>
 internal sealed record SessionState(Guid SessionId, Guid TitleId, bool Live, DateTimeOffset CreatedAt, DateTimeOffset LastHeartbeatAt,
-    double? PositionSeconds, int? MaxHeight, DateTimeOffset? EndedAt, string? EndReason);
+    double? PositionSeconds, int? MaxHeight, DateTimeOffset? EndedAt, string? EndReason, bool WithAds = false);

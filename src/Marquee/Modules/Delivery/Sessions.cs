@@ -10,7 +10,8 @@ namespace Marquee.Delivery;
 /// <summary>A session as the player gets it: where to fetch the manifest and where to send heartbeats.</summary>
 /// <param name="ResumeAt">Where this viewer left the title last time (seconds), when not near its end.</param>
 /// <param name="HasThumbnails">The package has a WebVTT thumbnail track beside its master playlist.</param>
-internal sealed record SessionGrant(Guid SessionId, string Token, DateTimeOffset ExpiresAt, int? MaxHeight, double? ResumeAt = null, bool HasThumbnails = false);
+/// <param name="WithAds">A policy said the session plays with ads (a plan with ads); no ad server exists yet, so none are inserted.</param>
+internal sealed record SessionGrant(Guid SessionId, string Token, DateTimeOffset ExpiresAt, int? MaxHeight, double? ResumeAt = null, bool HasThumbnails = false, bool WithAds = false);
 
 internal abstract record StartOutcome
 {
@@ -105,7 +106,7 @@ internal sealed class Sessions(
         db.Publish(new PlaybackStarted(session.Id, session.AccountId, session.ProfileId, titleId, package.AssetId, session.Platform, session.MaxHeight, session.WithAds, now));
         await db.SaveChangesAsync(cancellationToken);
         var expires = TokenExpiry(now, ttl ?? options.Value.TokenLifetime);
-        return new StartOutcome.Started(new SessionGrant(session.Id, tokens.Issue(session.Id, expires), expires, session.MaxHeight, resumeAt, package.HasThumbnails));
+        return new StartOutcome.Started(new SessionGrant(session.Id, tokens.Issue(session.Id, expires), expires, session.MaxHeight, resumeAt, package.HasThumbnails, session.WithAds));
     }
 
     /// <summary>The viewer's session, ended first if its heartbeat timed out; null when it is not theirs or does not exist.</summary>
@@ -132,7 +133,7 @@ internal sealed class Sessions(
         live.Changed(session.Id);
         var expires = TokenExpiry(now, options.Value.TokenLifetime);
         var thumbnails = File.Exists(Path.Combine(Path.GetDirectoryName(Path.Combine(session.PackageRoot, session.MasterPlaylist))!, PackagedTitle.ThumbnailTrack));
-        return new SessionGrant(session.Id, tokens.Issue(session.Id, expires), expires, session.MaxHeight, HasThumbnails: thumbnails);
+        return new SessionGrant(session.Id, tokens.Issue(session.Id, expires), expires, session.MaxHeight, HasThumbnails: thumbnails, WithAds: session.WithAds);
     }
 
     /// <param name="audit">When an operator ends it: the audit line, committed with the change.</param>

@@ -91,6 +91,9 @@
     }
     session = await response.json();
     session.sessionUrl = `/api/playback/sessions/${session.sessionId}`;
+    // A plan with ads: say so (no ad server exists yet, so there is no pre-roll to play).
+    const ads = document.getElementById('player-ads');
+    if (ads) ads.hidden = !session.withAds;
 
     if (window.Hls && window.Hls.isSupported()) {
       hls = new window.Hls({ cmcd: { useHeaders: false } });

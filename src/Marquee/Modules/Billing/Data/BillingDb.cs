@@ -296,7 +296,7 @@ internal enum BillingPeriod
     Yearly,
 }
 
-/// <summary>A subscription plan (SVOD tier): prices per currency in minor units, trial, maximum height and concurrent streams.</summary>
+/// <summary>A subscription plan (SVOD tier, or AVOD with <see cref="WithAds"/>): prices per currency in minor units, trial, maximum height and concurrent streams.</summary>
 internal sealed class Plan
 {
     public Guid Id { get; set; }
@@ -313,6 +313,12 @@ internal sealed class Plan
     public int MaxHeight { get; set; }
 
     public int Streams { get; set; }
+
+    /// <summary>
+    /// Ad-funded (AVOD): playback on this plan is with ads. Only such a plan may cost 0 (free with ads): checkout then
+    /// takes no card and charges nothing, and its renewals roll the period without an invoice.
+    /// </summary>
+    public bool WithAds { get; set; }
 
     public bool Active { get; set; } = true;
 

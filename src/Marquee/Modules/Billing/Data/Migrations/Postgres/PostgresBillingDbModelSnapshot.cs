@@ -663,6 +663,9 @@ namespace Marquee.Billing.Data.Migrations.Postgres
                     b.Property<int>("TrialDays")
                         .HasColumnType("integer");
 
+                    b.Property<bool>("WithAds")
+                        .HasColumnType("boolean");
+
                     b.HasKey("Id");
 
                     b.HasIndex("Code")

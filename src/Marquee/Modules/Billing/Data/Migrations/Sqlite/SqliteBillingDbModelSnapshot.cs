@@ -657,6 +657,9 @@ namespace Marquee.Billing.Data.Migrations.Sqlite
                     b.Property<int>("TrialDays")
                         .HasColumnType("INTEGER");
 
+                    b.Property<bool>("WithAds")
+                        .HasColumnType("INTEGER");
+
                     b.HasKey("Id");
 
                     b.HasIndex("Code")
