@@ -45,7 +45,7 @@ internal sealed class DomainFeed(Collector collector) :
         StoreAsync(new AnalyticsEvent
         {
             Id = Id(context), Type = EventSchema.Subscription, Time = domainEvent.At, User = domainEvent.AccountId.ToString(),
-            Plan = domainEvent.PlanCode, Status = domainEvent.Status,
+            Plan = domainEvent.PlanCode, Status = domainEvent.Paying ? domainEvent.Status : "Free", // free with ads: a subscriber, not a paying one (K3, K4)
         }, cancellationToken);
 
     public Task HandleAsync(AssetReady domainEvent, EventContext context, CancellationToken cancellationToken) =>

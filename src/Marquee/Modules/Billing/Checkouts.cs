@@ -140,7 +140,7 @@ internal sealed class Checkouts(BillingDb db, Books books, IPaymentGateway gatew
                 coupons.Redeem(coupon, accountId, sub.Id, null, input.PromoCode!);
             }
 
-            Changed(sub, plan);
+            await ChangedAsync(sub, plan, cancellationToken);
             return new Answer(201, new PaymentView(Guid.Empty, "trialing", 0, sub.Currency, Guid.Empty, "", null, null, View(sub, plan, null)), "/api/billing/subscription");
         }
 
@@ -214,7 +214,7 @@ internal sealed class Checkouts(BillingDb db, Books books, IPaymentGateway gatew
         sub.CurrentPeriodEnd = PeriodStart(sub, plan, 1);
         db.Subscriptions.Add(sub);
         await ScheduleAsync(JobKind.Renew, sub, sub.CurrentPeriodEnd, sub.CurrentPeriodEnd, 0, cancellationToken);
-        Changed(sub, plan);
+        await ChangedAsync(sub, plan, cancellationToken);
         return new Answer(201, new PaymentView(Guid.Empty, "free", 0, sub.Currency, Guid.Empty, "", null, null, View(sub, plan, null)), "/api/billing/subscription");
     }
 
@@ -231,7 +231,7 @@ internal sealed class Checkouts(BillingDb db, Books books, IPaymentGateway gatew
         }
 
         End(free);
-        Changed(free, await db.Plans.FirstAsync(p => p.Id == free.PlanId, cancellationToken));
+        await ChangedAsync(free, await db.Plans.FirstAsync(p => p.Id == free.PlanId, cancellationToken), cancellationToken);
     }
 
     public async Task<Answer> BuyTitleAsync(Guid accountId, string email, Guid titleId, GrantKind kind, TitlePurchaseInput input, string key, CancellationToken cancellationToken)
@@ -320,7 +320,7 @@ internal sealed class Checkouts(BillingDb db, Books books, IPaymentGateway gatew
         {
             sub.NextPlanId = target.Id; // downgrades (and changes during a trial) take effect at the next renewal
             sub.Version++;
-            Changed(sub, current);
+            await ChangedAsync(sub, current, cancellationToken);
             return new Answer(200, View(sub, current, target));
         }
 
@@ -417,7 +417,7 @@ internal sealed class Checkouts(BillingDb db, Books books, IPaymentGateway gatew
             && invoice.PeriodEnd >= sub.CurrentPeriodEnd)
         {
             End(sub);
-            Changed(sub, await db.Plans.FirstAsync(p => p.Id == sub.PlanId, cancellationToken));
+            await ChangedAsync(sub, await db.Plans.FirstAsync(p => p.Id == sub.PlanId, cancellationToken), cancellationToken);
         }
 
         foreach (var grant in await db.TitleGrants.Where(g => g.PaymentId == payment.Id).ToListAsync(cancellationToken))
@@ -447,7 +447,7 @@ internal sealed class Checkouts(BillingDb db, Books books, IPaymentGateway gatew
             sub.Version++;
         }
 
-        Changed(sub, plan);
+        await ChangedAsync(sub, plan, cancellationToken);
         await db.SaveChangesAsync(cancellationToken);
         return View(sub, plan, null);
     }
@@ -512,13 +512,13 @@ internal sealed class Checkouts(BillingDb db, Books books, IPaymentGateway gatew
                 sub.PastDueSince = null;
                 sub.Version++;
                 await ScheduleAsync(JobKind.Renew, sub, sub.CurrentPeriodEnd, sub.CurrentPeriodEnd, 0, cancellationToken);
-                Changed(sub, plan);
+                await ChangedAsync(sub, plan, cancellationToken);
                 break;
             case "proration" when sub is not null && plan is not null:
                 sub.PlanId = plan.Id;
                 sub.NextPlanId = null;
                 sub.Version++;
-                Changed(sub, plan);
+                await ChangedAsync(sub, plan, cancellationToken);
                 break;
             case "rental" or "purchase":
                 db.TitleGrants.Add(new TitleGrant
@@ -571,8 +571,10 @@ internal sealed class Checkouts(BillingDb db, Books books, IPaymentGateway gatew
         sub.Version++;
     }
 
-    public void Changed(Subscription sub, Plan plan) =>
-        db.Publish(new SubscriptionChanged(sub.Id, sub.AccountId, plan.Code, sub.Status.ToString(), sub.CurrentPeriodEnd, time.GetUtcNow()));
+    /// <summary>Publishes the subscription's new state; <c>Paying</c> is false on a plan that costs nothing in its currency (free with ads).</summary>
+    public async Task ChangedAsync(Subscription sub, Plan plan, CancellationToken cancellationToken) =>
+        db.Publish(new SubscriptionChanged(sub.Id, sub.AccountId, plan.Code, sub.Status.ToString(), sub.CurrentPeriodEnd, time.GetUtcNow(),
+            Paying: !await db.PlanPrices.AnyAsync(p => p.PlanId == plan.Id && p.Currency == sub.Currency && p.Amount == 0, cancellationToken)));
 
     public static SubscriptionView View(Subscription s, Plan plan, Plan? next) =>
         new(s.Id, plan.Code, plan.Name, s.Status.ToString(), s.Currency, s.CurrentPeriodStart, s.CurrentPeriodEnd, s.CancelAtPeriodEnd, next?.Code, plan.MaxHeight, plan.Streams, plan.WithAds);

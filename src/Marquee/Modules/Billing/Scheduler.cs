@@ -66,7 +66,7 @@ internal sealed partial class BillingScheduler(IServiceScopeFactory scopes, IOpt
             if (sub.CancelAtPeriodEnd)
             {
                 checkouts.End(sub);
-                checkouts.Changed(sub, plan);
+                await checkouts.ChangedAsync(sub, plan, cancellationToken);
                 return "cancelled at period end";
             }
 
@@ -89,7 +89,7 @@ internal sealed partial class BillingScheduler(IServiceScopeFactory scopes, IOpt
                 sub.CurrentPeriodEnd = end;
                 sub.Version++;
                 await checkouts.ScheduleAsync(JobKind.Renew, sub, end, end, 0, cancellationToken);
-                checkouts.Changed(sub, plan);
+                await checkouts.ChangedAsync(sub, plan, cancellationToken);
                 return "free period, nothing charged";
             }
 
@@ -143,12 +143,12 @@ internal sealed partial class BillingScheduler(IServiceScopeFactory scopes, IOpt
         if (sub.FailedAttempts <= retries.Count)
         {
             await checkouts.ScheduleAsync(JobKind.Retry, sub, invoice.PeriodStart!.Value, sub.PastDueSince!.Value.AddDays(retries[sub.FailedAttempts - 1]), sub.FailedAttempts, cancellationToken);
-            checkouts.Changed(sub, plan);
+            await checkouts.ChangedAsync(sub, plan, cancellationToken);
             return $"failed ({charge.Failure}), retry {sub.FailedAttempts} scheduled";
         }
 
         sub.Status = SubscriptionStatus.Suspended;
-        checkouts.Changed(sub, plan);
+        await checkouts.ChangedAsync(sub, plan, cancellationToken);
         _ = db;
         return $"failed ({charge.Failure}), suspended";
     }

@@ -23,4 +23,4 @@ public sealed record PaymentSucceeded(Guid PaymentId, Guid AccountId, Guid Invoi
 
 /// <summary>A subscription changed state (active, past-due, suspended, cancelled...): entitlements follow at once.</summary>
 [EventName("billing.subscription-changed.v1")]
-public sealed record SubscriptionChanged(Guid SubscriptionId, Guid AccountId, string PlanCode, string Status, DateTimeOffset CurrentPeriodEnd, DateTimeOffset At) : IDomainEvent;
+public sealed record SubscriptionChanged(Guid SubscriptionId, Guid AccountId, string PlanCode, string Status, DateTimeOffset CurrentPeriodEnd, DateTimeOffset At, bool Paying = true) : IDomainEvent;
