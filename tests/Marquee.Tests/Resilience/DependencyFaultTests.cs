@@ -222,11 +222,12 @@ public sealed class StripeFaultTests(StripeFaultHost host) : IClassFixture<Strip
 /// queued durably, not sent in the request); the outbox's delivery attempts time out after the configured second and are
 /// retried; once the network heals the message arrives, once, and its code completes the sign-up.
 /// </summary>
-public sealed class SmtpFaultTests
+public sealed class SmtpFaultTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     [Fact]
     public async Task MailServerBlackholed_SignUpAnswersAtOnce_MailArrivesOnceWhenHealed()
     {
+        var total = Stopwatch.StartNew();
         await using var sink = new SmtpSink();
         await using var proxy = new CuttingProxy(new Uri($"http://127.0.0.1:{sink.Address.Port}"), FaultMode.Blackhole);
         await using var app = await MarqueeApp.StartAsync(c =>
@@ -238,6 +239,7 @@ public sealed class SmtpFaultTests
             c["Marquee:Events:MaxRetryDelay"] = "00:00:00.500";
         });
         var email = $"outage-{Guid.NewGuid():N}@example.com";
+        output.WriteLine($"host started at {total.Elapsed}");
 
         var watch = Stopwatch.StartNew();
         var started = await app.AnonymousClient.PostAsJsonAsync("/api/identity/signup", new { email, password = "correct horse battery staple", acceptTerms = true, acceptPrivacy = true });
@@ -246,11 +248,14 @@ public sealed class SmtpFaultTests
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), $"sign-up waited for the mail server: {watch.Elapsed}");
 
         // Delivery is attempted (and times out) while the server is unreachable; nothing arrives.
+        output.WriteLine($"signed up at {total.Elapsed}");
         await Poll.UntilAsync(() => Task.FromResult(proxy.Connections), n => n >= 2, TimeSpan.FromSeconds(20), "two delivery attempts");
         Assert.Empty(sink.Messages);
+        output.WriteLine($"two attempts at {total.Elapsed}");
 
         proxy.Mode = FaultMode.Pass;
         var mails = await Poll.UntilAsync(() => Task.FromResult(sink.Messages), m => m.Count > 0, TimeSpan.FromSeconds(20), "the mail after healing");
+        output.WriteLine($"delivered at {total.Elapsed}");
         var mail = Assert.Single(mails);
         Assert.Contains($"To: {email}", mail, StringComparison.OrdinalIgnoreCase);
         var code = Regex.Match(mail, @"Your Marquee code: (\d{6})").Groups[1].Value;
