@@ -113,7 +113,7 @@ internal sealed class Checkouts(BillingDb db, Books books, IPaymentGateway gatew
             await AbandonAsync(open, cancellationToken);
         }
 
-        var method = await gateway.TokenizeAsync(input.Card, cancellationToken);
+        var method = await gateway.TokenizeAsync(input.Card, $"checkout:{accountId:N}:{key}:card", cancellationToken);
         if (method is null)
         {
             return Answer.Problem(402, "Card refused", "The payment gateway did not accept this card.");
@@ -243,7 +243,7 @@ internal sealed class Checkouts(BillingDb db, Books books, IPaymentGateway gatew
             return Answer.Problem(404, kind == GrantKind.Rental ? "Not for rent" : "Not for sale", "This title has no such offer.");
         }
 
-        var method = await gateway.TokenizeAsync(input.Card, cancellationToken);
+        var method = await gateway.TokenizeAsync(input.Card, $"{(kind == GrantKind.Rental ? "rental" : "purchase")}:{accountId:N}:{key}:card", cancellationToken);
         if (method is null)
         {
             return Answer.Problem(402, "Card refused", "The payment gateway did not accept this card.");
@@ -358,7 +358,7 @@ internal sealed class Checkouts(BillingDb db, Books books, IPaymentGateway gatew
             return Answer.Problem(404, "No subscription");
         }
 
-        var method = await gateway.TokenizeAsync(input.Card, cancellationToken);
+        var method = await gateway.TokenizeAsync(input.Card, $"card:{sub.Id:N}:{key}", cancellationToken);
         if (method is null)
         {
             return Answer.Problem(402, "Card refused", "The payment gateway did not accept this card.");
@@ -459,7 +459,7 @@ internal sealed class Checkouts(BillingDb db, Books books, IPaymentGateway gatew
     public async Task<bool> ConvergeAsync(string chargeId, CancellationToken cancellationToken)
     {
         var payment = await db.Payments.FirstOrDefaultAsync(p => p.GatewayRef == chargeId, cancellationToken);
-        var charge = await gateway.GetChargeAsync(chargeId, cancellationToken);
+        var charge = payment is null ? null : await gateway.GetChargeAsync(chargeId, cancellationToken);
         if (payment is null || charge is null)
         {
             return false;

@@ -29,6 +29,12 @@ internal interface IPaymentGateway
     /// <summary>A reusable token for a card (null when the gateway refuses the card outright).</summary>
     Task<string?> TokenizeAsync(string card, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// As <see cref="TokenizeAsync(string, CancellationToken)"/>, keyed: a gateway that creates something for the token
+    /// (a Stripe Customer) creates it once for the same key, so a request retried after a lost answer makes no second one.
+    /// </summary>
+    Task<string?> TokenizeAsync(string card, string idempotencyKey, CancellationToken cancellationToken) => TokenizeAsync(card, cancellationToken);
+
     /// <param name="onSession">True when the payer is present (3-D Secure may be asked); false for renewals.</param>
     Task<GatewayCharge> ChargeAsync(string idempotencyKey, long amount, string currency, string method, bool onSession, CancellationToken cancellationToken);
 
@@ -46,6 +52,13 @@ internal interface IPaymentGateway
     /// <summary>What the gateway says about a tokenized card (a fingerprint that is the same for the same card, its issuing country), or null.</summary>
     Task<CardFacts?> CardAsync(string method, CancellationToken cancellationToken) => Task.FromResult<CardFacts?>(null);
 }
+
+/// <summary>
+/// The gateway could not be reached or did not answer in time (refused, reset, timed out, circuit open): whether it acted
+/// is unknown. Money-moving requests answer 503 "Payment pending" and store nothing; the same request sent again with
+/// the same idempotency key learns the outcome from the gateway, which never acts twice for one key.
+/// </summary>
+internal sealed class GatewayUnavailableException(string message, Exception inner) : Exception(message, inner);
 
 /// <summary>A card as a gateway describes it: <see cref="Fingerprint"/> is the same for the same card number.</summary>
 internal sealed record CardFacts(string Fingerprint, string? Country);

@@ -59,7 +59,22 @@ internal static class Idempotent
                 .GroupBy(x => x.m).ToDictionary(g => g.Key, g => g.Select(x => x.Item2).ToArray()));
         }
 
-        var stored = await ExecuteAsync(services, scope, key, hash, invalid is null ? (sp, c) => effect(sp, input!, key, c) : null, ct);
+        Stored? stored;
+        try
+        {
+            stored = await ExecuteAsync(services, scope, key, hash, invalid is null ? (sp, c) => effect(sp, input!, key, c) : null, ct);
+        }
+        catch (GatewayUnavailableException ex)
+        {
+            // Nothing was saved (the effect and its idempotency record share one transaction); the gateway may have acted,
+            // and the same key sent again finds out from it without acting twice.
+            services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(Idempotent)).LogWarning(ex, "Payment gateway unavailable for {Scope}", scope);
+            http.Response.Headers.RetryAfter = "5";
+            return TypedResults.Problem(title: "Payment pending",
+                detail: "The payment service did not answer in time; nothing was recorded here. Send the same request again with the same Idempotency-Key: you will not be charged twice.",
+                statusCode: 503);
+        }
+
         if (stored is null)
         {
             return invalid!;

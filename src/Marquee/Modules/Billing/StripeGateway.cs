@@ -1,7 +1,9 @@
 using System.ComponentModel.DataAnnotations;
 using System.Text.RegularExpressions;
 using Marquee.Platform.Web;
+using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
+using Polly;
 using Stripe;
 
 namespace Marquee.Billing;
@@ -33,6 +35,22 @@ internal sealed class StripeOptions : IValidatableObject
     [Range(0, 5)]
     public int MaxNetworkRetries { get; set; } = 2;
 
+    /// <summary>
+    /// How long one HTTP attempt may take before it is abandoned (a blackholed or very slow Stripe). A timed-out attempt is
+    /// not retried: the payer is waiting, and answers "payment pending, try again with the same Idempotency-Key".
+    /// </summary>
+    public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>
+    /// The circuit breaker in front of Stripe (Microsoft.Extensions.Http.Resilience): when this share of requests
+    /// (<c>FailureRatio</c>, at least <c>MinimumThroughput</c> of them within <c>SamplingDuration</c>) failed on the
+    /// network, timed out or answered 5xx/408/429, requests fail at once for <c>BreakDuration</c>, then one is let through.
+    /// </summary>
+    public HttpCircuitBreakerStrategyOptions Circuit { get; set; } = new()
+    {
+        FailureRatio = 0.5, MinimumThroughput = 5, SamplingDuration = TimeSpan.FromSeconds(30), BreakDuration = TimeSpan.FromSeconds(15),
+    };
+
     /// <summary>True when <c>Marquee:Billing:Gateway</c> is <c>stripe</c> (set from there, not bound).</summary>
     internal bool Enabled { get; set; }
 
@@ -58,6 +76,17 @@ internal sealed class StripeOptions : IValidatableObject
             yield return new ValidationResult("Marquee:Billing:Stripe:ApiBase must be an absolute http(s) URL.");
         }
 
+        if (AttemptTimeout <= TimeSpan.Zero || AttemptTimeout > TimeSpan.FromSeconds(80))
+        {
+            yield return new ValidationResult("Marquee:Billing:Stripe:AttemptTimeout must be more than 0 and at most 80 seconds.");
+        }
+
+        if (Circuit.FailureRatio is <= 0 or > 1 || Circuit.MinimumThroughput < 2 || Circuit.BreakDuration < TimeSpan.FromMilliseconds(500)
+            || Circuit.SamplingDuration < TimeSpan.FromMilliseconds(500))
+        {
+            yield return new ValidationResult("Marquee:Billing:Stripe:Circuit: FailureRatio in (0, 1], MinimumThroughput at least 2, durations at least 0.5 s.");
+        }
+
         if (ReturnUrl is { IsAbsoluteUri: false })
         {
             yield return new ValidationResult("Marquee:Billing:Stripe:ReturnUrl must be an absolute URL.");
@@ -75,26 +104,32 @@ internal sealed class StripeOptions : IValidatableObject
 /// once with our charge's idempotency key as Stripe's <c>Idempotency-Key</c>; <c>requires_action</c> (3-D Secure) is our
 /// challenge: the payer follows <c>next_action.redirect_to_url</c> and comes back to <c>/billing/stripe/return</c>;
 /// a decline (HTTP 402 <c>card_error</c>) is a failed charge; a refund is a Refund of the PaymentIntent. Requests go
-/// through the SSRF-guarded outbound client (<see cref="OutboundHttp"/>).
+/// through the SSRF-guarded outbound client (<see cref="OutboundHttp"/>) behind a per-attempt timeout and a circuit
+/// breaker (<see cref="HttpClientName"/>); a network failure, a timeout or an open circuit is a
+/// <see cref="GatewayUnavailableException"/>. Every POST carries an idempotency key (customers too), so a retry after a lost
+/// answer never creates a second charge or customer.
 /// </summary>
 internal sealed partial class StripeGateway : IPaymentGateway, IDisposable
 {
     /// <summary>Separates the customer and the payment method in the token kept on a subscription.</summary>
     private const char Separator = '/';
 
+    /// <summary>The named HttpClient (SSRF-guarded handler, timeout and circuit breaker) Stripe.net sends through.</summary>
+    public const string HttpClientName = "stripe";
+
     private readonly StripeClient client;
     private readonly HttpClient http;
     private readonly StripeOptions options;
     private readonly string? returnUrl;
 
-    public StripeGateway(IOptions<StripeOptions> options, OutboundHttp outbound, IConfiguration configuration)
+    public StripeGateway(IOptions<StripeOptions> options, IHttpClientFactory clients, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(options);
-        ArgumentNullException.ThrowIfNull(outbound);
+        ArgumentNullException.ThrowIfNull(clients);
         ArgumentNullException.ThrowIfNull(configuration);
         this.options = options.Value;
-        http = outbound.CreateClient();
-        http.Timeout = TimeSpan.FromSeconds(80);
+        http = clients.CreateClient(HttpClientName);
+        http.Timeout = this.options.AttemptTimeout + TimeSpan.FromSeconds(5); // the resilience handler's timeout comes first
         client = new StripeClient(new StripeClientOptions
         {
             ApiKey = this.options.ApiKey,
@@ -105,7 +140,11 @@ internal sealed partial class StripeGateway : IPaymentGateway, IDisposable
             ?? (configuration["Marquee:PublicBaseUrl"] is { Length: > 0 } publicBase ? publicBase.TrimEnd('/') + "/billing/stripe/return" : null);
     }
 
-    public async Task<string?> TokenizeAsync(string card, CancellationToken cancellationToken)
+    public Task<string?> TokenizeAsync(string card, CancellationToken cancellationToken) =>
+        TokenizeAsync(card, "customer:" + Guid.NewGuid().ToString("N"), cancellationToken);
+
+    /// <summary>A Stripe Customer for the payment method, created with this idempotency key (the same key: the same customer).</summary>
+    public async Task<string?> TokenizeAsync(string card, string idempotencyKey, CancellationToken cancellationToken)
     {
         if (!MethodPattern().IsMatch(card ?? ""))
         {
@@ -114,17 +153,49 @@ internal sealed partial class StripeGateway : IPaymentGateway, IDisposable
 
         try
         {
-            var customer = await new CustomerService(client).CreateAsync(new CustomerCreateOptions
+            var customer = await GuardAsync(() => new CustomerService(client).CreateAsync(new CustomerCreateOptions
             {
                 PaymentMethod = card,
                 InvoiceSettings = new CustomerInvoiceSettingsOptions { DefaultPaymentMethod = card },
-            }, cancellationToken: cancellationToken);
+            }, new RequestOptions { IdempotencyKey = idempotencyKey }, cancellationToken), cancellationToken);
             return customer.Id + Separator + card;
         }
         catch (StripeException ex) when (ex.StripeError?.Type is "card_error" or "invalid_request_error")
         {
             return null; // the payment method is unknown or refused
         }
+    }
+
+    /// <summary>
+    /// Runs a Stripe call; a failure to reach Stripe (refused, reset, timed out, circuit open) becomes a
+    /// <see cref="GatewayUnavailableException"/>. Whether Stripe acted is then unknown: the same idempotency key sent again tells.
+    /// </summary>
+    private static async Task<T> GuardAsync<T>(Func<Task<T>> call, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await call();
+        }
+        catch (Exception ex) when (Unreachable(ex, cancellationToken))
+        {
+            throw new GatewayUnavailableException("Stripe did not answer: " + ex.GetType().Name, ex);
+        }
+    }
+
+    internal static bool Unreachable(Exception? ex, CancellationToken cancellationToken)
+    {
+        for (; ex is not null; ex = ex.InnerException)
+        {
+            // The resilience pipeline's refusals (timed out, circuit open) are Polly.Core's exceptions (named by assembly:
+            // the older Polly, which another package brings, has types of the same names).
+            if (ex is HttpRequestException || ex.GetType().Assembly == typeof(ResiliencePipeline).Assembly
+                || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     public async Task<GatewayCharge> ChargeAsync(string idempotencyKey, long amount, string currency, string method, bool onSession, CancellationToken cancellationToken)
@@ -147,7 +218,7 @@ internal sealed partial class StripeGateway : IPaymentGateway, IDisposable
         };
         try
         {
-            var intent = await new PaymentIntentService(client).CreateAsync(create, new RequestOptions { IdempotencyKey = idempotencyKey }, cancellationToken);
+            var intent = await GuardAsync(() => new PaymentIntentService(client).CreateAsync(create, new RequestOptions { IdempotencyKey = idempotencyKey }, cancellationToken), cancellationToken);
             return View(intent);
         }
         catch (StripeException ex) when (ex.StripeError?.Type == "card_error")
@@ -170,7 +241,7 @@ internal sealed partial class StripeGateway : IPaymentGateway, IDisposable
 
         try
         {
-            var intent = await new PaymentIntentService(client).GetAsync(chargeId, new PaymentIntentGetOptions { Expand = ["latest_charge.balance_transaction"] }, cancellationToken: cancellationToken);
+            var intent = await GuardAsync(() => new PaymentIntentService(client).GetAsync(chargeId, new PaymentIntentGetOptions { Expand = ["latest_charge.balance_transaction"] }, cancellationToken: cancellationToken), cancellationToken);
             return View(intent);
         }
         catch (StripeException ex) when (ex.HttpStatusCode == System.Net.HttpStatusCode.NotFound)
@@ -181,8 +252,8 @@ internal sealed partial class StripeGateway : IPaymentGateway, IDisposable
 
     public async Task<GatewayCharge> RefundAsync(string chargeId, CancellationToken cancellationToken)
     {
-        var refund = await new RefundService(client).CreateAsync(new RefundCreateOptions { PaymentIntent = chargeId },
-            new RequestOptions { IdempotencyKey = "refund:" + chargeId }, cancellationToken);
+        var refund = await GuardAsync(() => new RefundService(client).CreateAsync(new RefundCreateOptions { PaymentIntent = chargeId },
+            new RequestOptions { IdempotencyKey = "refund:" + chargeId }, cancellationToken), cancellationToken);
         var state = refund.Status is "succeeded" or "pending" ? ChargeState.Refunded : ChargeState.Succeeded;
         return new GatewayCharge(chargeId, state, refund.Amount, 0, (refund.Currency ?? "").ToUpperInvariant(), refund.FailureReason, null);
     }
@@ -229,4 +300,21 @@ internal sealed partial class StripeGateway : IPaymentGateway, IDisposable
 
     /// <summary>For the docs and logs: the configured base, never the key.</summary>
     public override string ToString() => options.ToString();
+
+    /// <summary>
+    /// The named client Stripe.net sends through: the SSRF-guarded handler, then (outermost first) a circuit breaker and a
+    /// per-attempt timeout from <see cref="StripeOptions"/>. No retry here: Stripe.net retries network failures itself with
+    /// the request's idempotency key (<see cref="StripeOptions.MaxNetworkRetries"/>).
+    /// </summary>
+    public static void AddHttpClient(IServiceCollection services)
+    {
+        services.AddHttpClient(HttpClientName)
+            .ConfigurePrimaryHttpMessageHandler(sp => sp.GetRequiredService<OutboundHttp>().CreateHandler())
+            .AddResilienceHandler(HttpClientName, (pipeline, context) =>
+            {
+                var stripe = context.ServiceProvider.GetRequiredService<IOptions<StripeOptions>>().Value;
+                pipeline.AddCircuitBreaker(stripe.Circuit)
+                    .AddTimeout(new HttpTimeoutStrategyOptions { Timeout = stripe.AttemptTimeout });
+            });
+    }
 }

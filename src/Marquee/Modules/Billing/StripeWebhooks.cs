@@ -103,6 +103,7 @@ internal static class Gateways
         services.AddScoped<StripeWebhooks>();
         if (name == Stripe)
         {
+            StripeGateway.AddHttpClient(services);
             services.AddSingleton<StripeGateway>();
             services.AddSingleton<IPaymentGateway>(sp => sp.GetRequiredService<StripeGateway>());
         }

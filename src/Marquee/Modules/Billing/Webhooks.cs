@@ -53,9 +53,16 @@ internal sealed partial class WebhookReceiver(BillingDb db, Checkouts checkouts,
             return new Result(200, "duplicate");
         }
 
-        if (!await checkouts.ConvergeAsync(evt.ChargeId, cancellationToken))
+        try
         {
-            return new Result(409, "unknown charge; send again later"); // not recorded: the gateway retries
+            if (!await checkouts.ConvergeAsync(evt.ChargeId, cancellationToken))
+            {
+                return new Result(409, "unknown charge; send again later"); // not recorded: the gateway retries
+            }
+        }
+        catch (GatewayUnavailableException)
+        {
+            return new Result(503, "payment gateway unreachable; send again later"); // not recorded: the gateway retries
         }
 
         db.Webhooks.Add(new WebhookReceipt { EventId = evt.Id, Type = evt.Type.Length > 60 ? evt.Type[..60] : evt.Type, ReceivedAt = time.GetUtcNow() });

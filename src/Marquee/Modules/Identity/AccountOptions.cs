@@ -81,4 +81,10 @@ internal sealed class MailOptions
     public string? SmtpUser { get; set; }
 
     public string? SmtpPassword { get; set; }
+
+    /// <summary>
+    /// How long one SMTP conversation (connect, authenticate, send) may take before the attempt is abandoned and retried
+    /// later by the outbox (<c>Marquee:Events</c> retry delays and attempts). Default 30 s.
+    /// </summary>
+    public TimeSpan SmtpTimeout { get; set; } = TimeSpan.FromSeconds(30);
 }

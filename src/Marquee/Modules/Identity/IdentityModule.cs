@@ -5,6 +5,7 @@ using Marquee.Identity.External;
 using Marquee.Identity.Oidc;
 using Marquee.Identity.Risk;
 using Marquee.Platform.Data;
+using Marquee.Platform.Events;
 using Marquee.Platform.Hosting;
 using Marquee.Platform.Web;
 using Microsoft.AspNetCore.Identity;
@@ -52,6 +53,7 @@ public static class IdentityModule
         services.AddScoped<SignInFlow>();
         services.AddScoped<SignUps>();
         services.AddSingleton<IMailSender, MailSender>();
+        services.AddEventHandler<MailQueued, MailDelivery>();
         services.AddSingleton<Contracts.IMail, MailContract>();
         services.AddScoped<Contracts.IAccountFacts, AccountFacts>();
         services.AddScoped<IDemoContent, IdentityDemo>();

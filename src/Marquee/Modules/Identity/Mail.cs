@@ -1,6 +1,9 @@
 using MailKit.Net.Smtp;
 using MailKit.Security;
+using Marquee.Identity.Data;
 using Marquee.Platform;
+using Marquee.Platform.Data;
+using Marquee.Platform.Events;
 using Microsoft.Extensions.Options;
 using MimeKit;
 
@@ -13,42 +16,81 @@ internal interface IMailSender
 }
 
 /// <summary>
-/// SMTP through MailKit when <c>Marquee:Identity:Mail:SmtpHost</c> is set; otherwise each message is written as an
-/// .eml file into the pickup folder (<c>&lt;DataDir&gt;/mail/</c> by default), where a developer or a test reads it.
+/// SMTP through MailKit when <c>Marquee:Identity:Mail:SmtpHost</c> is set: the message is queued durably (Identity's
+/// outbox, committed before the caller goes on) and <see cref="MailDelivery"/> hands it to the server, retried with
+/// back-off when the server is down, slow or unreachable, so a request never waits for the mail server (R27). Otherwise
+/// each message is written as an .eml file into the pickup folder (<c>&lt;DataDir&gt;/mail/</c> by default), where a
+/// developer or a test reads it.
 /// </summary>
-internal sealed class MailSender(IOptions<AccountOptions> options, IOptions<MarqueeOptions> marquee, TimeProvider clock) : IMailSender
+internal sealed class MailSender(IOptions<AccountOptions> options, IOptions<MarqueeOptions> marquee, TimeProvider clock, IServiceScopeFactory scopes) : IMailSender
 {
     public string PickupDir => Path.Combine(marquee.Value.FullDataDir, options.Value.Mail.PickupDir);
 
     public async Task SendAsync(string to, string subject, string text, CancellationToken cancellationToken)
     {
         var mail = options.Value.Mail;
-        using var message = new MimeMessage();
-        message.From.Add(MailboxAddress.Parse(mail.From));
-        message.To.Add(MailboxAddress.Parse(to));
-        message.Subject = subject;
-        message.Date = clock.GetUtcNow();
-        message.Body = new TextPart("plain") { Text = text };
-
-        if (string.IsNullOrWhiteSpace(mail.SmtpHost))
+        if (!string.IsNullOrWhiteSpace(mail.SmtpHost))
         {
-            Directory.CreateDirectory(PickupDir);
-            var file = Path.Combine(PickupDir, $"{clock.GetUtcNow():yyyyMMddTHHmmssfff}-{Guid.NewGuid():N}.eml");
-            await message.WriteToAsync(file + ".tmp", cancellationToken);
-            File.Move(file + ".tmp", file); // readers never see half a message
+            MailboxAddress.Parse(to); // a bad address fails here, in the caller, not in the outbox
+            await using var scope = scopes.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<IdentityDb>();
+            db.Publish(new MailQueued(to, subject, text, clock.GetUtcNow()));
+            await db.SaveChangesAsync(cancellationToken);
             return;
         }
 
-        using var smtp = new SmtpClient();
-        var security = Enum.TryParse<SecureSocketOptions>(mail.SmtpSecurity, ignoreCase: true, out var s) ? s : SecureSocketOptions.StartTls;
-        await smtp.ConnectAsync(mail.SmtpHost, mail.SmtpPort, security, cancellationToken);
-        if (!string.IsNullOrEmpty(mail.SmtpUser))
+        using var message = Compose(mail, to, subject, text, clock.GetUtcNow());
+        Directory.CreateDirectory(PickupDir);
+        var file = Path.Combine(PickupDir, $"{clock.GetUtcNow():yyyyMMddTHHmmssfff}-{Guid.NewGuid():N}.eml");
+        await message.WriteToAsync(file + ".tmp", cancellationToken);
+        File.Move(file + ".tmp", file); // readers never see half a message
+    }
+
+    internal static MimeMessage Compose(MailOptions mail, string to, string subject, string text, DateTimeOffset date)
+    {
+        var message = new MimeMessage();
+        message.From.Add(MailboxAddress.Parse(mail.From));
+        message.To.Add(MailboxAddress.Parse(to));
+        message.Subject = subject;
+        message.Date = date;
+        message.Body = new TextPart("plain") { Text = text };
+        return message;
+    }
+}
+
+/// <summary>A message waiting in Identity's outbox for the SMTP server (its text holds one-time codes: kept no longer than the outbox keeps delivered messages).</summary>
+[EventName("identity.mail-queued.v1")]
+internal sealed record MailQueued(string To, string Subject, string Text, DateTimeOffset QueuedAt) : IDomainEvent;
+
+/// <summary>
+/// Hands a queued message to the SMTP server within <see cref="MailOptions.SmtpTimeout"/>; a failure (refused, reset,
+/// timed out, a 4xx answer) throws, and the outbox tries again later, a bounded number of times (<c>Marquee:Events</c>).
+/// The outbox message id is the Message-Id, so a message sent twice (an acknowledgement lost) is one message to a reader.
+/// </summary>
+internal sealed class MailDelivery(IOptions<AccountOptions> options) : IDomainEventHandler<MailQueued>
+{
+    public async Task HandleAsync(MailQueued domainEvent, EventContext context, CancellationToken cancellationToken)
+    {
+        var mail = options.Value.Mail;
+        if (string.IsNullOrWhiteSpace(mail.SmtpHost))
         {
-            await smtp.AuthenticateAsync(mail.SmtpUser, mail.SmtpPassword ?? "", cancellationToken);
+            throw new InvalidOperationException("A queued e-mail, but Marquee:Identity:Mail:SmtpHost is no longer set.");
         }
 
-        await smtp.SendAsync(message, cancellationToken);
-        await smtp.DisconnectAsync(quit: true, cancellationToken);
+        using var message = MailSender.Compose(mail, domainEvent.To, domainEvent.Subject, domainEvent.Text, domainEvent.QueuedAt);
+        message.MessageId = $"{context.MessageId:N}@marquee";
+        using var smtp = new SmtpClient { Timeout = (int)mail.SmtpTimeout.TotalMilliseconds };
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(mail.SmtpTimeout);
+        var security = Enum.TryParse<SecureSocketOptions>(mail.SmtpSecurity, ignoreCase: true, out var s) ? s : SecureSocketOptions.StartTls;
+        await smtp.ConnectAsync(mail.SmtpHost, mail.SmtpPort, security, deadline.Token);
+        if (!string.IsNullOrEmpty(mail.SmtpUser))
+        {
+            await smtp.AuthenticateAsync(mail.SmtpUser, mail.SmtpPassword ?? "", deadline.Token);
+        }
+
+        await smtp.SendAsync(message, deadline.Token);
+        await smtp.DisconnectAsync(quit: true, deadline.Token);
     }
 }
 

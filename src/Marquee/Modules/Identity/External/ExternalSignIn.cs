@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.OpenIdConnect;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
 
 namespace Marquee.Identity.External;
 
@@ -29,6 +30,12 @@ internal sealed class ExternalProviderOptions
 
     /// <summary>Only for a provider on loopback in development and tests: allow its metadata over plain HTTP.</summary>
     public bool AllowHttp { get; set; }
+
+    /// <summary>
+    /// How long a request to the provider (metadata, keys, token, userinfo) may take. Default 10 s (ASP.NET Core's is 60 s):
+    /// an unreachable provider's button answers "cannot be reached" within this time.
+    /// </summary>
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(10);
 }
 
 /// <summary>A configured provider as the sign-in page shows it.</summary>
@@ -78,6 +85,7 @@ internal static partial class ExternalSignIn
                 oidc.GetClaimsFromUserInfoEndpoint = true;
                 oidc.SaveTokens = false;
                 oidc.RequireHttpsMetadata = !o.AllowHttp;
+                oidc.BackchannelTimeout = o.Timeout > TimeSpan.Zero ? o.Timeout : TimeSpan.FromSeconds(10);
                 oidc.Scope.Clear();
                 foreach (var scope in new[] { "openid", "email", "profile" })
                 {
@@ -100,13 +108,35 @@ internal static partial class ExternalSignIn
     public static void MapExternalSignIn(this IEndpointRouteBuilder endpoints)
     {
         // The sign-in page's button: a form post (antiforgery checked), then off to the provider.
-        endpoints.MapPost("/signin/external/{name}", (string name, [FromForm] string? returnUrl, ExternalProviders providers) =>
-                providers.All.FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase)) is { } provider
-                    ? Results.Challenge(new AuthenticationProperties
+        // The provider's metadata is read first (cached by the handler): an unreachable or broken provider sends the
+        // browser back to the sign-in page with a message, within the provider's Timeout, instead of a 500 (R27).
+        endpoints.MapPost("/signin/external/{name}", async (string name, [FromForm] string? returnUrl, ExternalProviders providers,
+                IOptionsMonitor<OpenIdConnectOptions> oidc, ILoggerFactory logs, CancellationToken ct) =>
+            {
+                if (providers.All.FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase)) is not { } provider)
+                {
+                    return Results.NotFound();
+                }
+
+                try
+                {
+                    if (oidc.Get(provider.Scheme).ConfigurationManager is { } metadata)
                     {
-                        RedirectUri = $"/signin/external/{Uri.EscapeDataString(provider.Name)}/done?returnUrl={Uri.EscapeDataString(LocalUrl.Or(returnUrl, "/"))}",
-                    }, [provider.Scheme])
-                    : Results.NotFound())
+                        await metadata.GetConfigurationAsync(ct);
+                    }
+                }
+                catch (Exception ex) when (ex is InvalidOperationException or HttpRequestException or IOException
+                                           || (ex is OperationCanceledException && !ct.IsCancellationRequested))
+                {
+                    logs.CreateLogger(typeof(ExternalSignIn)).LogWarning(ex, "External sign-in provider {Provider} unreachable", provider.Name);
+                    return Results.Redirect("/signin?external=unavailable");
+                }
+
+                return Results.Challenge(new AuthenticationProperties
+                {
+                    RedirectUri = $"/signin/external/{Uri.EscapeDataString(provider.Name)}/done?returnUrl={Uri.EscapeDataString(LocalUrl.Or(returnUrl, "/"))}",
+                }, [provider.Scheme]);
+            })
             .AllowAnonymous()
             .RequireRateLimiting(IdentityModule.RateLimitPolicy)
             .ExcludeFromDescription();
