@@ -4,6 +4,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Marquee.BrowserTests.Support;
 using Microsoft.Playwright;
+using Xunit.Abstractions;
 
 namespace Marquee.BrowserTests.Site;
 
@@ -20,7 +21,7 @@ namespace Marquee.BrowserTests.Site;
 /// </summary>
 [Collection(BrowserCollection.Name)]
 [Trait("Category", "Browser")]
-public sealed class XssCorpusTests(BrowserFixture browser)
+public sealed class XssCorpusTests(BrowserFixture browser, ITestOutputHelper output)
 {
     /// <summary>Each payload calls <c>alert(N)</c> with its own number, so a dialog names the payload that ran.</summary>
     internal static readonly string[] Corpus =
@@ -138,6 +139,9 @@ public sealed class XssCorpusTests(BrowserFixture browser)
             shown[path] = Corpus.Count(p => text.Contains(p, StringComparison.Ordinal) || (p.Length > 12 && text.Contains(p[..12], StringComparison.Ordinal)));
         }
 
+        output.WriteLine($"{Corpus.Length} payloads, {seeded.Titles.Count} titles seeded; {pages.Count} pages visited; " +
+                         $"{shown.Values.Count(v => v > 0)} of them show a payload as text ({shown.Values.Sum()} payload texts in all)");
+
         // A last page after all others, so that an asynchronous handler (autofocus, toggle) has had every chance to run.
         await session.GoAsync("/");
         lock (dialogs)
@@ -197,6 +201,11 @@ public sealed class XssCorpusTests(BrowserFixture browser)
                 var expected = (i + 1).ToString(CultureInfo.InvariantCulture);
                 await WaitForAsync(() => { lock (dialogs) { return dialogs.Contains(expected); } }, $"the dialog of payload {expected}");
             }
+        }
+
+        lock (dialogs)
+        {
+            output.WriteLine($"Without encoding or CSP: live markup for {found} of {Corpus.Length} payloads, {dialogs.Count} dialogs ({string.Join(", ", dialogs)})");
         }
 
         Assert.True(found >= Corpus.Length / 2, $"the probe found live markup for only {found} of {Corpus.Length} payloads without encoding");
