@@ -209,7 +209,10 @@ public sealed class OidcProviderTests
     public async Task DevicePage_WithWrongCode_SaysSoAndSignsNothingIn()
     {
         await using var app = await StartAsync();
-        using var browser = Browser(app);
+        // A browser with every cookie: the form's antiforgery cookie is Secure, which CookieContainer keeps from plain-HTTP
+        // loopback, and the verify endpoint refuses a post without it (400, R17).
+        using var browser = new HttpClient(new AccountSecurityTests.CookieJar { InnerHandler = new HttpClientHandler { UseCookies = false, AllowAutoRedirect = false } }
+            .With(app.AuthCookieHeader)) { BaseAddress = app.BaseAddress };
         var page = await browser.GetStringAsync("/device");
         var token = System.Text.RegularExpressions.Regex.Match(page, "name=\"__RequestVerificationToken\" value=\"([^\"]+)\"").Groups[1].Value;
 

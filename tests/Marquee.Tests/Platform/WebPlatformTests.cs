@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text.Json;
 using Marquee.Tests.Support;
 
@@ -104,6 +105,39 @@ public sealed class WebPlatformTests(SharedApp shared) : IClassFixture<SharedApp
             Assert.Contains("path=/", c, StringComparison.OrdinalIgnoreCase);
             Assert.DoesNotContain("domain=", c, StringComparison.OrdinalIgnoreCase);
         });
+    }
+
+    [Fact]
+    public async Task FormPost_WithoutAValidAntiforgeryToken_Answers400AndChangesNothing()
+    {
+        // R17: a cross-site post of the sign-out form (no antiforgery token) once answered 500.
+        var app = shared.App;
+        var (account, cookie) = await app.AccountWithRolesAsync(Marquee.Platform.Web.Roles.Viewer);
+        var client = app.ClientWith(cookie);
+        var form = () => new FormUrlEncodedContent(new Dictionary<string, string> { ["returnUrl"] = "/" });
+
+        using var page = await client.PostAsync("/signout", form());
+        Assert.Equal(HttpStatusCode.BadRequest, page.StatusCode);
+        Assert.Equal("text/html", page.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("could not be sent", await page.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        using var json = new HttpRequestMessage(HttpMethod.Post, "/signout") { Content = form() };
+        json.Headers.Accept.ParseAdd("application/json");
+        using var problem = await client.SendAsync(json);
+        Assert.Equal(HttpStatusCode.BadRequest, problem.StatusCode);
+        Assert.Equal("application/problem+json", problem.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(400, (await problem.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("status").GetInt32());
+
+        // A page's own form (Razor components check the token too) and the external sign-in form.
+        using var signIn = await client.PostAsync("/signin", new FormUrlEncodedContent(new Dictionary<string, string> { ["_handler"] = "signin", ["Input.Email"] = "a@example.com" }));
+        Assert.Equal(HttpStatusCode.BadRequest, signIn.StatusCode);
+        using var external = await client.PostAsync("/signin/external/none", form());
+        Assert.Equal(HttpStatusCode.BadRequest, external.StatusCode);
+
+        // Nothing changed: still signed in as the same account.
+        using var me = await client.GetAsync("/api/identity/me");
+        Assert.Equal(HttpStatusCode.OK, me.StatusCode);
+        Assert.Equal(account, (await me.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid());
     }
 
     [Fact]

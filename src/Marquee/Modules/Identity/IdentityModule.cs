@@ -183,7 +183,7 @@ public static class IdentityModule
         endpoints.MapPost("/signout", async (SignInManager<Account> signIn, [FromForm] string? returnUrl) =>
             {
                 await signIn.SignOutAsync();
-                return TypedResults.LocalRedirect(returnUrl is { Length: > 0 } r && r.StartsWith('/') && !r.StartsWith("//", StringComparison.Ordinal) ? r : "/");
+                return TypedResults.LocalRedirect(LocalUrl.Or(returnUrl, "/"));
             })
             .AllowAnonymous()
             .ExcludeFromDescription();

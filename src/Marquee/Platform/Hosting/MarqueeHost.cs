@@ -282,6 +282,7 @@ public static class MarqueeHost
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseAntiforgery();
+        app.UseAntiforgeryFailures(); // R17: a refused token answers 400 (problem details or a plain page), never 500
 
         app.MapStaticAssets().AllowAnonymous();
 

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore.Storage;
 using Npgsql;
 
 namespace Marquee.Platform.Web;
@@ -22,10 +23,24 @@ public static class StorageFaults
     private const int Enospc = 28;
 
     /// <summary>The fault behind an exception, looking through wrappers (DbUpdateException, RetryLimitExceededException, aggregates).</summary>
+    /// <remarks>
+    /// EF Core's execution strategy gives up with <see cref="RetryLimitExceededException"/> once every retry of a transient
+    /// failure has failed: the database stayed unreachable for the whole retry budget. Its inner exception says why when
+    /// it is one of the faults below (a full disk stays <see cref="StorageFault.Full"/>); whatever else it holds (a
+    /// <see cref="TimeoutException"/>, a transient PostgreSQL error of another class), the answer is
+    /// <see cref="StorageFault.Unavailable"/>: the write did not happen and may be tried again.
+    /// </remarks>
     public static StorageFault Classify(Exception? exception)
     {
+        var retriesExhausted = false;
         for (var e = exception; e is not null; e = e.InnerException)
         {
+            if (e is RetryLimitExceededException)
+            {
+                retriesExhausted = true;
+                continue;
+            }
+
             switch (e)
             {
                 case SqliteException { SqliteErrorCode: 13 }: // SQLITE_FULL: "database or disk is full"
@@ -40,11 +55,12 @@ public static class StorageFaults
 
             if (e is AggregateException { InnerExceptions.Count: 1 } aggregate)
             {
-                return Classify(aggregate.InnerExceptions[0]);
+                var inner = Classify(aggregate.InnerExceptions[0]);
+                return inner == StorageFault.None && retriesExhausted ? StorageFault.Unavailable : inner;
             }
         }
 
-        return StorageFault.None;
+        return retriesExhausted ? StorageFault.Unavailable : StorageFault.None;
     }
 }
 
