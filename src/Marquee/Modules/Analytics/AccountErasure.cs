@@ -1,6 +1,7 @@
 using Marquee.Analytics.Data;
 using Marquee.Identity.Contracts;
 using Marquee.Platform.Events;
+using Marquee.Platform.Privacy;
 using Microsoft.EntityFrameworkCore;
 
 namespace Marquee.Analytics;
@@ -9,14 +10,29 @@ namespace Marquee.Analytics;
 /// Privacy: when Identity deletes an account, its analytics are pseudonymised: in the raw table (its events' JSON) and
 /// in the warehouse (events, sessions, user days) the account id is replaced by a random pseudonym, one per erasure, so
 /// the aggregates (counts, watch time, revenue) stay as they were but nothing links them to the person any more; quarantined
-/// payloads that mention the account are deleted. Idempotent: a redelivery finds nothing left to replace.
+/// payloads that mention the account are deleted. Idempotent: a redelivery finds nothing left to replace. The pseudonym
+/// is the erasure's own (<see cref="DataSubject.PseudonymText"/>), the same as in the other modules' kept rows.
+/// For the export (<see cref="IPersonalData"/>): the account's raw events as received.
 /// </summary>
-internal sealed class AccountErasure(AnalyticsDb db, Pipeline pipeline) : IDomainEventHandler<AccountDeleted>
+internal sealed class AccountErasure(AnalyticsDb db, Pipeline pipeline) : IDomainEventHandler<AccountDeleted>, IPersonalData
 {
+    public string Section => "analytics";
+
+    public async Task<object?> ExportAsync(Guid accountId, CancellationToken cancellationToken)
+    {
+        var marker = $"\"user\":\"{accountId}\"";
+        var rows = await db.RawEvents.AsNoTracking().Where(r => r.Json.Contains(marker)).OrderBy(r => r.Seq).Take(10_000)
+            .Select(r => r.Json).ToListAsync(cancellationToken);
+        return rows.Count == 0 ? null : new { events = rows.Select(j => System.Text.Json.Nodes.JsonNode.Parse(j)).ToList() };
+    }
+
     public async Task HandleAsync(AccountDeleted domainEvent, EventContext context, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(domainEvent);
+        ArgumentNullException.ThrowIfNull(context);
+        var subject = domainEvent.Subject(context);
         var user = domainEvent.AccountId.ToString();
-        var pseudonym = $"erased:{Guid.NewGuid():N}";
+        var pseudonym = subject.PseudonymText;
         var marker = $"\"user\":\"{user}\"";
         while (true)
         {
@@ -38,5 +54,6 @@ internal sealed class AccountErasure(AnalyticsDb db, Pipeline pipeline) : IDomai
 
         await db.Quarantine.Where(q => q.Payload.Contains(user)).ExecuteDeleteAsync(cancellationToken);
         await pipeline.PseudonymiseAsync(user, pseudonym, cancellationToken);
+        await PersonalDataScrub.ScrubOutboxAsync(db, subject, cancellationToken);
     }
 }

@@ -46,6 +46,7 @@ public static partial class AnalyticsModule
         services.AddEventHandler<SubscriptionChanged, DomainFeed>();
         services.AddEventHandler<AssetReady, DomainFeed>();
         services.AddEventHandler<AccountDeleted, AccountErasure>();
+        services.AddScoped<Marquee.Platform.Privacy.IPersonalData>(sp => sp.GetRequiredService<AccountErasure>());
         services.AddSignalR();
         services.AddConsoleLink("Analytics", "Metrics and live view", "/console/analytics");
         var marquee = configuration.GetSection(MarqueeOptions.Section).Get<MarqueeOptions>() ?? new MarqueeOptions();

@@ -6,6 +6,7 @@ using Marquee.Platform;
 using Marquee.Platform.Data;
 using Marquee.Platform.Events;
 using Marquee.Platform.Hosting;
+using Marquee.Platform.Privacy;
 using Marquee.Platform.Web;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
@@ -47,6 +48,8 @@ public static class BillingModule
         services.AddPaymentGateway(configuration); // Marquee:Billing:Gateway: sandbox (default) or stripe
         services.AddSingleton<BillingScheduler>();
         services.AddEventHandler<PaymentSucceeded, Receipts>();
+        services.AddPersonalData<BillingPrivacy>();
+        services.AddEventHandler<Marquee.Identity.Contracts.AccountDeleted, BillingPrivacy>();
         services.AddConsoleLink("Billing", "Plans and ledger", "/console/billing");
         services.AddConsoleLink("Billing", "Fraud review", "/console/billing/fraud");
         services.AddConsoleLink("Billing", "Coupons", "/console/billing/coupons");

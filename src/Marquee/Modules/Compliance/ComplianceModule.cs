@@ -2,6 +2,7 @@ using Marquee.Platform.Audit;
 using Marquee.Compliance.Data;
 using Marquee.Platform.Data;
 using Marquee.Platform.Events;
+using Marquee.Platform.Privacy;
 using Marquee.Platform.Web;
 
 namespace Marquee.Compliance;
@@ -16,6 +17,8 @@ public static class ComplianceModule
         services.AddScoped<IAuditLog>(sp => sp.GetRequiredService<AuditLog>());
         services.AddEventHandler<AuditRequested, AuditLog>();
         services.AddEventHandler<Marquee.Identity.Contracts.SecurityEvent, SecurityEvents>();
+        services.AddPersonalData<CompliancePrivacy>();
+        services.AddEventHandler<Marquee.Identity.Contracts.AccountDeleted, CompliancePrivacy>();
         services.AddConsoleLink("Compliance", "Audit log", "/console/compliance/audit");
         services.AddConsoleFigures<ComplianceFigures>();
         return services;

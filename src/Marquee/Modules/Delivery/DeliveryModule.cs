@@ -6,6 +6,8 @@ using Marquee.Media.Contracts;
 using Marquee.Platform;
 using Marquee.Platform.Audit;
 using Marquee.Platform.Data;
+using Marquee.Platform.Events;
+using Marquee.Platform.Privacy;
 using Marquee.Platform.Web;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
@@ -33,6 +35,8 @@ public static class DeliveryModule
         services.AddScoped<Sessions>();
         services.AddScoped<IPlaybackSessions>(sp => sp.GetRequiredService<Sessions>());
         services.AddConsoleFigures<DeliveryFigures>();
+        services.AddPersonalData<DeliveryPrivacy>();
+        services.AddEventHandler<Marquee.Identity.Contracts.AccountDeleted, DeliveryPrivacy>();
         var marquee = configuration.GetSection(MarqueeOptions.Section).Get<MarqueeOptions>() ?? new MarqueeOptions();
         if (marquee.HasRole("worker"))
         {

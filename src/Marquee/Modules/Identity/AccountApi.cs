@@ -1,7 +1,11 @@
 using System.Security.Claims;
 using Marquee.Identity.Contracts;
 using Marquee.Identity.Data;
+using Marquee.Platform.Audit;
+using Marquee.Platform.Privacy;
+using Marquee.Platform.Web;
 using Microsoft.AspNetCore.Identity;
+using Microsoft.EntityFrameworkCore;
 
 namespace Marquee.Identity;
 
@@ -17,6 +21,10 @@ internal static class AccountApi
         services.AddScoped<Passkeys>();
         services.AddScoped<AccountSelf>();
         services.AddScoped<AccountDeletions>();
+        services.AddScoped<AccountEraser>();
+        services.AddScoped<AccountErasureRequests>();
+        services.AddScoped<PersonalDataExport>();
+        services.AddPersonalData<IdentityPersonalData>();
         services.AddScoped<Profiles>();
         services.AddScoped<Marquee.Identity.Contracts.IProfileMaturity>(sp => sp.GetRequiredService<Profiles>()); // browse and search hide what the active profile may not watch
         services.AddScoped<Marquee.Delivery.Contracts.IPlaybackPolicy, StreamLimitPolicy>();
@@ -226,6 +234,44 @@ internal static class AccountApi
             .RequireAuthorization()
             .WithName("RequestAccountDeletion")
             .WithSummary("Marks the account for deletion after the grace period (Marquee:Identity:DeletionGracePeriod) and signs out everywhere; signing in again and cancelling keeps it.");
+
+        group.MapGet("/export", async (ClaimsPrincipal principal, PersonalDataExport export, CancellationToken ct) =>
+                TypedResults.Json(await export.ExportAsync(AccountId(principal), ct), PrivacyJson.Options))
+            .RequireAuthorization()
+            .WithName("ExportAccountData")
+            .WithSummary("Everything Marquee holds about the signed-in account, one section per module (GDPR access and portability).");
+
+        group.MapPost("/erasure", async (ErasureConfirm? input, ClaimsPrincipal principal, AccountErasureRequests erasure, CancellationToken ct) =>
+                await erasure.EraseSelfAsync(principal, input?.Password, ct) is { } problem
+                    ? IdentityModule.Problem(400, "Account not erased", problem, "erasure-refused")
+                    : Results.NoContent())
+            .RequireAuthorization()
+            .RequireRateLimiting(IdentityModule.RateLimitPolicy)
+            .WithName("EraseAccount")
+            .WithSummary("Erases the signed-in account now, without the grace period (the password re-confirmed); every module erases or pseudonymises its part through the outbox.");
+
+        // Data-subject requests handled by an admin (the subject's identity checked outside Marquee).
+        var subjects = group.MapGroup("/subjects").RequireAuthorization(Policies.ConsoleAdmin).WithTags("Identity: data-subject requests");
+        subjects.MapGet("/{id:guid}/export", async (Guid id, PersonalDataExport export, IdentityDb db, CancellationToken ct) =>
+                await db.Accounts.AnyAsync(a => a.Id == id, ct)
+                    ? Results.Json(await export.ExportAsync(id, ct), PrivacyJson.Options)
+                    : Results.NotFound())
+            .WithName("ExportSubjectData")
+            .WithSummary("An account's data export, as the account itself would get it (admins).");
+
+        subjects.MapPost("/{id:guid}/erasure", async (Guid id, AccountErasureRequests erasure, IAuditLog audit, HttpContext http, CancellationToken ct) =>
+            {
+                if (!await erasure.EraseAsync(id, ct))
+                {
+                    return Results.NotFound();
+                }
+
+                var actor = RequestActor.Of(http);
+                await audit.RecordAsync(new AuditRecord(actor.Name, "identity.subject-erased", "account:erased", actor.From), ct);
+                return Results.NoContent();
+            })
+            .WithName("EraseSubject")
+            .WithSummary("Erases an account now, without the grace period (admins, for a data-subject request).");
 
         group.MapDelete("/deletion", async (ClaimsPrincipal principal, AccountSelf self, CancellationToken ct) =>
                 await self.CancelDeletionAsync(principal, ct) ? Results.NoContent() : Results.NotFound())

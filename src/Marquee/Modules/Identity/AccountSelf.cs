@@ -122,8 +122,8 @@ internal sealed class AccountSelf(
     }
 }
 
-/// <summary>Erases accounts whose deletion grace period is over, each with an <see cref="AccountDeleted"/> event in the same transaction.</summary>
-internal sealed class AccountDeletions(IdentityDb db, TimeProvider clock)
+/// <summary>Erases accounts whose deletion grace period is over (<see cref="AccountEraser"/>: each with an <see cref="AccountDeleted"/> event in the same transaction).</summary>
+internal sealed class AccountDeletions(IdentityDb db, AccountEraser eraser, TimeProvider clock)
 {
     public async Task<int> SweepAsync(int batch, CancellationToken cancellationToken)
     {
@@ -132,12 +132,7 @@ internal sealed class AccountDeletions(IdentityDb db, TimeProvider clock)
             .Where(a => a.DeleteAfter <= now).Take(batch).ToList();
         foreach (var account in due)
         {
-            await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
-            await db.MagicLinks.Where(m => m.AccountId == account.Id).ExecuteDeleteAsync(cancellationToken);
-            db.Accounts.Remove(account); // cascades: roles, claims, logins, tokens, passkeys, recovery codes, sessions, profiles
-            db.Publish(new AccountDeleted(account.Id, account.DeletionRequestedAt ?? now, now));
-            await db.SaveChangesAsync(cancellationToken);
-            await tx.CommitAsync(cancellationToken);
+            await eraser.EraseAsync(account, cancellationToken);
         }
 
         return due.Count;

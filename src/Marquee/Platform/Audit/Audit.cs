@@ -21,4 +21,5 @@ public interface IAuditLog
 
 /// <summary>Published through a module's outbox so that the audit line is committed with the change it describes.</summary>
 [EventName("platform.audit-requested.v1")]
+[Marquee.Platform.Privacy.RedactAfterDelivery]
 public sealed record AuditRequested(AuditRecord Record, DateTimeOffset At) : IDomainEvent;

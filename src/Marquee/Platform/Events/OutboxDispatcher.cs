@@ -143,7 +143,10 @@ internal sealed class OutboxDispatcher(
         var id = message.Id;
         if (error is null)
         {
+            // An event that carries personal data keeps no copy of it once handled (Privacy.RedactAfterDeliveryAttribute).
+            var redact = EventRegistry.TypeOf(message.EventName)?.IsDefined(typeof(Privacy.RedactAfterDeliveryAttribute), false) == true;
             await db.Outbox.Where(m => m.Id == id).ExecuteUpdateAsync(s => s
+                .SetProperty(m => m.Payload, m => redact ? "{}" : m.Payload)
                 .SetProperty(m => m.DeliveredAt, now)
                 .SetProperty(m => m.Attempts, attempt)
                 .SetProperty(m => m.LockedUntil, (DateTimeOffset?)null), CancellationToken.None);

@@ -19,8 +19,10 @@ public interface IPlanLimits
 /// <paramref name="Currency"/>, tax included. Billing itself sends the receipt from it.
 /// </summary>
 [EventName("billing.payment-succeeded.v1")]
+[Marquee.Platform.Privacy.RedactAfterDelivery]
 public sealed record PaymentSucceeded(Guid PaymentId, Guid AccountId, Guid InvoiceId, string InvoiceNumber, long Amount, string Currency, string Purpose, DateTimeOffset At) : IDomainEvent;
 
 /// <summary>A subscription changed state (active, past-due, suspended, cancelled...): entitlements follow at once.</summary>
 [EventName("billing.subscription-changed.v1")]
+[Marquee.Platform.Privacy.RedactAfterDelivery]
 public sealed record SubscriptionChanged(Guid SubscriptionId, Guid AccountId, string PlanCode, string Status, DateTimeOffset CurrentPeriodEnd, DateTimeOffset At, bool Paying = true) : IDomainEvent;

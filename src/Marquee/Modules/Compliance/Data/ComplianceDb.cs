@@ -30,7 +30,10 @@ internal sealed class SqliteComplianceDb(DbContextOptions<SqliteComplianceDb> op
 
 internal sealed class PostgresComplianceDb(DbContextOptions<PostgresComplianceDb> options) : ComplianceDb(options);
 
-/// <summary>An append-only audit line; the database refuses updates and deletes (triggers in the migrations).</summary>
+/// <summary>
+/// An append-only audit line; the database refuses deletes, and updates except a redaction (triggers in the migrations):
+/// an update must set <see cref="RedactedAt"/> and keep the id, time, action and source message.
+/// </summary>
 internal sealed class AuditEntry
 {
     public long Id { get; set; }
@@ -49,6 +52,9 @@ internal sealed class AuditEntry
 
     /// <summary>The outbox message this line came from, so that a redelivery cannot add it twice.</summary>
     public Guid? SourceMessageId { get; set; }
+
+    /// <summary>When an erased person's identifiers in this line were replaced by the erasure's pseudonym; null when never.</summary>
+    public DateTimeOffset? RedactedAt { get; set; }
 }
 
 internal sealed class SqliteComplianceDbFactory() : DesignTimeFactory<SqliteComplianceDb>(DatabaseProvider.Sqlite, ComplianceDb.SchemaName);

@@ -69,8 +69,10 @@ public static class PlaybackViewers
 }
 
 [EventName("delivery.playback-started.v1")]
+[Marquee.Platform.Privacy.RedactAfterDelivery]
 public sealed record PlaybackStarted(Guid SessionId, Guid AccountId, Guid ProfileId, Guid TitleId, Guid AssetId, ClientPlatform Platform, int? MaxHeight, bool WithAds, DateTimeOffset At) : IDomainEvent;
 
 /// <summary>A session ended: <paramref name="Reason"/> is <c>stopped</c>, <c>heartbeat-timeout</c> or <c>revoked</c>.</summary>
 [EventName("delivery.playback-ended.v1")]
+[Marquee.Platform.Privacy.RedactAfterDelivery]
 public sealed record PlaybackEnded(Guid SessionId, Guid AccountId, Guid TitleId, string Reason, double? PositionSeconds, DateTimeOffset At) : IDomainEvent;

@@ -52,6 +52,9 @@ namespace Marquee.Compliance.Data.Migrations.Postgres
                         .HasMaxLength(64)
                         .HasColumnType("character varying(64)");
 
+                    b.Property<DateTimeOffset?>("RedactedAt")
+                        .HasColumnType("timestamp with time zone");
+
                     b.Property<Guid?>("SourceMessageId")
                         .HasColumnType("uuid");
 

@@ -44,6 +44,9 @@ namespace Marquee.Compliance.Data.Migrations.Sqlite
                         .HasMaxLength(64)
                         .HasColumnType("TEXT");
 
+                    b.Property<long?>("RedactedAt")
+                        .HasColumnType("INTEGER");
+
                     b.Property<Guid?>("SourceMessageId")
                         .HasColumnType("TEXT");
 

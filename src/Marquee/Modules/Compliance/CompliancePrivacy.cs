@@ -1,0 +1,78 @@
+using Marquee.Compliance.Data;
+using Marquee.Identity.Contracts;
+using Marquee.Platform.Audit;
+using Marquee.Platform.Events;
+using Marquee.Platform.Privacy;
+using Microsoft.EntityFrameworkCore;
+
+namespace Marquee.Compliance;
+
+/// <summary>
+/// Compliance's personal data: the audit lines about the account or done by it. The audit log stays append-only: on
+/// erasure the lines are kept (who did what, when, stays provable) but their actor, target and details name the
+/// erasure's pseudonym instead of the person, their client IP address is dropped, and each is marked
+/// <see cref="AuditEntry.RedactedAt"/> (the only update the database allows). One line <c>compliance.subject-erased</c>
+/// records the erasure under the pseudonym.
+/// </summary>
+internal sealed class CompliancePrivacy(ComplianceDb db, TimeProvider clock) : IPersonalData, IDomainEventHandler<AccountDeleted>
+{
+    public string Section => "compliance";
+
+    public async Task<object?> ExportAsync(Guid accountId, CancellationToken cancellationToken)
+    {
+        var target = $"account:{accountId}";
+        var emails = await db.AuditEntries.AsNoTracking().Where(a => a.Target == target && a.Action.StartsWith("identity.")).Select(a => a.Actor).Distinct().ToListAsync(cancellationToken);
+        var lines = await db.AuditEntries.AsNoTracking().Where(a => a.Target == target || emails.Contains(a.Actor)).OrderBy(a => a.Id).ToListAsync(cancellationToken);
+        return lines.Count == 0 ? null : new { auditLines = lines.Select(a => new { a.At, a.Actor, a.Action, a.Target, a.From, a.Details }).ToList() };
+    }
+
+    public async Task HandleAsync(AccountDeleted domainEvent, EventContext context, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(domainEvent);
+        ArgumentNullException.ThrowIfNull(context);
+        await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
+        if (await db.AlreadyHandledAsync(context, nameof(CompliancePrivacy), cancellationToken))
+        {
+            return;
+        }
+
+        var subject = domainEvent.Subject(context);
+        var now = clock.GetUtcNow();
+        var redacted = 0;
+        foreach (var needle in subject.Needles)
+        {
+            var lines = await db.AuditEntries
+                .Where(a => a.Actor.Contains(needle) || a.Target.Contains(needle) || (a.Details != null && a.Details.Contains(needle)))
+                .ToListAsync(cancellationToken);
+            foreach (var line in lines)
+            {
+                line.Actor = Replace(line.Actor, needle, subject.PseudonymText, 200)!;
+                line.Target = Replace(line.Target, needle, subject.PseudonymText, 300)!;
+                line.Details = Replace(line.Details, needle, subject.PseudonymText, 4000);
+                line.From = null;
+                line.RedactedAt = now;
+                redacted++;
+            }
+
+            await db.SaveChangesAsync(cancellationToken);
+        }
+
+        await PersonalDataScrub.ScrubOutboxAsync(db, subject, cancellationToken);
+        db.AuditEntries.Add(AuditLog.ToEntry(
+            new AuditRecord("system", "compliance.subject-erased", $"subject:{subject.PseudonymText}", null, $"{redacted} audit line(s) redacted"),
+            domainEvent.At, context.MessageId));
+        await db.SaveChangesAsync(cancellationToken);
+        await tx.CommitAsync(cancellationToken);
+    }
+
+    private static string? Replace(string? value, string needle, string by, int max)
+    {
+        if (value is null)
+        {
+            return null;
+        }
+
+        var replaced = value.Replace(needle, by, StringComparison.Ordinal);
+        return replaced.Length <= max ? replaced : replaced[..max];
+    }
+}
