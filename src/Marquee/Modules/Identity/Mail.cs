@@ -58,8 +58,9 @@ internal sealed class MailSender(IOptions<AccountOptions> options, IOptions<Marq
     }
 }
 
-/// <summary>A message waiting in Identity's outbox for the SMTP server (its text holds one-time codes: kept no longer than the outbox keeps delivered messages).</summary>
+/// <summary>A message waiting in Identity's outbox for the SMTP server (its text holds one-time codes: the stored payload is blanked once the mail is sent).</summary>
 [EventName("identity.mail-queued.v1")]
+[Marquee.Platform.Privacy.RedactAfterDelivery] // the address and the one-time codes go once the mail is sent
 internal sealed record MailQueued(string To, string Subject, string Text, DateTimeOffset QueuedAt) : IDomainEvent;
 
 /// <summary>
