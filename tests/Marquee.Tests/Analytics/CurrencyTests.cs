@@ -3,7 +3,7 @@ using Marquee.Analytics;
 namespace Marquee.Tests.Analytics;
 
 /// <summary>Revenue never sums different currencies: per currency without rates, converted with configured rates (no host: a warehouse file).</summary>
-[Trait("Database", "None")] // nothing here depends on the database provider: the SQLite pass only
+[Trait("Category", "ProviderFree")] // nothing here depends on the database provider: the SQLite pass only
 public sealed class CurrencyTests : IAsyncLifetime
 {
     private readonly string folder = Path.Combine(Path.GetTempPath(), "marquee-tests", "wh-" + Guid.NewGuid().ToString("N"));

@@ -15,7 +15,7 @@ namespace Marquee.Tests.Analytics;
 /// watch less, less often and with more stalls in the two weeks before they cancel, and converters watch more before they
 /// pay: the models must find it (AUC over 0.7 on the later, held-out period); with shuffled labels they must not (≈ 0.5).
 /// </summary>
-[Trait("Database", "None")] // nothing here depends on the database provider: the SQLite pass only
+[Trait("Category", "ProviderFree")] // nothing here depends on the database provider: the SQLite pass only
 public sealed class PredictionTests(GeneratedWarehouse generated, Xunit.Abstractions.ITestOutputHelper output) : IClassFixture<GeneratedWarehouse>
 {
     [Theory]

@@ -8,7 +8,7 @@ namespace Marquee.Tests.Architecture;
 /// <summary>
 /// Modules talk only through each other's <c>Contracts</c> namespace; their internals and data contexts are theirs alone.
 /// </summary>
-[Trait("Database", "None")] // nothing here depends on the database provider: the SQLite pass only
+[Trait("Category", "ProviderFree")] // nothing here depends on the database provider: the SQLite pass only
 public sealed class ModuleBoundaryTests
 {
     private static readonly Assembly Program = typeof(MarqueeHost).Assembly;

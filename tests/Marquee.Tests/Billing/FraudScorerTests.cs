@@ -4,7 +4,7 @@ using Marquee.Billing.Data;
 namespace Marquee.Tests.Billing;
 
 /// <summary>The fraud score as a pure function of the signals: each signal alone moves the score, with its reason.</summary>
-[Trait("Database", "None")] // nothing here depends on the database provider: the SQLite pass only
+[Trait("Category", "ProviderFree")] // nothing here depends on the database provider: the SQLite pass only
 public sealed class FraudScorerTests
 {
     private static readonly FraudOptions Options = new();

@@ -4,7 +4,7 @@ using Marquee.Delivery.Contracts;
 namespace Marquee.Tests.Delivery;
 
 /// <summary>How Delivery combines every module's playback decision.</summary>
-[Trait("Database", "None")] // nothing here depends on the database provider: the SQLite pass only
+[Trait("Category", "ProviderFree")] // nothing here depends on the database provider: the SQLite pass only
 public sealed class PlaybackPolicyTests
 {
     private static readonly PlaybackRequest Request = new(Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid(), "FR", ClientPlatform.Web, null, SignedIn: true);

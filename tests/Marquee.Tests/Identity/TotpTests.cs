@@ -5,7 +5,7 @@ using OtpNet;
 namespace Marquee.Tests.Identity;
 
 /// <summary>TOTP as the sign-in checks it: RFC 6238's own test vectors, the drift window and replay refusal.</summary>
-[Trait("Database", "None")] // nothing here depends on the database provider: the SQLite pass only
+[Trait("Category", "ProviderFree")] // nothing here depends on the database provider: the SQLite pass only
 public sealed class TotpTests
 {
     private static readonly byte[] Sha1Seed = Encoding.ASCII.GetBytes("12345678901234567890");

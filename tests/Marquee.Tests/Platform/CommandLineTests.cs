@@ -3,7 +3,7 @@ using Marquee.Cli;
 namespace Marquee.Tests.Platform;
 
 /// <summary>What an operator sees when start-up cannot go on: an exit code and one line per problem, no stack trace.</summary>
-[Trait("Database", "None")] // nothing here depends on the database provider: the SQLite pass only
+[Trait("Category", "ProviderFree")] // nothing here depends on the database provider: the SQLite pass only
 public sealed class CommandLineTests
 {
     [Fact]

@@ -6,7 +6,7 @@ using Marquee.Tests.Support;
 namespace Marquee.Tests.Platform;
 
 /// <summary>HTTPS with a configured certificate (standard Kestrel configuration).</summary>
-[Trait("Database", "None")] // nothing here depends on the database provider: the SQLite pass only
+[Trait("Category", "ProviderFree")] // nothing here depends on the database provider: the SQLite pass only
 public sealed class HttpsTests
 {
     [Fact]

@@ -7,7 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Marquee.Tests.Platform;
 
 /// <summary>The Data Protection key ring (which protects cookies and every content key) is encrypted at rest when a certificate is configured.</summary>
-[Trait("Database", "None")] // nothing here depends on the database provider: the SQLite pass only
+[Trait("Category", "ProviderFree")] // nothing here depends on the database provider: the SQLite pass only
 public sealed class KeyRingTests : IDisposable
 {
     private readonly string folder = Directory.CreateTempSubdirectory("marquee-keyring-").FullName;

@@ -14,7 +14,7 @@ namespace Marquee.Tests.Platform;
 /// any packet goes to the address, so no test here sends anything anywhere but to its own canary on 127.0.0.1. Names
 /// resolve through a test resolver (never real DNS).
 /// </summary>
-[Trait("Database", "None")] // nothing here depends on the database provider: the SQLite pass only
+[Trait("Category", "ProviderFree")] // nothing here depends on the database provider: the SQLite pass only
 public sealed partial class OutboundGuardTests
 {
     [Theory]
@@ -159,7 +159,9 @@ public sealed partial class OutboundGuardTests
         post.Headers.Add("Cookie", cookies);
         var response = await http.SendAsync(post);
 
-        Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode); // the provider's metadata could not be read
+        // The provider's metadata could not be read: back to the sign-in page, which says the provider cannot be reached.
+        Assert.Equal(HttpStatusCode.Found, response.StatusCode);
+        Assert.Contains("external=unavailable", response.Headers.Location?.OriginalString, StringComparison.Ordinal);
         Assert.Equal(0, canary.Hits);
     }
 

@@ -18,7 +18,7 @@ namespace Marquee.Tests.Platform;
 /// own "no" (and, where there is an encoder, what it encodes parses back the same). CsCheck prints the seed of a failing
 /// case; a seed pasted into <c>seed:</c> replays it.
 /// </summary>
-[Trait("Database", "None")] // nothing here depends on the database provider: the SQLite pass only
+[Trait("Category", "ProviderFree")] // nothing here depends on the database provider: the SQLite pass only
 public sealed class ParserPropertyTests
 {
     private const int Iterations = 3000;

@@ -5,7 +5,7 @@ using Marquee.Tests.Support;
 namespace Marquee.Tests.Platform;
 
 /// <summary>Bad configuration ends start-up with one readable line per problem and a non-zero exit code, never a stack trace.</summary>
-[Trait("Database", "None")] // nothing here depends on the database provider: the SQLite pass only
+[Trait("Category", "ProviderFree")] // nothing here depends on the database provider: the SQLite pass only
 public sealed class StartupFailureTests
 {
     private static void AssertReadable(string stderr, string expected)
