@@ -215,6 +215,39 @@ internal sealed class CatalogSearch(IServiceScopeFactory scopes, IOptions<Marque
             writer = new IndexWriter(directory, new IndexWriterConfig(Version, analyzer) { OpenMode = OpenMode.CREATE });
         }
 
+        try
+        {
+            await LoadIndexAsync(cancellationToken);
+        }
+        catch (Exception ex) when (directory is FSDirectory && ex is IOException or CorruptIndexException)
+        {
+            // A segment the last commit names could not be read: seen when `marquee ingest` opened the index while a
+            // server on the same data folder was committing to it (R1 harness). The files may be another process's
+            // work in progress, so they are left alone: this process keeps its own index in memory, built from the
+            // database (the index is derived data), as when the lock is taken.
+            logger.LogWarning(ex, "The search index in {Folder} could not be read; this process keeps its own in memory.", Folder);
+            searchers?.Dispose();
+            searchers = null;
+            try
+            {
+                writer?.Rollback();
+            }
+            catch (Exception rollback) when (rollback is IOException or CorruptIndexException or ObjectDisposedException)
+            {
+                logger.LogDebug(rollback, "Closing the unreadable search index failed.");
+            }
+
+            directory?.Dispose();
+            directory = new RAMDirectory();
+            writer = new IndexWriter(directory, new IndexWriterConfig(Version, analyzer));
+            await LoadIndexAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>Checks the open index against the database (rebuilding it when stale) and opens its searchers.</summary>
+    private async Task LoadIndexAsync(CancellationToken cancellationToken)
+    {
+        var writer = this.writer!;
         var stamp = writer.CommitData ?? new Dictionary<string, string>();
         var (count, maxTicks) = await DatabaseStampAsync(cancellationToken);
         var upToDate = stamp.TryGetValue("layout", out var layout) && layout == Layout
