@@ -219,8 +219,11 @@ internal sealed class Checkouts(BillingDb db, Books books, IPaymentGateway gatew
     }
 
     /// <summary>True when the subscription's plan costs nothing in its currency (free with ads).</summary>
-    public async Task<bool> IsFreeAsync(Subscription sub, CancellationToken cancellationToken) =>
-        await db.PlanPrices.AnyAsync(p => p.PlanId == sub.PlanId && p.Currency == sub.Currency && p.Amount == 0, cancellationToken);
+    public Task<bool> IsFreeAsync(Subscription sub, CancellationToken cancellationToken) => IsFreeAsync(sub.PlanId, sub.Currency, cancellationToken);
+
+    /// <summary>Whether the plan costs nothing in this currency (free with ads).</summary>
+    private Task<bool> IsFreeAsync(Guid planId, string currency, CancellationToken cancellationToken) =>
+        db.PlanPrices.AnyAsync(p => p.PlanId == planId && p.Currency == currency && p.Amount == 0, cancellationToken);
 
     /// <summary>Ends the free subscription a paid one replaces (in the same save as the paid one's start).</summary>
     private async Task LeaveFreeAsync(Subscription? free, CancellationToken cancellationToken)
@@ -574,7 +577,7 @@ internal sealed class Checkouts(BillingDb db, Books books, IPaymentGateway gatew
     /// <summary>Publishes the subscription's new state; <c>Paying</c> is false on a plan that costs nothing in its currency (free with ads).</summary>
     public async Task ChangedAsync(Subscription sub, Plan plan, CancellationToken cancellationToken) =>
         db.Publish(new SubscriptionChanged(sub.Id, sub.AccountId, plan.Code, sub.Status.ToString(), sub.CurrentPeriodEnd, time.GetUtcNow(),
-            Paying: !await db.PlanPrices.AnyAsync(p => p.PlanId == plan.Id && p.Currency == sub.Currency && p.Amount == 0, cancellationToken)));
+            Paying: !await IsFreeAsync(plan.Id, sub.Currency, cancellationToken)));
 
     public static SubscriptionView View(Subscription s, Plan plan, Plan? next) =>
         new(s.Id, plan.Code, plan.Name, s.Status.ToString(), s.Currency, s.CurrentPeriodStart, s.CurrentPeriodEnd, s.CancelAtPeriodEnd, next?.Code, plan.MaxHeight, plan.Streams, plan.WithAds);
