@@ -74,7 +74,9 @@ public sealed class MarqueeApp : IAsyncDisposable
             ["urls"] = "http://127.0.0.1:0",
             ["Logging:LogLevel:Default"] = "Warning",
             ["Logging:Console:FormatterName"] = "simple",
-            ["Marquee:Events:PollInterval"] = "00:00:00.100",
+            // In-process publishes wake the dispatcher at once and retries wake it when due; the poll only finds what other
+            // processes wrote (a CLI command on the same storage), so it need not be short.
+            ["Marquee:Events:PollInterval"] = "00:00:01",
             ["Marquee:Events:RetryBaseDelay"] = "00:00:00.050",
             // Every test signs in from 127.0.0.1; the rate-limit tests set their own figure.
             ["Marquee:Identity:RequestsPerMinutePerIp"] = "10000",

@@ -20,6 +20,9 @@ public abstract class ModuleDbContext : DbContext
 
     internal DbSet<InboxRecord> Inbox => Set<InboxRecord>();
 
+    /// <summary>Set while a save that adds outbox messages is in flight (<see cref="Events.OutboxSignalInterceptor"/>).</summary>
+    internal bool OutboxAdded { get; set; }
+
     protected abstract void ConfigureModel(ModelBuilder modelBuilder);
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)

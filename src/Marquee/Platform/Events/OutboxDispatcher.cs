@@ -29,6 +29,10 @@ internal sealed class OutboxDispatcher(
 
     private readonly Guid workerId = Guid.NewGuid();
 
+    // The earliest retry this worker scheduled and has not reached yet (ticks of the clock; long.MaxValue: none): the
+    // dispatcher wakes for it instead of waiting a whole poll interval.
+    private long nextRetryTicks = long.MaxValue;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         logger.LogInformation("Event dispatcher started for modules {Modules}", string.Join(", ", modules.Select(m => m.Schema)));
@@ -50,8 +54,46 @@ internal sealed class OutboxDispatcher(
 
             if (handled == 0)
             {
-                await signal.WaitAsync(options.CurrentValue.PollInterval, time, stoppingToken);
+                await signal.WaitAsync(NextWait(), time, stoppingToken);
             }
+        }
+    }
+
+    /// <summary>The poll interval, or less when a retry this worker scheduled falls due sooner.</summary>
+    private TimeSpan NextWait()
+    {
+        var poll = options.CurrentValue.PollInterval;
+        var retry = Interlocked.Read(ref nextRetryTicks);
+        if (retry == long.MaxValue)
+        {
+            return poll;
+        }
+
+        var now = time.GetUtcNow().UtcTicks;
+        if (retry <= now)
+        {
+            // Due now: the pass just made saw it (or another worker holds it); forget it and poll as usual.
+            Interlocked.CompareExchange(ref nextRetryTicks, long.MaxValue, retry);
+            return TimeSpan.Zero;
+        }
+
+        var untilRetry = TimeSpan.FromTicks(retry - now);
+        return untilRetry < poll ? untilRetry : poll;
+    }
+
+    private void RememberRetry(DateTimeOffset next)
+    {
+        var ticks = next.UtcTicks;
+        var seen = Interlocked.Read(ref nextRetryTicks);
+        while (ticks < seen)
+        {
+            var was = Interlocked.CompareExchange(ref nextRetryTicks, ticks, seen);
+            if (was == seen)
+            {
+                return;
+            }
+
+            seen = was;
         }
     }
 
@@ -163,7 +205,11 @@ internal sealed class OutboxDispatcher(
             .SetProperty(m => m.NextAttemptAt, next)
             .SetProperty(m => m.FailedAt, failedAt)
             .SetProperty(m => m.LockedUntil, (DateTimeOffset?)null), CancellationToken.None);
-        if (failedAt is not null)
+        if (failedAt is null)
+        {
+            RememberRetry(next);
+        }
+        else
         {
             logger.LogError("Gave up delivering {Event} {MessageId} after {Attempts} attempts: {Error}", message.EventName, message.Id, attempt, error);
         }
