@@ -23,20 +23,10 @@ internal sealed partial class StripeWebhooks(WebhookReceiver receiver, IOptions<
             return new WebhookReceiver.Result(404, "Stripe is not the configured gateway");
         }
 
-        Event evt;
-        try
+        var (evt, problem) = Verify(body, signature, stripe.Value.WebhookSecret ?? "", billing.Value.WebhookToleranceSeconds, time.GetUtcNow().ToUnixTimeSeconds(), logger);
+        if (evt is null)
         {
-            evt = EventUtility.ConstructEvent(body, signature ?? "", stripe.Value.WebhookSecret, billing.Value.WebhookToleranceSeconds,
-                time.GetUtcNow().ToUnixTimeSeconds(), throwOnApiVersionMismatch: false);
-        }
-        catch (StripeException ex)
-        {
-            Log.Refused(logger, ex.Message); // Stripe.net's message names the problem, never the secret
-            return new WebhookReceiver.Result(400, ex.Message.Contains("timestamp", StringComparison.OrdinalIgnoreCase) ? "timestamp outside the tolerance" : "bad signature");
-        }
-        catch (Newtonsoft.Json.JsonException)
-        {
-            return new WebhookReceiver.Result(400, "malformed event");
+            return new WebhookReceiver.Result(400, problem!);
         }
 
         var paymentIntent = evt.Data?.Object switch
@@ -57,6 +47,37 @@ internal sealed partial class StripeWebhooks(WebhookReceiver receiver, IOptions<
         }
 
         return await receiver.ApplyAsync(evt.Id, evt.Type, paymentIntent, cancellationToken);
+    }
+
+    /// <summary>
+    /// The event a <c>Stripe-Signature</c>d body carries, by Stripe.net's <see cref="EventUtility.ConstructEvent(string, string, string, long, long, bool)"/>;
+    /// null with the reason (a 400) for a bad or stale signature or a body that is not an event.
+    /// </summary>
+    internal static (Event? Event, string? Problem) Verify(string body, string? signature, string secret, long toleranceSeconds, long nowUnixSeconds, ILogger? logger = null)
+    {
+        try
+        {
+            return (EventUtility.ConstructEvent(body, signature ?? "", secret, toleranceSeconds, nowUnixSeconds, throwOnApiVersionMismatch: false), null);
+        }
+        catch (StripeException ex)
+        {
+            if (logger is not null)
+            {
+                Log.Refused(logger, ex.Message); // Stripe.net's message names the problem, never the secret
+            }
+
+            return (null, ex.Message.Contains("timestamp", StringComparison.OrdinalIgnoreCase) ? "timestamp outside the tolerance" : "bad signature");
+        }
+        catch (Newtonsoft.Json.JsonException)
+        {
+            return (null, "malformed event");
+        }
+        catch (Exception ex) when (ex is FormatException or OverflowException)
+        {
+            // Stripe.net reads t= with Convert.ToInt32 once the signature matched: a t that is not an Int32 (any time
+            // after 2038, or a signed non-number) threw and answered 500. Found by fuzzing (R29).
+            return (null, "malformed signature");
+        }
     }
 
     /// <summary>The Stripe webhook endpoint and the payer's return from 3-D Secure.</summary>
