@@ -77,4 +77,23 @@ public sealed class FuzzCorpusReplayTests
         Assert.Null(evt);
         Assert.Equal("malformed signature", problem);
     }
+
+    [Theory]
+    [InlineData("{\"id\":410,\"data\":{}}")] // a number where a string belongs: InvalidOperationException
+    [InlineData("{\"id\":\"e\",\"object\":0,\"data\":{\"object\":{}},\"type\":\"x\"}")]
+    [InlineData("{\"id\":\"e\",\"ot\":\"t\",\"ot\":\"u\"}")] // a key twice: ArgumentException
+    [InlineData("{\"id\":\"e\",\"created\":{}}")] // System.Text.Json's JsonException (Stripe.net no longer reads with Newtonsoft)
+    [InlineData("{\"id\":\"e\": 1}")]
+    public void StripeWebhook_WhenASignedBodyIsNotAnEvent_IsMalformedNot500(string body)
+    {
+        // Found by the fuzz campaign: each threw out of Stripe.net's event reader (none of them a Newtonsoft JsonException).
+        const string secret = "whsec_test";
+        const long now = 1795694400;
+        var mac = Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes($"{now}.{body}")));
+
+        var (evt, problem) = StripeWebhooks.Verify(body, $"t={now},v1={mac}", secret, 300, now);
+
+        Assert.Null(evt);
+        Assert.Equal("malformed event", problem);
+    }
 }
