@@ -107,11 +107,11 @@ internal sealed class CmcdFeed : IPlaybackTelemetry, IAsyncDisposable
 
         return new Incoming(e with
         {
-            Bitrate = keys.TryGetValue("br", out var br) ? (int)Math.Min(int.MaxValue, (double)br) : null,
-            BufferMs = keys.TryGetValue("bl", out var bl) ? (double)bl : null,
+            Bitrate = keys.GetValueOrDefault("br") is double br ? (int)Math.Min(int.MaxValue, br) : null,
+            BufferMs = keys.GetValueOrDefault("bl") is double bl ? bl : null,
             Starved = keys.ContainsKey("bs") ? true : null,
-            Throughput = keys.TryGetValue("mtp", out var mtp) ? (double)mtp : null,
-            Ms = keys.TryGetValue("d", out var d) ? (double)d : null,
+            Throughput = keys.GetValueOrDefault("mtp") is double mtp ? mtp : null,
+            Ms = keys.GetValueOrDefault("d") is double d ? d : null,
             Code = keys.TryGetValue("ot", out var ot) ? ot as string : null,
         }, null, "");
     }
@@ -144,6 +144,13 @@ internal sealed class CmcdFeed : IPlaybackTelemetry, IAsyncDisposable
 
             if (eq < 0)
             {
+                // A key alone is true (bs, su); a numeric key alone is not a number (found by fuzzing: "br" alone threw).
+                if (Numbers.Contains(key))
+                {
+                    problem = $"{key}: not a number >= 0";
+                    return null;
+                }
+
                 keys[key] = true;
                 continue;
             }

@@ -73,53 +73,9 @@ internal static class TusEndpoints
         uploads.MapPost("", async (HttpContext http, UploadStore store, IOptions<UploadOptions> options, TimeProvider time, CancellationToken ct) =>
         {
             var limits = options.Value;
-            if (!long.TryParse(http.Request.Headers["Upload-Length"], NumberStyles.None, CultureInfo.InvariantCulture, out var length))
+            if (CheckCreation(http.Request.Headers["Upload-Length"], http.Request.Headers["Upload-Metadata"], limits, out var length, out var metadata) is { } refused)
             {
-                return Problem(StatusCodes.Status400BadRequest, "Upload-Length missing", "Send the file's size in bytes in the Upload-Length header (deferred length is not supported).");
-            }
-
-            if (length == 0)
-            {
-                return Problem(StatusCodes.Status400BadRequest, "Empty file", "A zero-length file has nothing to play.");
-            }
-
-            if (length > limits.MaxBytes)
-            {
-                return Problem(StatusCodes.Status413PayloadTooLarge, "File too large", $"Files may have at most {limits.MaxBytes} bytes; this one has {length}.");
-            }
-
-            if (!TryParseMetadata(http.Request.Headers["Upload-Metadata"], out var metadata))
-            {
-                return Problem(StatusCodes.Status400BadRequest, "Bad Upload-Metadata", "Upload-Metadata is a comma-separated list of 'key base64value' pairs.");
-            }
-
-            // The title the finished file will go to is checked now, not after gigabytes have arrived.
-            if (metadata.GetValueOrDefault("title") is { Length: > 300 })
-            {
-                return Problem(StatusCodes.Status400BadRequest, "Title too long", "A title's name has at most 300 characters.");
-            }
-
-            if (metadata.GetValueOrDefault("kind") is { Length: > 0 } kind && !Enum.TryParse<Marquee.Catalog.Contracts.TitleKind>(kind, ignoreCase: true, out _))
-            {
-                return Problem(StatusCodes.Status400BadRequest, "Unknown kind", $"'{kind}' is not a kind of title; use Film, Episode, Track or Podcast.");
-            }
-
-            if (metadata.GetValueOrDefault("titleId") is { Length: > 0 } titleId && !Guid.TryParse(titleId, out _))
-            {
-                return Problem(StatusCodes.Status400BadRequest, "Bad titleId", $"'{titleId}' is not a title id.");
-            }
-
-            if (metadata.GetValueOrDefault("priority") is { Length: > 0 } priority && !UploadIngest.TryParsePriority(priority, out _))
-            {
-                return Problem(StatusCodes.Status400BadRequest, "Bad priority", $"'{priority}' is not a priority; use a whole number from {MediaJobs.MinPriority} to {MediaJobs.MaxPriority}.");
-            }
-
-            var fileName = metadata.GetValueOrDefault("filename") ?? metadata.GetValueOrDefault("name") ?? "";
-            var extension = Path.GetExtension(fileName).ToLowerInvariant();
-            if (!limits.Extensions.Contains(extension, StringComparer.OrdinalIgnoreCase))
-            {
-                return Problem(StatusCodes.Status415UnsupportedMediaType, "File type not accepted",
-                    $"'{fileName}' is not one of the accepted media files ({string.Join(", ", limits.Extensions)}). Send its name as 'filename' in Upload-Metadata.");
+                return Problem(refused.Status, refused.Title, refused.Detail);
             }
 
             var now = time.GetUtcNow();
@@ -157,7 +113,7 @@ internal static class TusEndpoints
                 return Problem(StatusCodes.Status404NotFound, "No such upload", "The upload does not exist or has expired; start a new one.");
             }
 
-            if (!long.TryParse(http.Request.Headers["Upload-Offset"], NumberStyles.None, CultureInfo.InvariantCulture, out var offset))
+            if (!TryParseSize(http.Request.Headers["Upload-Offset"], out var offset))
             {
                 return Problem(StatusCodes.Status400BadRequest, "Upload-Offset missing", "Send the offset this chunk starts at in Upload-Offset.");
             }
@@ -245,6 +201,70 @@ internal static class TusEndpoints
 
     private static IResult Problem(int status, string title, string detail) =>
         TypedResults.Problem(statusCode: status, title: title, detail: detail);
+
+    /// <summary>
+    /// A creation request's headers (<c>Upload-Length</c>, <c>Upload-Metadata</c>) checked against the limits: null when the
+    /// upload may be created, else the problem to answer. Everything a client sends before any byte is stored.
+    /// </summary>
+    internal static (int Status, string Title, string Detail)? CheckCreation(string? uploadLength, string? uploadMetadata, UploadOptions limits,
+        out long length, out Dictionary<string, string> metadata)
+    {
+        metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (!TryParseSize(uploadLength, out length))
+        {
+            return (StatusCodes.Status400BadRequest, "Upload-Length missing", "Send the file's size in bytes in the Upload-Length header (deferred length is not supported).");
+        }
+
+        if (length == 0)
+        {
+            return (StatusCodes.Status400BadRequest, "Empty file", "A zero-length file has nothing to play.");
+        }
+
+        if (length > limits.MaxBytes)
+        {
+            return (StatusCodes.Status413PayloadTooLarge, "File too large", $"Files may have at most {limits.MaxBytes} bytes; this one has {length}.");
+        }
+
+        if (!TryParseMetadata(uploadMetadata, out metadata))
+        {
+            return (StatusCodes.Status400BadRequest, "Bad Upload-Metadata", "Upload-Metadata is a comma-separated list of 'key base64value' pairs.");
+        }
+
+        // The title the finished file will go to is checked now, not after gigabytes have arrived.
+        if (metadata.GetValueOrDefault("title") is { Length: > 300 })
+        {
+            return (StatusCodes.Status400BadRequest, "Title too long", "A title's name has at most 300 characters.");
+        }
+
+        if (metadata.GetValueOrDefault("kind") is { Length: > 0 } kind && !Enum.TryParse<Marquee.Catalog.Contracts.TitleKind>(kind, ignoreCase: true, out _))
+        {
+            return (StatusCodes.Status400BadRequest, "Unknown kind", $"'{kind}' is not a kind of title; use Film, Episode, Track or Podcast.");
+        }
+
+        if (metadata.GetValueOrDefault("titleId") is { Length: > 0 } titleId && !Guid.TryParse(titleId, out _))
+        {
+            return (StatusCodes.Status400BadRequest, "Bad titleId", $"'{titleId}' is not a title id.");
+        }
+
+        if (metadata.GetValueOrDefault("priority") is { Length: > 0 } priority && !UploadIngest.TryParsePriority(priority, out _))
+        {
+            return (StatusCodes.Status400BadRequest, "Bad priority", $"'{priority}' is not a priority; use a whole number from {MediaJobs.MinPriority} to {MediaJobs.MaxPriority}.");
+        }
+
+        var fileName = metadata.GetValueOrDefault("filename") ?? metadata.GetValueOrDefault("name") ?? "";
+        var extension = Path.GetExtension(fileName).ToLowerInvariant();
+        if (!limits.Extensions.Contains(extension, StringComparer.OrdinalIgnoreCase))
+        {
+            return (StatusCodes.Status415UnsupportedMediaType, "File type not accepted",
+                $"'{fileName}' is not one of the accepted media files ({string.Join(", ", limits.Extensions)}). Send its name as 'filename' in Upload-Metadata.");
+        }
+
+        return null;
+    }
+
+    /// <summary><c>Upload-Length</c> and <c>Upload-Offset</c>: digits only, a whole number of bytes that fits a long.</summary>
+    internal static bool TryParseSize(string? header, out long value) =>
+        long.TryParse(header, NumberStyles.None, CultureInfo.InvariantCulture, out value);
 
     internal static bool TryParseMetadata(string? header, out Dictionary<string, string> metadata)
     {
