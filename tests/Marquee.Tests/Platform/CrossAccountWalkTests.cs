@@ -26,7 +26,7 @@ namespace Marquee.Tests.Platform;
 /// B may carry A's identifiers, e-mail or names (lists and search included), and A's objects must read the same
 /// afterwards. Operator routes are left to <see cref="EndpointAuthorizationTests"/>.
 /// </summary>
-public sealed class CrossAccountWalkTests(CrossAccountWorld world) : IClassFixture<CrossAccountWorld>
+public sealed class CrossAccountWalkTests(CrossAccountWorld world, Xunit.Abstractions.ITestOutputHelper output) : IClassFixture<CrossAccountWorld>
 {
     [Fact]
     public async Task EveryRoute_WhenViewerBCallsItWithViewerAsObjects_IsRefusedLeaksNothingAndChangesNothing()
@@ -40,6 +40,8 @@ public sealed class CrossAccountWalkTests(CrossAccountWorld world) : IClassFixtu
         var walk = await world.WalkAsync(endpoints);
 
         var after = await world.SnapshotAsync();
+        output.WriteLine($"{endpoints.Count} routes, {walk.Calls} calls as B, {walk.OwnedCalls} on A's objects; answers on A's objects: "
+                         + string.Join(", ", walk.OwnedStatuses.OrderBy(s => s.Key, StringComparer.Ordinal).Select(s => $"{s.Key} x{s.Value}")));
         Assert.True(walk.Problems.Count == 0, $"{walk.Problems.Count} problems in {walk.Calls} calls:\n" + string.Join("\n", walk.Problems));
         Assert.Equal(before, after);
         // Every kind of A's objects was tried, on every route that takes one.
@@ -76,7 +78,7 @@ public sealed class CrossAccountWalkTests(CrossAccountWorld world) : IClassFixtu
 internal sealed class BrokenForTheWalk;
 
 /// <summary>The walk's outcome: every problem found (one line each, the route named), and what was called.</summary>
-internal sealed record WalkReport(List<string> Problems, int Calls, int OwnedCalls, HashSet<string> OwnedKindsUsed);
+internal sealed record WalkReport(List<string> Problems, int Calls, int OwnedCalls, HashSet<string> OwnedKindsUsed, Dictionary<string, int> OwnedStatuses);
 
 /// <summary>
 /// One host with viewer A owning one of everything a viewer can own that the API names by id, and viewer B who walks.
@@ -114,7 +116,9 @@ public sealed partial class CrossAccountWorld : IAsyncLifetime
     private string bEmail = "";
     private string bPassword = "";
     private HttpClient bClient = null!;
-    private string? bToken;
+    private string bCookie = "";
+    private (string Cookie, string Token)? bForm;
+    private HttpClient? bPages;
 
     public async Task InitializeAsync()
     {
@@ -206,12 +210,14 @@ public sealed partial class CrossAccountWorld : IAsyncLifetime
         }
 
         await package.DisposeAsync();
+        bPages?.Dispose();
     }
 
     private async Task SignInBAsync()
     {
-        bClient = App.ClientWith(await App.SignInAsync(bEmail, bPassword));
-        bToken = null;
+        bCookie = await App.SignInAsync(bEmail, bPassword);
+        bClient = App.ClientWith(bCookie);
+        bForm = null;
     }
 
     /// <summary>What may never reach B: A's identifiers, e-mail and names.</summary>
@@ -358,6 +364,7 @@ public sealed partial class CrossAccountWorld : IAsyncLifetime
         var calls = 0;
         var ownedCalls = 0;
         var kinds = new HashSet<string>(StringComparer.Ordinal);
+        var statuses = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var endpoint in endpoints.OrderBy(e => e.RoutePattern.RawText, StringComparer.Ordinal))
         {
             var route = Normalized(endpoint);
@@ -409,6 +416,8 @@ public sealed partial class CrossAccountWorld : IAsyncLifetime
                     {
                         ownedCalls++;
                         kinds.UnionWith(owned);
+                        var seen = Deliberate.ContainsKey($"{method} {route}") ? $"{status} ({method} {route})" : status.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                        statuses[seen] = statuses.GetValueOrDefault(seen) + 1;
                         if (status is not (403 or 404) && Deliberate.GetValueOrDefault($"{method} {route}") != status)
                         {
                             problems.Add($"{call} (A's {string.Join(", ", owned)}) answered {status} to viewer B, not 403/404");
@@ -430,7 +439,7 @@ public sealed partial class CrossAccountWorld : IAsyncLifetime
             }
         }
 
-        return new WalkReport(problems, calls, ownedCalls, kinds);
+        return new WalkReport(problems, calls, ownedCalls, kinds, statuses);
     }
 
     private static bool IsPage(RouteEndpoint e) => e.Metadata.GetMetadata<Microsoft.AspNetCore.Components.Endpoints.ComponentTypeMetadata>() is not null;
@@ -447,16 +456,22 @@ public sealed partial class CrossAccountWorld : IAsyncLifetime
         }
 
         using var request = new HttpRequestMessage(new HttpMethod(method), pathAndQuery);
+        var client = bClient;
         if (method is "POST" or "PUT" or "PATCH" or "DELETE")
         {
             request.Headers.Add("Idempotency-Key", route.EndsWith("/rent", StringComparison.Ordinal) ? ARentKey : ACheckoutKey); // A's keys: scoped to A, never B's answer
             if (isPage && method == "POST")
             {
+                // A form post as a browser sends it: B's session and antiforgery cookies (Secure: sent by hand over
+                // plain-HTTP loopback) and B's token, so that the page's own handler is what answers.
+                var (cookie, token) = bForm ??= await AntiforgeryOfBAsync();
                 var form = new Dictionary<string, string>(PageForms.GetValueOrDefault(route) ?? new() { ["_handler"] = "walk" })
                 {
-                    ["__RequestVerificationToken"] = bToken ??= await AntiforgeryTokenOfBAsync(),
+                    ["__RequestVerificationToken"] = token,
                 };
                 request.Content = new FormUrlEncodedContent(form);
+                request.Headers.Add("Cookie", $"{bCookie}; {cookie}");
+                client = bPages!;
             }
             else if (method != "DELETE" || body is not null)
             {
@@ -464,7 +479,7 @@ public sealed partial class CrossAccountWorld : IAsyncLifetime
             }
         }
 
-        using var response = await bClient.SendAsync(request);
+        using var response = await client.SendAsync(request);
         var text = await response.Content.ReadAsStringAsync() + " " + response.Headers.Location;
         return ((int)response.StatusCode, text);
     }
@@ -472,11 +487,16 @@ public sealed partial class CrossAccountWorld : IAsyncLifetime
     [GeneratedRegex("name=\"__RequestVerificationToken\" value=\"([^\"]+)\"")]
     private static partial Regex TokenRegex();
 
-    private async Task<string> AntiforgeryTokenOfBAsync()
+    /// <summary>B's antiforgery cookie and form token, from a page with a form.</summary>
+    private async Task<(string Cookie, string Token)> AntiforgeryOfBAsync()
     {
-        var page = await bClient.GetStringAsync("/profiles");
-        var match = TokenRegex().Match(page);
-        return match.Success ? WebUtility.HtmlDecode(match.Groups[1].Value) : throw new InvalidOperationException("no antiforgery token on /profiles");
+        bPages ??= new HttpClient(new HttpClientHandler { UseCookies = false, AllowAutoRedirect = false }) { BaseAddress = App.BaseAddress };
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/profiles");
+        request.Headers.Add("Cookie", bCookie);
+        using var response = await bPages.SendAsync(request);
+        var cookie = response.Headers.GetValues("Set-Cookie").Select(c => c.Split(';')[0]).Single(c => c.StartsWith("__Host-marquee-af=", StringComparison.Ordinal));
+        var match = TokenRegex().Match(await response.Content.ReadAsStringAsync());
+        return match.Success ? (cookie, WebUtility.HtmlDecode(match.Groups[1].Value)) : throw new InvalidOperationException("no antiforgery token on /profiles");
     }
 
     /// <summary>A's objects as A reads them (A's two devices still signed in), and A's account row.</summary>
