@@ -20,18 +20,18 @@ public sealed partial class EndpointAuthorizationTests(SharedApp shared) : IClas
     /// Framework plumbing: the interactive components hub (authorizes per component), the framework's own script,
     /// and MapStaticAssets' file fallback (serves public static files only).
     /// </summary>
-    private static bool IsFrameworkInfrastructure(RouteEndpoint e) =>
+    internal static bool IsFrameworkInfrastructure(RouteEndpoint e) =>
         (e.RoutePattern.RawText == "{**path:file}" && e.Metadata.Any(m => m.GetType().Name == "FallbackMetadata"))
         || e.RoutePattern.RawText is { } raw && (raw.StartsWith("/_blazor", StringComparison.Ordinal) || raw.StartsWith("_blazor", StringComparison.Ordinal)
                                               || raw.StartsWith("/_framework", StringComparison.Ordinal) || raw.StartsWith("_framework", StringComparison.Ordinal));
 
-    private static IReadOnlyList<RouteEndpoint> Endpoints(MarqueeApp app) =>
+    internal static IReadOnlyList<RouteEndpoint> Endpoints(MarqueeApp app) =>
         [.. app.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()];
 
     /// <summary>The policies that admit operators only (every console policy).</summary>
     private static readonly string[] OperatorPolicies = [Policies.Console, Policies.ConsoleContent, Policies.ConsoleCompliance, Policies.ConsoleFinance, Policies.ConsoleAdmin, Policies.Metrics];
 
-    private static bool IsOperatorOnly(Endpoint e) =>
+    internal static bool IsOperatorOnly(Endpoint e) =>
         e.Metadata.GetMetadata<IAllowAnonymous>() is null
         && e.Metadata.GetOrderedMetadata<IAuthorizeData>().Any(a => a.Policy is { } p && OperatorPolicies.Contains(p));
 

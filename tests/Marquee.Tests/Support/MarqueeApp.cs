@@ -65,7 +65,8 @@ public sealed class MarqueeApp : IAsyncDisposable
         Action<IDictionary<string, string?>>? configure = null,
         Action<IServiceCollection>? services = null,
         string environment = "Production",
-        TestStorage? storage = null)
+        TestStorage? storage = null,
+        Action<WebApplication>? endpoints = null)
     {
         var ownsStorage = storage is null;
         storage ??= await TestStorage.CreateAsync();
@@ -86,6 +87,7 @@ public sealed class MarqueeApp : IAsyncDisposable
         var builder = MarqueeHost.CreateBuilder([$"--environment={environment}"], settings);
         services?.Invoke(builder.Services);
         var app = MarqueeHost.Build(builder);
+        endpoints?.Invoke(app); // test-only endpoints beside the app's own (the cross-account walk's broken variants)
         await app.Services.GetRequiredService<DatabaseMigrator>().MigrateAsync(CancellationToken.None);
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
