@@ -186,6 +186,131 @@ public sealed class AvodTests(AvodApp fixture) : IClassFixture<AvodApp>
         Assert.True((await PlayAsync(later, title)).GetProperty("withAds").GetBoolean());
         await AssertVerifiedAsync();
     }
+
+    [Fact]
+    public async Task UpgradeFromFree_WhoseThreeDSecureFailsOrIsAbandoned_KeepsTheFreePlanAndItsAccess_UntilThePaidPlanIsPaid()
+    {
+        var free = await FreePlanAsync();
+        var paid = Code("paid3ds");
+        using (var finance = await App.ClientWithRolesAsync("finance"))
+        {
+            await (await finance.PostAsJsonAsync("/api/billing/plans", new { code = paid, name = "Paid", period = "Monthly", prices = new { EUR = 999 } })).JsonAsync(HttpStatusCode.Created);
+        }
+
+        var title = await TitleAsync("3-D Secure upgrade film");
+        var viewer = await App.ViewerAsync();
+        using var client = await viewer.ClientAsync();
+        await (await client.PostKeyedAsync("/api/billing/checkout", new { plan = free, currency = "EUR", country = "DE" }, "free")).JsonAsync(HttpStatusCode.Created);
+
+        async Task AssertStillFreeAsync()
+        {
+            var sub = await client.GetFromJsonAsync<JsonElement>("/api/billing/subscription");
+            Assert.Equal((free, "Active", true), (sub.GetProperty("plan").GetString(), sub.GetProperty("status").GetString(), sub.GetProperty("withAds").GetBoolean()));
+            var session = await PlayAsync(client, title);
+            Assert.True(session.GetProperty("withAds").GetBoolean());
+            await client.DeleteAsync($"/api/playback/sessions/{session.GetProperty("sessionId").GetGuid()}");
+        }
+
+        async Task<string> UpgradeAsync(string key)
+        {
+            var pending = await (await client.PostKeyedAsync("/api/billing/checkout", new { plan = paid, currency = "EUR", card = SandboxGateway.ThreeDSecure, country = "DE" }, key))
+                .JsonAsync(HttpStatusCode.Accepted);
+            Assert.Equal("requires_action", pending.GetProperty("status").GetString());
+            return pending.GetProperty("redirect").GetString()!["/billing/sandbox/3ds/".Length..];
+        }
+
+        async Task DeliverWebhooksAsync()
+        {
+            using var finance = await App.ClientWithRolesAsync("finance");
+            (await finance.PostAsync("/api/billing/jobs/run", null)).EnsureSuccessStatusCode(); // the sandbox delivers its webhooks
+        }
+
+        // Waiting for the payer's 3-D Secure answer (or abandoned): the free plan is still the account's, and plays.
+        var abandoned = await UpgradeAsync("upgrade-1");
+        await AssertStillFreeAsync();
+
+        // Another try, whose challenge fails: still the free plan, with its access.
+        var failed = await UpgradeAsync("upgrade-2");
+        await App.ScopedAsync(sp => sp.GetRequiredService<SandboxGateway>().CompleteChallengeAsync(failed, confirmed: false, CancellationToken.None));
+        await DeliverWebhooksAsync();
+        await AssertStillFreeAsync();
+        Assert.Equal(0, await InDbAsync(db => db.Payments.CountAsync(p => p.AccountId == viewer.Id && p.Status == PaymentStatus.Succeeded)));
+
+        // A third try that succeeds: the paid plan replaces the free one, once.
+        var confirmed = await UpgradeAsync("upgrade-3");
+        await App.ScopedAsync(sp => sp.GetRequiredService<SandboxGateway>().CompleteChallengeAsync(confirmed, confirmed: true, CancellationToken.None));
+        await DeliverWebhooksAsync();
+        var sub = await client.GetFromJsonAsync<JsonElement>("/api/billing/subscription");
+        Assert.Equal((paid, "Active", false), (sub.GetProperty("plan").GetString(), sub.GetProperty("status").GetString(), sub.GetProperty("withAds").GetBoolean()));
+        Assert.Equal(1, await InDbAsync(db => db.Subscriptions.CountAsync(s => s.AccountId == viewer.Id && s.Open)));
+        Assert.Equal(SubscriptionStatus.Canceled, (await InDbAsync(db => db.Subscriptions.SingleAsync(s => s.AccountId == viewer.Id && s.PlanId == db.Plans.Single(p => p.Code == free).Id))).Status);
+        var session = await PlayAsync(client, title);
+        Assert.False(session.GetProperty("withAds").GetBoolean());
+        await client.DeleteAsync($"/api/playback/sessions/{session.GetProperty("sessionId").GetGuid()}");
+        Assert.NotEqual(abandoned, confirmed);
+        await AssertVerifiedAsync();
+    }
+
+    [Fact]
+    public async Task APlanFreeInEurOnly_CheckoutInEurTakesNoCard_InUsdCharges_AndSubscriptionChangedSaysPayingForEach()
+    {
+        var plan = Code("mixed");
+        using (var finance = await App.ClientWithRolesAsync("finance"))
+        {
+            var created = await (await finance.PostAsJsonAsync("/api/billing/plans", new
+            {
+                code = plan, name = "Free in EUR", period = "Monthly", prices = new Dictionary<string, long> { ["EUR"] = 0, ["USD"] = 499 }, maxHeight = 720, withAds = true,
+            })).JsonAsync(HttpStatusCode.Created);
+            Assert.False(created.GetProperty("free").GetBoolean()); // not free in every currency
+        }
+
+        // The checkout page asks for no card in EUR (the card field is not required; a hint says so).
+        using (var page = await App.ClientWithRolesAsync())
+        {
+            var html = await page.GetStringAsync($"/checkout/{plan}");
+            Assert.Contains("No card in EUR", html, StringComparison.Ordinal);
+            Assert.DoesNotMatch("id=\"checkout-card\"[^>]*required", html);
+        }
+
+        var eur = await App.ViewerAsync();
+        var usd = await App.ViewerAsync();
+        var charges = await InDbAsync(db => db.SandboxCharges.CountAsync());
+
+        // EUR: free with ads, no card, no gateway, no invoice.
+        using var eurClient = await eur.ClientAsync();
+        var free = await (await eurClient.PostKeyedAsync("/api/billing/checkout", new { plan, currency = "EUR", country = "DE" }, "eur")).JsonAsync(HttpStatusCode.Created);
+        Assert.Equal(("free", 0L), (free.GetProperty("status").GetString(), free.GetProperty("amount").GetInt64()));
+        Assert.Equal(charges, await InDbAsync(db => db.SandboxCharges.CountAsync()));
+        Assert.Equal(0, await InDbAsync(db => db.Invoices.CountAsync(i => i.AccountId == eur.Id)));
+
+        // USD: paid, a card is required and charged (no US tax configured: 4.99 USD).
+        using var usdClient = await usd.ClientAsync();
+        Assert.Equal(HttpStatusCode.BadRequest, (await usdClient.PostKeyedAsync("/api/billing/checkout", new { plan, currency = "USD", country = "US" }, "no-card")).StatusCode);
+        var paid = await (await usdClient.PostKeyedAsync("/api/billing/checkout", new { plan, currency = "USD", card = SandboxGateway.Success, country = "US" }, "usd"))
+            .JsonAsync(HttpStatusCode.Created);
+        Assert.Equal(("succeeded", 499L, "USD"), (paid.GetProperty("status").GetString(), paid.GetProperty("amount").GetInt64(), paid.GetProperty("currency").GetString()));
+        Assert.Equal(charges + 1, await InDbAsync(db => db.SandboxCharges.CountAsync()));
+
+        // What Billing told the other modules (Analytics' paying subscribers): paying in USD, not in EUR.
+        async Task<List<bool>> PayingAsync(Guid account) =>
+            [.. (await App.ScopedAsync(sp => sp.GetRequiredService<BillingDb>().Set<Marquee.Platform.Events.OutboxMessage>().AsNoTracking()
+                    .Where(m => m.EventName == "billing.subscription-changed.v1").Select(m => m.Payload).ToListAsync()))
+                .Select(p => JsonDocument.Parse(p).RootElement)
+                .Where(e => e.GetProperty("accountId").GetGuid() == account)
+                .Select(e => e.GetProperty("paying").GetBoolean())];
+        Assert.Equal([false], await PayingAsync(eur.Id));
+        Assert.Equal([true], await PayingAsync(usd.Id));
+
+        // A month on: the EUR subscription rolls free, the USD one is charged again; each event says the same.
+        fixture.Time!.Advance(TimeSpan.FromDays(32));
+        await App.Services.GetRequiredService<BillingScheduler>().RunDueAsync(CancellationToken.None);
+        Assert.Equal(0, await InDbAsync(db => db.Invoices.CountAsync(i => i.AccountId == eur.Id)));
+        Assert.Equal(2, await InDbAsync(db => db.Payments.CountAsync(p => p.AccountId == usd.Id && p.Status == PaymentStatus.Succeeded)));
+        Assert.All(await PayingAsync(eur.Id), Assert.False);
+        Assert.All(await PayingAsync(usd.Id), Assert.True);
+        Assert.True((await PayingAsync(usd.Id)).Count >= 2);
+        await AssertVerifiedAsync();
+    }
 }
 
 /// <summary>The AVOD tests' host: a fake clock (no worker: the tests run the scheduler) and entitlements required.</summary>

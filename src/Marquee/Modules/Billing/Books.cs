@@ -177,6 +177,7 @@ internal sealed class Books(BillingDb db, IOptions<BillingOptions> options, Time
     {
         var now = time.GetUtcNow();
         var slices = await db.Recognitions.Where(r => r.InvoiceId == invoice.Id).ToListAsync(cancellationToken);
+        slices.AddRange(db.Recognitions.Local.Where(r => r.InvoiceId == invoice.Id && !slices.Contains(r))); // settled in this same unit (paid and refunded at once)
         var recognised = slices.Where(s => s.RecognisedAt != null && !s.Cancelled).Sum(s => s.Amount);
         foreach (var s in slices.Where(s => s.RecognisedAt == null))
         {

@@ -50,6 +50,9 @@ internal sealed record InvoiceView(Guid Id, string Number, string Kind, string S
         i.IssuedAt, i.PeriodStart, i.PeriodEnd, [.. i.Lines.OrderBy(l => l.Position).Select(l => new InvoiceLineView(l.Description, l.Amount, l.IsTax))], i.Discount);
 }
 
+/// <summary>The answer to a refund the gateway has not finished (202): the invoice stays paid until it has.</summary>
+internal sealed record RefundPendingView(Guid InvoiceId, string InvoiceNumber, Guid PaymentId, string Status, long Amount, string Currency);
+
 internal sealed record InvoiceLineView(string Description, long Amount, bool Tax);
 
 /// <summary>
@@ -111,6 +114,12 @@ internal sealed class Checkouts(BillingDb db, Books books, IPaymentGateway gatew
         if (open is not null && !leavingFree)
         {
             await AbandonAsync(open, cancellationToken);
+        }
+
+        // A paid plan still waiting for its 3-D Secure payment in place of the free one is replaced by this checkout.
+        foreach (var waiting in await db.Subscriptions.Where(s => s.AccountId == accountId && !s.Open && s.Status == SubscriptionStatus.Incomplete && s.EndedAt == null).ToListAsync(cancellationToken))
+        {
+            await AbandonAsync(waiting, cancellationToken);
         }
 
         var method = await gateway.TokenizeAsync(input.Card, $"checkout:{accountId:N}:{key}:card", cancellationToken);
@@ -177,14 +186,17 @@ internal sealed class Checkouts(BillingDb db, Books books, IPaymentGateway gatew
             sub.CouponPeriodsLeft--; // the first charge is one of its periods (null, forever, stays null)
         }
 
-        await LeaveFreeAsync(leavingFree ? open : null, cancellationToken);
         db.Subscriptions.Add(sub);
         if (charge.State == ChargeState.Succeeded)
         {
+            await LeaveFreeAsync(leavingFree ? open : null, cancellationToken);
             await FulfilAsync(payment, invoice, sub, cancellationToken);
             return new Answer(201, PaymentViewOf(payment, invoice, View(sub, plan, null)), "/api/billing/subscription") { Compensate = charge.Id };
         }
 
+        // 3-D Secure: the free plan stays open (and plays) until the paid one's payment succeeds; the paid one waits
+        // closed and opens in its place then (FulfilAsync); if the payment fails or is abandoned, nothing changed.
+        sub.Open = !leavingFree;
         return new Answer(202, PaymentViewOf(payment, invoice, View(sub, plan, null), charge.ActionUrl)) { Compensate = charge.Id };
     }
 
@@ -398,10 +410,26 @@ internal sealed class Checkouts(BillingDb db, Books books, IPaymentGateway gatew
         var payment = await db.Payments.FirstOrDefaultAsync(p => p.InvoiceId == invoiceId && p.Status == PaymentStatus.Succeeded, cancellationToken);
         if (invoice.Status != InvoiceStatus.Paid || payment is null)
         {
-            return Answer.Problem(409, "Not refundable", "Only a paid invoice that has not been refunded can be refunded.");
+            var other = await db.Payments.AsNoTracking().FirstOrDefaultAsync(p => p.InvoiceId == invoiceId && (p.Status == PaymentStatus.RefundPending || p.Status == PaymentStatus.RefundFailed), cancellationToken);
+            return other?.Status switch
+            {
+                PaymentStatus.RefundPending => Answer.Problem(409, "Refund pending", "A refund of this invoice is under way at the payment gateway."),
+                PaymentStatus.RefundFailed => Answer.Problem(409, "Refund failed", $"The gateway's refund of this invoice failed ({other.Failure}): resolve it in the gateway's dashboard."),
+                _ => Answer.Problem(409, "Not refundable", "Only a paid invoice that has not been refunded can be refunded."),
+            };
         }
 
         var refunded = await gateway.RefundAsync(payment.GatewayRef, cancellationToken);
+        if (refunded.State == ChargeState.RefundPending)
+        {
+            // Under way at the gateway (Stripe's "pending"): nothing is credited yet; the refund's webhook (or a re-fetch)
+            // completes it with the credit note, or marks it failed (ConvergeAsync).
+            payment.Status = PaymentStatus.RefundPending;
+            payment.Version++;
+            db.Publish(new AuditRequested(new AuditRecord(actor.Name, "billing.refund-pending", $"invoice:{invoice.Number}", actor.From, $"{invoice.Total} {invoice.Currency}"), time.GetUtcNow()));
+            return new Answer(202, new RefundPendingView(invoice.Id, invoice.Number, payment.Id, "refund_pending", invoice.Total, invoice.Currency));
+        }
+
         if (refunded.State != ChargeState.Refunded)
         {
             return Answer.Problem(502, "Refund failed", "The gateway did not refund the charge.");
@@ -491,8 +519,33 @@ internal sealed class Checkouts(BillingDb db, Books books, IPaymentGateway gatew
                 }
 
                 break;
-            case ChargeState.Refunded when payment.Status == PaymentStatus.Succeeded:
+            case ChargeState.Refunded when payment.Status is PaymentStatus.Succeeded or PaymentStatus.RefundPending or PaymentStatus.RefundFailed:
                 await RefundLocallyAsync(invoice, payment, cancellationToken);
+                break;
+            case ChargeState.Refunded or ChargeState.RefundPending when payment.Status == PaymentStatus.RequiresAction && invoice.Status != InvoiceStatus.Paid:
+                // Paid, then refunded at the gateway before Marquee heard of the payment (events newest first): both happened.
+                payment.Fee = charge.Fee;
+                invoice.Status = InvoiceStatus.Open;
+                await FulfilAsync(payment, invoice, sub, cancellationToken);
+                if (charge.State == ChargeState.Refunded)
+                {
+                    await RefundLocallyAsync(invoice, payment, cancellationToken);
+                }
+                else
+                {
+                    payment.Status = PaymentStatus.RefundPending;
+                }
+
+                break;
+            case ChargeState.RefundPending when payment.Status is PaymentStatus.Succeeded or PaymentStatus.RefundFailed:
+                payment.Status = PaymentStatus.RefundPending;
+                payment.Version++;
+                break;
+            case ChargeState.Succeeded when payment.Status == PaymentStatus.RefundPending:
+                // The refund failed at the gateway: the money stays paid; finance sees the payment as RefundFailed.
+                payment.Status = PaymentStatus.RefundFailed;
+                payment.Failure = charge.Failure ?? "refund_failed";
+                payment.Version++;
                 break;
         }
 
@@ -508,6 +561,13 @@ internal sealed class Checkouts(BillingDb db, Books books, IPaymentGateway gatew
         switch (invoice.Purpose)
         {
             case "subscription" when sub is not null && plan is not null:
+                if (!sub.Open && sub.EndedAt is null)
+                {
+                    // A paid plan that waited (3-D Secure) in place of the free one: the free one ends now, this one opens.
+                    await LeaveFreeAsync(await db.Subscriptions.FirstOrDefaultAsync(s => s.AccountId == sub.AccountId && s.Open && s.Id != sub.Id, cancellationToken), cancellationToken);
+                    sub.Open = true;
+                }
+
                 sub.Status = SubscriptionStatus.Active;
                 sub.CurrentPeriodStart = invoice.PeriodStart!.Value;
                 sub.CurrentPeriodEnd = invoice.PeriodEnd!.Value;

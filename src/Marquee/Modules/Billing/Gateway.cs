@@ -15,6 +15,9 @@ internal enum ChargeState
     Succeeded,
     Failed,
     Refunded,
+
+    /// <summary>A refund is under way (Stripe's refund <c>pending</c>): no money has gone back yet; a webhook or a re-fetch tells the outcome.</summary>
+    RefundPending,
 }
 
 /// <summary>A charge as the gateway reports it. <see cref="ActionUrl"/> is where the payer confirms (3-D Secure).</summary>

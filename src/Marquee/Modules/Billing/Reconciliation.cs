@@ -86,7 +86,7 @@ internal sealed class Reconciler(BillingDb db, TimeProvider time)
         var refs = lines.Select(l => l.ChargeId).Distinct().ToList();
         var known = await db.Payments.AsNoTracking().Where(p => refs.Contains(p.GatewayRef)).ToListAsync(ct);
         var period = await db.Payments.AsNoTracking()
-            .Where(p => p.Status == PaymentStatus.Succeeded || p.Status == PaymentStatus.Refunded).ToListAsync(ct);
+            .Where(p => p.Status == PaymentStatus.Succeeded || p.Status == PaymentStatus.Refunded || p.Status == PaymentStatus.RefundPending || p.Status == PaymentStatus.RefundFailed).ToListAsync(ct);
         var byRef = known.Concat(period.Where(p => p.CreatedAt >= from && p.CreatedAt < to)).DistinctBy(p => p.Id).ToDictionary(p => p.GatewayRef);
         var mismatches = new List<ReconciliationMismatch>();
 
@@ -100,7 +100,7 @@ internal sealed class Reconciler(BillingDb db, TimeProvider time)
             }
 
             var settled = line.Type == "charge"
-                ? payment is { Status: PaymentStatus.Succeeded or PaymentStatus.Refunded }
+                ? payment is { Status: PaymentStatus.Succeeded or PaymentStatus.Refunded or PaymentStatus.RefundPending or PaymentStatus.RefundFailed }
                 : payment is { Status: PaymentStatus.Refunded };
             if (payment is null || !settled)
             {

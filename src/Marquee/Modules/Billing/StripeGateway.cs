@@ -242,7 +242,8 @@ internal sealed partial class StripeGateway : IPaymentGateway, IDisposable
         try
         {
             var intent = await GuardAsync(() => new PaymentIntentService(client).GetAsync(chargeId, new PaymentIntentGetOptions { Expand = ["latest_charge.balance_transaction"] }, cancellationToken: cancellationToken), cancellationToken);
-            return View(intent);
+            var view = View(intent);
+            return view.State == ChargeState.Refunded ? await RefundedViewAsync(view, cancellationToken) : view;
         }
         catch (StripeException ex) when (ex.HttpStatusCode == System.Net.HttpStatusCode.NotFound)
         {
@@ -254,8 +255,36 @@ internal sealed partial class StripeGateway : IPaymentGateway, IDisposable
     {
         var refund = await GuardAsync(() => new RefundService(client).CreateAsync(new RefundCreateOptions { PaymentIntent = chargeId },
             new RequestOptions { IdempotencyKey = "refund:" + chargeId }, cancellationToken), cancellationToken);
-        var state = refund.Status is "succeeded" or "pending" ? ChargeState.Refunded : ChargeState.Succeeded;
-        return new GatewayCharge(chargeId, state, refund.Amount, 0, (refund.Currency ?? "").ToUpperInvariant(), refund.FailureReason, null);
+        return new GatewayCharge(chargeId, StateOf(refund), refund.Amount, 0, (refund.Currency ?? "").ToUpperInvariant(), refund.FailureReason, null);
+    }
+
+    /// <summary>
+    /// A refund's state as a charge's: <c>succeeded</c> is refunded; <c>pending</c> and <c>requires_action</c> are under way
+    /// (nothing is credited until they succeed); <c>failed</c> and <c>canceled</c> leave the charge paid.
+    /// </summary>
+    internal static ChargeState StateOf(Refund refund) => refund.Status switch
+    {
+        "succeeded" => ChargeState.Refunded,
+        "pending" or "requires_action" => ChargeState.RefundPending,
+        _ => ChargeState.Succeeded,
+    };
+
+    /// <summary>
+    /// A PaymentIntent whose charge shows an amount refunded: the state of its refunds decides (Stripe counts a pending refund
+    /// in <c>amount_refunded</c>): refunded once one succeeded, under way while one is pending, else paid (the refund failed).
+    /// </summary>
+    private async Task<GatewayCharge> RefundedViewAsync(GatewayCharge view, CancellationToken cancellationToken)
+    {
+        var refunds = await GuardAsync(() => new RefundService(client).ListAsync(new RefundListOptions { PaymentIntent = view.Id, Limit = 10 }, cancellationToken: cancellationToken), cancellationToken);
+        var states = refunds.Data.Select(StateOf).ToList();
+        if (states.Count == 0 || states.Contains(ChargeState.Refunded))
+        {
+            return view;
+        }
+
+        return states.Contains(ChargeState.RefundPending)
+            ? view with { State = ChargeState.RefundPending }
+            : view with { State = ChargeState.Succeeded, Failure = refunds.Data.Select(r => r.FailureReason).FirstOrDefault(f => f is not null) ?? "refund_failed" };
     }
 
     /// <summary>Stripe's state of a PaymentIntent as ours; the fee from its charge's balance transaction.</summary>

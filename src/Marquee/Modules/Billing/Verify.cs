@@ -39,7 +39,7 @@ internal sealed class LedgerVerifier(BillingDb db, TimeProvider time)
         var payments = await db.Payments.AsNoTracking().ToListAsync(cancellationToken);
         var invoices = await db.Invoices.AsNoTracking().Include(i => i.Lines).ToDictionaryAsync(i => i.Id, cancellationToken);
         var sources = entries.Select(e => e.Source).ToHashSet(StringComparer.Ordinal);
-        foreach (var p in payments.Where(p => p.Status is PaymentStatus.Succeeded or PaymentStatus.Refunded))
+        foreach (var p in payments.Where(p => p.Status is PaymentStatus.Succeeded or PaymentStatus.Refunded or PaymentStatus.RefundPending or PaymentStatus.RefundFailed))
         {
             if (!sources.Contains($"payment:{p.Id}"))
             {
@@ -62,7 +62,7 @@ internal sealed class LedgerVerifier(BillingDb db, TimeProvider time)
             problems.Add($"payment {p.Id} is {p.Status} but was posted to the ledger");
         }
 
-        var settled = payments.Where(p => p.Status is PaymentStatus.Succeeded or PaymentStatus.Refunded).GroupBy(p => p.InvoiceId).ToDictionary(g => g.Key, g => g.Count());
+        var settled = payments.Where(p => p.Status is PaymentStatus.Succeeded or PaymentStatus.Refunded or PaymentStatus.RefundPending or PaymentStatus.RefundFailed).GroupBy(p => p.InvoiceId).ToDictionary(g => g.Key, g => g.Count());
         foreach (var inv in invoices.Values)
         {
             if (inv.Net + inv.Tax != inv.Total || inv.Lines.Sum(l => l.Amount) != inv.Total)

@@ -37,6 +37,16 @@ public sealed class StripeHost : IAsyncLifetime
     public const string WebhookId = "pi_3QkT9wLkdIwHu7ix0Wh1Ok2Z";
     public const string RefundId = "pi_3QkT8rLkdIwHu7ix0Rf1Nd2X";
 
+    // Refunds that Stripe answers "pending": one that succeeds later, one that fails.
+    public const string RefundPendingThenSucceeds = "pm_card_amex";
+    public const string RefundPendingThenFails = "pm_card_discover";
+    public const string PendingSucceedsId = "pi_3QkU1aLkdIwHu7ix0Pd3Sc4A";
+    public const string PendingFailsId = "pi_3QkU2bLkdIwHu7ix0Pd5Fl6B";
+
+    // A 3-D Secure payment confirmed by a webhook sent 50 times at once (R7).
+    public const string AuthenticatesThenManyWebhooks = "pm_card_jcb";
+    public const string ManyWebhooksId = "pi_3QkU3cLkdIwHu7ix0Mw7Hk8C";
+
     public WireMockServer Server { get; private set; } = null!;
 
     public MarqueeApp App { get; private set; } = null!;
@@ -59,6 +69,17 @@ public sealed class StripeHost : IAsyncLifetime
         Server.Given(Request.Create().WithPath("/v1/refunds").UsingPost().WithBody(new RegexMatcher($"(^|&)payment_intent={RefundId}(&|$)")))
             .RespondWith(Json(200, Fixture("refund.json").Replace(SucceededId, RefundId, StringComparison.Ordinal)));
 
+        foreach (var (method, id) in new[] { (RefundPendingThenSucceeds, PendingSucceedsId), (RefundPendingThenFails, PendingFailsId) })
+        {
+            Server.Given(Form(method)).RespondWith(Json(200, Fixture("payment_intent_succeeded.json").Replace(SucceededId, id, StringComparison.Ordinal)));
+            Server.Given(Request.Create().WithPath("/v1/refunds").UsingPost().WithBody(new RegexMatcher($"(^|&)payment_intent={id}(&|$)")))
+                .RespondWith(Json(200, Refund(id, "pending")));
+        }
+
+        Server.Given(Form(AuthenticatesThenManyWebhooks)).RespondWith(Json(200, Fixture("payment_intent_requires_action.json").Replace(ActionId, ManyWebhooksId, StringComparison.Ordinal)));
+        Server.Given(Request.Create().WithPath($"/v1/payment_intents/{ManyWebhooksId}").UsingGet())
+            .RespondWith(Json(200, Fixture("payment_intent_succeeded.json").Replace(SucceededId, ManyWebhooksId, StringComparison.Ordinal)));
+
         var api = $"http://127.0.0.1:{Server.Port}";
         App = await MarqueeApp.StartAsync(c =>
         {
@@ -79,6 +100,37 @@ public sealed class StripeHost : IAsyncLifetime
         await App.DisposeAsync();
         Server.Stop();
         Server.Dispose();
+    }
+
+    /// <summary>The recorded refund of a PaymentIntent, in this state (<c>pending</c>, <c>succeeded</c>, <c>failed</c>).</summary>
+    public static string Refund(string paymentIntent, string status) =>
+        Fixture("refund.json").Replace(SucceededId, paymentIntent, StringComparison.Ordinal)
+            .Replace("\"status\": \"succeeded\"", $"\"status\": \"{status}\"", StringComparison.Ordinal)
+            .Replace("\"id\": \"re_3QkT2mLkdIwHu7ix1Mn5Op6Q\"", $"\"id\": \"re_{paymentIntent[3..]}\"", StringComparison.Ordinal)
+            .Replace("\"reason\": null", status == "failed" ? "\"reason\": null, \"failure_reason\": \"expired_or_canceled_card\"" : "\"reason\": null", StringComparison.Ordinal); // failed: with Stripe's reason
+
+    /// <summary>
+    /// What Stripe answers now about a PaymentIntent and its refunds (re-fetched by a webhook's effect): the charge shows the
+    /// amount refunded while a refund is pending or succeeded, not once it failed. The same stub ids each time: replaced.
+    /// </summary>
+    public void RefundState(string paymentIntent, string status)
+    {
+        var intent = Fixture("payment_intent_succeeded.json").Replace(SucceededId, paymentIntent, StringComparison.Ordinal);
+        if (status != "failed")
+        {
+            intent = intent.Replace("\"amount_refunded\": 0", "\"amount_refunded\": 1189", StringComparison.Ordinal).Replace("\"refunded\": false", "\"refunded\": true", StringComparison.Ordinal);
+        }
+
+        Server.Given(Request.Create().WithPath($"/v1/payment_intents/{paymentIntent}").UsingGet()).WithGuid(StubId(paymentIntent, 1)).RespondWith(Json(200, intent));
+        Server.Given(Request.Create().WithPath("/v1/refunds").UsingGet().WithParam("payment_intent", paymentIntent)).WithGuid(StubId(paymentIntent, 2))
+            .RespondWith(Json(200, $$"""{"object":"list","data":[{{Refund(paymentIntent, status)}}],"has_more":false,"url":"/v1/refunds"}"""));
+    }
+
+    private static Guid StubId(string paymentIntent, byte n)
+    {
+        var bytes = System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(paymentIntent))[..16];
+        bytes[0] = n;
+        return new Guid(bytes);
     }
 
     private static IRequestBuilder Form(string paymentMethod) =>
@@ -159,7 +211,7 @@ public sealed class StripeGatewayTests(StripeHost host) : IClassFixture<StripeHo
         Assert.Equal("CreditNote", note.GetProperty("kind").GetString());
         Assert.Equal(-1189, note.GetProperty("total").GetInt64());
 
-        var refund = Assert.Single(host.Server.LogEntries, e => e.RequestMessage.Path == "/v1/refunds");
+        var refund = Assert.Single(host.Server.LogEntries, e => e.RequestMessage.Path == "/v1/refunds" && e.RequestMessage.Method == "POST" && (e.RequestMessage.Body ?? "").Contains(StripeHost.RefundId, StringComparison.Ordinal));
         Assert.Equal($"refund:{StripeHost.RefundId}", Assert.Single(refund.RequestMessage.Headers!["Idempotency-Key"]));
         Assert.Equal(PaymentStatus.Refunded, (await InDbAsync(db => db.Payments.SingleAsync(p => p.AccountId == account))).Status);
         Assert.False(await InDbAsync(db => db.Subscriptions.AnyAsync(s => s.AccountId == account && s.Open)));
@@ -193,6 +245,104 @@ public sealed class StripeGatewayTests(StripeHost host) : IClassFixture<StripeHo
         Assert.Equal(SubscriptionStatus.Active, (await InDbAsync(db => db.Subscriptions.SingleAsync(s => s.AccountId == account))).Status);
         Assert.Equal(1, await InDbAsync(db => db.Ledger.Select(l => l.TransactionId).Where(t => db.Ledger.Any(x => x.TransactionId == t && x.Source == $"payment:{payment.Id}")).Distinct().CountAsync()));
         Assert.Equal(1, await InDbAsync(db => db.Webhooks.CountAsync(w => w.EventId == "evt_3QkT5pLkdIwHu7ix0Ab1Cd2E")));
+    }
+
+    [Fact]
+    public async Task Webhook_FiftyConcurrentCopiesOfOneStripeEvent_OneEffect()
+    {
+        var (account, cookie) = await host.App.AccountWithRolesAsync();
+        using var client = host.App.ClientWith(cookie);
+        await (await client.PostKeyedAsync("/api/billing/checkout", Checkout(StripeHost.AuthenticatesThenManyWebhooks), "stripe-many")).JsonAsync(HttpStatusCode.Accepted);
+
+        var eventId = $"evt_{Guid.NewGuid():N}";
+        var evt = StripeHost.Fixture("event_payment_intent_succeeded.json").Replace(StripeHost.ActionId, StripeHost.ManyWebhooksId, StringComparison.Ordinal)
+            .Replace("evt_3QkT5pLkdIwHu7ix0Ab1Cd2E", eventId, StringComparison.Ordinal);
+        var signature = Sign(evt, TimeProvider.System.GetUtcNow(), StripeHost.WebhookSecret);
+        var answers = await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => PostAsync(evt, signature)));
+        var results = new List<string>();
+        foreach (var answer in answers)
+        {
+            results.Add((await answer.JsonAsync(HttpStatusCode.OK)).GetProperty("result").GetString()!);
+        }
+
+        Assert.Equal(1, results.Count(r => r == "processed"));
+        Assert.Equal(49, results.Count(r => r == "duplicate"));
+        var payment = await InDbAsync(db => db.Payments.SingleAsync(p => p.AccountId == account));
+        Assert.Equal(PaymentStatus.Succeeded, payment.Status);
+        Assert.Equal(1, await InDbAsync(db => db.Ledger.Where(l => l.Source == $"payment:{payment.Id}").Select(l => l.TransactionId).Distinct().CountAsync()));
+        Assert.Equal(1, await InDbAsync(db => db.Webhooks.CountAsync(w => w.EventId == eventId)));
+        Assert.Empty((await Marquee.Billing.BillingModule.VerifyAsync(host.App.Services, CancellationToken.None)).Problems);
+    }
+
+    /// <summary>Stripe's <c>refund.updated</c> event carrying the refund in this state.</summary>
+    private static string RefundUpdated(string paymentIntent, string status) =>
+        $$"""{"id":"evt_{{Guid.NewGuid():N}}","object":"event","api_version":"2026-10-28.endive","created":1795651500,"data":{"object":{{StripeHost.Refund(paymentIntent, status)}}},"livemode":false,"pending_webhooks":1,"request":{"id":null,"idempotency_key":null},"type":"refund.updated"}""";
+
+    private async Task<(Guid Account, Guid Invoice, Guid Payment)> PaidAndRefundPendingAsync(string method, string key)
+    {
+        var (account, cookie) = await host.App.AccountWithRolesAsync();
+        using var client = host.App.ClientWith(cookie);
+        var paid = await (await client.PostKeyedAsync("/api/billing/checkout", Checkout(method), key)).JsonAsync(HttpStatusCode.Created);
+        var invoice = paid.GetProperty("invoiceId").GetGuid();
+
+        using var finance = await host.App.ClientWithRolesAsync("finance");
+        var pending = await (await finance.PostKeyedAsync($"/api/billing/invoices/{invoice}/refund", new { }, $"refund-{key}")).JsonAsync(HttpStatusCode.Accepted);
+        Assert.Equal("refund_pending", pending.GetProperty("status").GetString());
+        return (account, invoice, paid.GetProperty("paymentId").GetGuid());
+    }
+
+    /// <summary>Paid, no credit note, no refund in the ledger, the subscription open, the books verified.</summary>
+    private async Task AssertNotRefundedYetAsync(Guid account, Guid invoice, Guid payment, PaymentStatus expected)
+    {
+        Assert.Equal(expected, (await InDbAsync(db => db.Payments.SingleAsync(p => p.Id == payment))).Status);
+        Assert.Equal(InvoiceStatus.Paid, (await InDbAsync(db => db.Invoices.SingleAsync(i => i.Id == invoice))).Status);
+        Assert.False(await InDbAsync(db => db.Invoices.AnyAsync(i => i.CreditsInvoiceId == invoice)));
+        Assert.False(await InDbAsync(db => db.Ledger.AnyAsync(l => l.Source == $"refund:{payment}")));
+        Assert.True(await InDbAsync(db => db.Subscriptions.AnyAsync(s => s.AccountId == account && s.Open && s.Status == SubscriptionStatus.Active)));
+        Assert.Empty((await Marquee.Billing.BillingModule.VerifyAsync(host.App.Services, CancellationToken.None)).Problems);
+    }
+
+    [Fact]
+    public async Task Refund_PendingAtStripe_IsRecordedPending_ThenCompletedByTheRefundUpdatedWebhook()
+    {
+        var id = StripeHost.PendingSucceedsId;
+        var (account, invoice, payment) = await PaidAndRefundPendingAsync(StripeHost.RefundPendingThenSucceeds, "pending-ok");
+        await AssertNotRefundedYetAsync(account, invoice, payment, PaymentStatus.RefundPending);
+
+        // Still pending when Stripe tells of an update: nothing more.
+        host.RefundState(id, "pending");
+        var now = TimeProvider.System.GetUtcNow();
+        var update = RefundUpdated(id, "pending");
+        Assert.Equal(HttpStatusCode.OK, (await PostAsync(update, Sign(update, now, StripeHost.WebhookSecret))).StatusCode);
+        await AssertNotRefundedYetAsync(account, invoice, payment, PaymentStatus.RefundPending);
+
+        // Succeeded: the credit note, the ledger reversal and the end of the subscription, once.
+        host.RefundState(id, "succeeded");
+        var done = RefundUpdated(id, "succeeded");
+        Assert.Equal(HttpStatusCode.OK, (await PostAsync(done, Sign(done, now, StripeHost.WebhookSecret))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await PostAsync(done, Sign(done, now, StripeHost.WebhookSecret))).StatusCode);
+        Assert.Equal(PaymentStatus.Refunded, (await InDbAsync(db => db.Payments.SingleAsync(p => p.Id == payment))).Status);
+        Assert.Equal(-1189, (await InDbAsync(db => db.Invoices.SingleAsync(i => i.CreditsInvoiceId == invoice))).Total);
+        Assert.Equal(1, await InDbAsync(db => db.Ledger.Where(l => l.Source == $"refund:{payment}").Select(l => l.TransactionId).Distinct().CountAsync()));
+        Assert.False(await InDbAsync(db => db.Subscriptions.AnyAsync(s => s.AccountId == account && s.Open)));
+        Assert.Empty((await Marquee.Billing.BillingModule.VerifyAsync(host.App.Services, CancellationToken.None)).Problems);
+    }
+
+    [Fact]
+    public async Task Refund_PendingAtStripe_ThatFails_IsMarkedFailed_AndTheInvoiceStaysPaid()
+    {
+        var id = StripeHost.PendingFailsId;
+        var (account, invoice, payment) = await PaidAndRefundPendingAsync(StripeHost.RefundPendingThenFails, "pending-fails");
+        host.RefundState(id, "failed");
+        var failed = RefundUpdated(id, "failed");
+        Assert.Equal(HttpStatusCode.OK, (await PostAsync(failed, Sign(failed, TimeProvider.System.GetUtcNow(), StripeHost.WebhookSecret))).StatusCode);
+        await AssertNotRefundedYetAsync(account, invoice, payment, PaymentStatus.RefundFailed);
+        Assert.Equal("refund_failed", (await InDbAsync(db => db.Payments.SingleAsync(p => p.Id == payment))).Failure);
+
+        // Not refunded again from here (Stripe would answer the same failed refund for the same key): 409, for finance to resolve at Stripe.
+        using var finance = await host.App.ClientWithRolesAsync("finance");
+        Assert.Equal(HttpStatusCode.Conflict, (await finance.PostKeyedAsync($"/api/billing/invoices/{invoice}/refund", new { }, "refund-again")).StatusCode);
+        Assert.Contains("RefundFailed (refund_failed)", await finance.GetStringAsync("/console/billing/list/payments"), StringComparison.Ordinal);
     }
 
     private async Task<HttpResponseMessage> PostAsync(string body, string signature)

@@ -9,6 +9,43 @@ internal class BillingDb(DbContextOptions options) : ModuleDbContext(options), I
 
     public override string Schema => SchemaName;
 
+    /// <summary>
+    /// Saves in two steps, in one transaction, when a subscription opens while another of the account closes (a paid plan
+    /// that replaces the free one once its 3-D Secure payment succeeds, or the free one that stays when it fails): the
+    /// one-open-subscription-per-account index is checked per statement, and EF orders two updates of one table as it
+    /// likes, so the closing rows are saved first and the opening ones after.
+    /// </summary>
+    public override async Task<int> SaveChangesAsync(bool acceptAllChangesOnSuccess, CancellationToken cancellationToken = default)
+    {
+        var opening = ChangeTracker.Entries<Subscription>()
+            .Where(e => e.State == EntityState.Modified && e.Entity.Open && !e.Property(s => s.Open).OriginalValue)
+            .ToList();
+        if (opening.Count == 0)
+        {
+            return await base.SaveChangesAsync(acceptAllChangesOnSuccess, cancellationToken);
+        }
+
+        await using var tx = Database.CurrentTransaction is null ? await Database.BeginTransactionAsync(cancellationToken) : null;
+        foreach (var e in opening)
+        {
+            e.Entity.Open = false;
+        }
+
+        var saved = await base.SaveChangesAsync(acceptAllChangesOnSuccess: true, cancellationToken);
+        foreach (var e in opening)
+        {
+            e.Entity.Open = true;
+        }
+
+        saved += await base.SaveChangesAsync(acceptAllChangesOnSuccess, cancellationToken);
+        if (tx is not null)
+        {
+            await tx.CommitAsync(cancellationToken);
+        }
+
+        return saved;
+    }
+
     public DbSet<Plan> Plans => Set<Plan>();
 
     public DbSet<PlanPrice> PlanPrices => Set<PlanPrice>();
@@ -563,6 +600,12 @@ internal enum PaymentStatus
     Failed,
 
     Refunded,
+
+    /// <summary>Paid; a refund was asked and the gateway has not finished it (no credit note nor ledger reversal yet).</summary>
+    RefundPending,
+
+    /// <summary>Paid; the refund asked for failed at the gateway (the money was not returned): finance's to resolve.</summary>
+    RefundFailed,
 }
 
 internal sealed class Payment
