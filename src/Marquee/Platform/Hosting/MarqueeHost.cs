@@ -46,7 +46,12 @@ public static class MarqueeHost
         // Serve wwwroot from the build output as from a published one (MapStaticAssets needs the runtime manifest
         // to find the files and their content types when the program runs from bin/ rather than a publish folder).
         builder.WebHost.UseStaticWebAssets();
-        builder.WebHost.ConfigureKestrel(k => k.AddServerHeader = false);
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            // TLS 1.2 and 1.3 only (R21), whatever the system's OpenSSL would allow; an endpoint's SslProtocols overrides it.
+            k.ConfigureHttpsDefaults(h => h.SslProtocols = System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13);
+        });
         return builder;
     }
 
