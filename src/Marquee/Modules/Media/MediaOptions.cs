@@ -53,8 +53,8 @@ internal sealed class MediaOptions : IValidatableObject
     public int MaxHeight { get; set; } = 4320;
 
     /// <summary>
-    /// <see cref="MaxWidth"/> x <see cref="MaxHeight"/> as ffmpeg's <c>-max_pixels</c>, given to every run that reads a
-    /// source: a decoder refuses a bigger picture from its header instead of allocating it.
+    /// <see cref="MaxWidth"/> x <see cref="MaxHeight"/> as ffmpeg's <c>-max_pixels</c>, given to the probe, the validation
+    /// decode and the transcoder: a decoder refuses a bigger picture from its header instead of allocating it.
     /// </summary>
     internal string MaxPixels => ((long)MaxWidth * MaxHeight).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
