@@ -88,6 +88,11 @@ public static class MarqueeCommandLine
         verify.TreatUnmatchedTokensAsErrors = false;
         verify.SetAction((result, ct) => VerifyRightsAsync(result, ct));
         rights.Subcommands.Add(verify);
+        var audit = new Command("audit", "The audit log.");
+        var auditVerify = new Command("verify", "Check the audit log's hash chain; print its head (note it outside the database); exit 1 naming the first line that was edited, deleted, inserted or reordered.");
+        auditVerify.TreatUnmatchedTokensAsErrors = false;
+        auditVerify.SetAction((result, ct) => VerifyAuditAsync(result, ct));
+        audit.Subcommands.Add(auditVerify);
         var billing = new Command("billing", "Billing tasks.");
         var billingVerify = new Command("verify", "Check that the ledger balances and that payments, invoices and subscriptions agree with it; print the totals per account type and currency; exit 1 on any discrepancy.");
         billingVerify.TreatUnmatchedTokensAsErrors = false;
@@ -153,6 +158,7 @@ public static class MarqueeCommandLine
         root.Subcommands.Add(db);
         root.Subcommands.Add(ingest);
         root.Subcommands.Add(rights);
+        root.Subcommands.Add(audit);
         root.Subcommands.Add(billing);
         root.Subcommands.Add(kpi);
         root.Subcommands.Add(simulate);
@@ -458,6 +464,24 @@ public static class MarqueeCommandLine
 
         await Console.Out.WriteLineAsync($"Valid for {ttlText} (the session ends after that long without heartbeats); audited as delivery.playback-url-issued.");
         await Console.Out.WriteLineAsync(url.ToString());
+        return Ok;
+    });
+
+    private static async Task<int> VerifyAuditAsync(ParseResult result, CancellationToken cancellationToken) => await Guard(async () =>
+    {
+        var builder = MarqueeHost.CreateBuilder(ConfigArgs(result), new Dictionary<string, string?>(QuietLogs) { ["Marquee:Roles"] = "web" });
+        await using var app = MarqueeHost.Build(builder);
+        await PrepareDatabaseAsync(app, builder.Configuration, cancellationToken);
+        var (lines, unchained, sequence, hash, problem) = await Compliance.ComplianceModule.VerifyAuditAsync(app.Services, cancellationToken);
+        var before = unchained > 0 ? $" ({unchained} older line(s) from before the chain, not covered)" : "";
+        if (problem is not null)
+        {
+            await Console.Error.WriteLineAsync($"marquee: tampering: {problem}");
+            await Console.Out.WriteLineAsync($"The audit chain is broken after {lines} intact line(s){before}.");
+            return Failed;
+        }
+
+        await Console.Out.WriteLineAsync($"Intact: {lines} audit line(s) chained{before}; head {sequence} {hash}");
         return Ok;
     });
 

@@ -24,6 +24,18 @@ public static class ComplianceModule
         return services;
     }
 
+    /// <summary>
+    /// For <c>marquee audit verify</c>: walks the audit log's hash chain. Lines checked, lines from before the chain,
+    /// the head (sequence and hash, to be noted outside the database), and the first problem (null when intact).
+    /// </summary>
+    public static async Task<(long Lines, int Unchained, long HeadSequence, string HeadHash, string? Problem)> VerifyAuditAsync(IServiceProvider services, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        await using var scope = services.CreateAsyncScope();
+        var result = await AuditChainHash.VerifyAsync(scope.ServiceProvider.GetRequiredService<ComplianceDb>(), cancellationToken);
+        return (result.Lines, result.Unchained, result.Head.Sequence, result.Head.Hash, result.Problem);
+    }
+
     public static RouteGroupBuilder MapCompliance(this IEndpointRouteBuilder endpoints)
     {
         var group = endpoints.MapGroup("").WithTags("Compliance").RequireAuthorization(Policies.ConsoleCompliance);

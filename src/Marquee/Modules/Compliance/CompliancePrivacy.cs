@@ -11,7 +11,8 @@ namespace Marquee.Compliance;
 /// Compliance's personal data: the audit lines about the account or done by it. The audit log stays append-only: on
 /// erasure the lines are kept (who did what, when, stays provable) but their actor, target and details name the
 /// erasure's pseudonym instead of the person, their client IP address is dropped, and each is marked
-/// <see cref="AuditEntry.RedactedAt"/> (the only update the database allows). One line <c>compliance.subject-erased</c>
+/// <see cref="AuditEntry.RedactedAt"/> (the only update the database allows; the hash chain covers each line's digest as
+/// written, which the redaction keeps). One line <c>compliance.subject-erased</c> (more beyond 300 lines), naming the redacted lines by id,
 /// records the erasure under the pseudonym.
 /// </summary>
 internal sealed class CompliancePrivacy(ComplianceDb db, TimeProvider clock) : IPersonalData, IDomainEventHandler<AccountDeleted>
@@ -38,7 +39,7 @@ internal sealed class CompliancePrivacy(ComplianceDb db, TimeProvider clock) : I
 
         var subject = domainEvent.Subject(context);
         var now = clock.GetUtcNow();
-        var redacted = 0;
+        var redacted = new List<long>();
         foreach (var needle in subject.Needles)
         {
             var lines = await db.AuditEntries
@@ -51,16 +52,24 @@ internal sealed class CompliancePrivacy(ComplianceDb db, TimeProvider clock) : I
                 line.Details = Replace(line.Details, needle, subject.PseudonymText, 4000);
                 line.From = null;
                 line.RedactedAt = now;
-                redacted++;
+                redacted.Add(line.Id);
             }
 
             await db.SaveChangesAsync(cancellationToken);
         }
 
         await PersonalDataScrub.ScrubOutboxAsync(db, subject, cancellationToken);
-        db.AuditEntries.Add(AuditLog.ToEntry(
-            new AuditRecord("system", "compliance.subject-erased", $"subject:{subject.PseudonymText}", null, $"{redacted} audit line(s) redacted"),
-            domainEvent.At, context.MessageId));
+        // The erasure names the lines it redacted (chained: AuditChainHash), so that `marquee audit verify` tells a
+        // redaction from an edit; 300 ids a line keeps each within the 4000 characters of Details.
+        var ids = redacted.Distinct().Order().Chunk(300).ToList();
+        for (var i = 0; i < Math.Max(1, ids.Count); i++)
+        {
+            var named = ids.Count == 0 ? "" : $", {AuditChainHash.RedactedPrefix}{string.Join(",", ids[i].Select(id => $"#{id}"))}";
+            db.AuditEntries.Add(AuditLog.ToEntry(
+                new AuditRecord("system", "compliance.subject-erased", $"subject:{subject.PseudonymText}", null, $"{redacted.Distinct().Count()} audit line(s) redacted{named}"),
+                domainEvent.At, i == 0 ? context.MessageId : null));
+        }
+
         await db.SaveChangesAsync(cancellationToken);
         await tx.CommitAsync(cancellationToken);
     }

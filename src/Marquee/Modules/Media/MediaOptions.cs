@@ -52,6 +52,12 @@ internal sealed class MediaOptions : IValidatableObject
     [Range(16, 16384)]
     public int MaxHeight { get; set; } = 4320;
 
+    /// <summary>
+    /// <see cref="MaxWidth"/> x <see cref="MaxHeight"/> as ffmpeg's <c>-max_pixels</c>, given to the probe, the validation
+    /// decode and the transcoder: a decoder refuses a bigger picture from its header instead of allocating it.
+    /// </summary>
+    internal string MaxPixels => ((long)MaxWidth * MaxHeight).ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     [Range(1, 480)]
     public double MaxFrameRate { get; set; } = 120;
 

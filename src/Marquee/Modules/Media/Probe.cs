@@ -8,9 +8,15 @@ namespace Marquee.Media;
 /// Looks at a source before anything is spent on it: ffprobe for what it claims to be (refused early when over a limit),
 /// then one full decode for whether it really is that (a truncated MP4 with its index in front passes ffprobe).
 /// </summary>
-internal sealed class Probe(IOptions<MediaOptions> options)
+internal sealed partial class Probe(IOptions<MediaOptions> options)
 {
+    /// <summary>What ffmpeg's decoders print when a picture's header is over <c>-max_pixels</c>.</summary>
+    internal const string MaxPixelsRefusal = "exceeds specified max pixel count";
+
     private readonly MediaOptions options = options.Value;
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"Picture size (\d+x\d+)")]
+    private static partial System.Text.RegularExpressions.Regex PictureSize();
 
     /// <summary>Probes <paramref name="fileName"/>, a file inside <paramref name="folder"/> (the one place the caller lets the tools read).</summary>
     public async Task<ProbeOutcome> InspectAsync(string folder, string fileName, CancellationToken cancellationToken)
@@ -33,8 +39,17 @@ internal sealed class Probe(IOptions<MediaOptions> options)
         }
 
         var probe = await Tool.RunConfinedAsync(options, options.FfprobePath, ToolAccess.Reading(path),
-            ["-v", "error", "-protocol_whitelist", "file", "-format_whitelist", options.AllowedContainers, "-print_format", "json", "-show_format", "-show_streams", "file:" + path],
+            ["-v", "error", "-protocol_whitelist", "file", "-format_whitelist", options.AllowedContainers, "-max_pixels", options.MaxPixels, "-print_format", "json", "-show_format", "-show_streams", "file:" + path],
             null, cancellationToken);
+
+        // ffprobe decodes a frame of some codecs (PNG, JPEG, cover art) to learn its format: -max_pixels makes the decoder
+        // refuse a picture over the limit from its header (a pixel flood) instead of allocating it; the size then reads 0.
+        if (probe.Errors.Contains(MaxPixelsRefusal, StringComparison.Ordinal))
+        {
+            var size = PictureSize().Match(probe.Errors).Groups[1].Value;
+            return new MediaRejected($"A picture in the file is {(size.Length > 0 ? size : "larger than that")}, over the limit of {options.MaxWidth}x{options.MaxHeight} pixels (refused from its header, before decoding).");
+        }
+
         if (!probe.Succeeded)
         {
             return new MediaRejected($"Not a media file that can be read ({Anonymised(probe.LastError, path)}).");
@@ -67,7 +82,7 @@ internal sealed class Probe(IOptions<MediaOptions> options)
         var path = InsideFolder(folder, fileName);
         var size = new FileInfo(path).Length;
         var probe = await Tool.RunConfinedAsync(options, options.FfprobePath, ToolAccess.Reading(path),
-            ["-v", "error", "-protocol_whitelist", "file", "-format_whitelist", options.AllowedContainers, "-print_format", "json", "-show_format", "-show_streams", "file:" + path],
+            ["-v", "error", "-protocol_whitelist", "file", "-format_whitelist", options.AllowedContainers, "-max_pixels", options.MaxPixels, "-print_format", "json", "-show_format", "-show_streams", "file:" + path],
             null, cancellationToken);
         if (!probe.Succeeded)
         {
@@ -195,7 +210,7 @@ internal sealed class Probe(IOptions<MediaOptions> options)
     {
         long decodedUs = 0;
         var run = await Tool.RunConfinedAsync(options, options.FfmpegPath, ToolAccess.Reading(path),
-            ["-nostdin", "-v", "error", "-xerror", "-protocol_whitelist", "file", "-format_whitelist", options.AllowedContainers, "-i", "file:" + path,
+            ["-nostdin", "-v", "error", "-xerror", "-protocol_whitelist", "file", "-format_whitelist", options.AllowedContainers, "-max_pixels", options.MaxPixels, "-i", "file:" + path,
              "-f", "null", "-progress", "pipe:1", "-nostats", "-"],
             line =>
             {

@@ -31,7 +31,7 @@ internal sealed class Transcoder(IOptions<MediaOptions> options)
         ArgumentNullException.ThrowIfNull(info);
         ArgumentNullException.ThrowIfNull(plan);
         var seg = options.SegmentSeconds.ToString(CultureInfo.InvariantCulture);
-        var a = new List<string> { "-nostdin", "-v", "error", "-protocol_whitelist", "file", "-format_whitelist", options.AllowedContainers, "-i", "file:" + sourcePath };
+        var a = new List<string> { "-nostdin", "-v", "error", "-protocol_whitelist", "file", "-format_whitelist", options.AllowedContainers, "-max_pixels", options.MaxPixels, "-i", "file:" + sourcePath };
         var streamMap = new List<string>();
 
         if (!plan.IsAudioOnly)
@@ -167,7 +167,7 @@ internal sealed class Transcoder(IOptions<MediaOptions> options)
         ArgumentNullException.ThrowIfNull(info);
         var at = (info.Duration.TotalSeconds / 10).ToString("0.###", CultureInfo.InvariantCulture);
         var run = await Tool.RunConfinedAsync(options, options.FfmpegPath, ToolAccess.Reading(sourcePath, Path.GetDirectoryName(Path.GetFullPath(posterPath))),
-            ["-nostdin", "-v", "error", "-protocol_whitelist", "file", "-format_whitelist", options.AllowedContainers, "-ss", at, "-i", "file:" + sourcePath,
+            ["-nostdin", "-v", "error", "-protocol_whitelist", "file", "-format_whitelist", options.AllowedContainers, "-max_pixels", options.MaxPixels, "-ss", at, "-i", "file:" + sourcePath,
              "-map", "0:v:0", "-frames:v", "1", "-q:v", "3", "-y", "file:" + posterPath],
             null, cancellationToken);
         if (!run.Succeeded || !File.Exists(posterPath))

@@ -28,6 +28,27 @@ namespace Marquee.Platform.Hosting;
 public static class MarqueeHost
 {
     /// <summary>The builder with configuration read and checked (throws <see cref="StartupException"/> with every problem).</summary>
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    private static void UseAeadCipherSuites(Microsoft.AspNetCore.Server.Kestrel.Https.HttpsConnectionAdapterOptions https)
+    {
+        var suites = AeadCipherSuites();
+        https.OnAuthenticate = (_, tls) => tls.CipherSuitesPolicy = suites;
+    }
+
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    private static System.Net.Security.CipherSuitesPolicy AeadCipherSuites() => new(
+    [
+        System.Net.Security.TlsCipherSuite.TLS_AES_128_GCM_SHA256,
+        System.Net.Security.TlsCipherSuite.TLS_AES_256_GCM_SHA384,
+        System.Net.Security.TlsCipherSuite.TLS_CHACHA20_POLY1305_SHA256,
+        System.Net.Security.TlsCipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        System.Net.Security.TlsCipherSuite.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        System.Net.Security.TlsCipherSuite.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        System.Net.Security.TlsCipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+        System.Net.Security.TlsCipherSuite.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+        System.Net.Security.TlsCipherSuite.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    ]);
+
     public static WebApplicationBuilder CreateBuilder(string[] args, IDictionary<string, string?>? overrides = null)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
@@ -46,7 +67,20 @@ public static class MarqueeHost
         // Serve wwwroot from the build output as from a published one (MapStaticAssets needs the runtime manifest
         // to find the files and their content types when the program runs from bin/ rather than a publish folder).
         builder.WebHost.UseStaticWebAssets();
-        builder.WebHost.ConfigureKestrel(k => k.AddServerHeader = false);
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            // TLS 1.2 and 1.3 only (R21), whatever the system's OpenSSL would allow; an endpoint's SslProtocols overrides it.
+            // On Linux also only AEAD suites with forward secrecy (Mozilla's "intermediate"): no CBC (testssl.sh: LUCKY13).
+            k.ConfigureHttpsDefaults(h =>
+            {
+                h.SslProtocols = System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13;
+                if (OperatingSystem.IsLinux())
+                {
+                    UseAeadCipherSuites(h);
+                }
+            });
+        });
         return builder;
     }
 
