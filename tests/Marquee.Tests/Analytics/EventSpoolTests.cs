@@ -63,6 +63,22 @@ public sealed class EventSpoolTests : IDisposable
         await other.DisposeAsync();
     }
 
+    [Fact]
+    public async Task A_roll_closes_the_segment_and_a_second_roll_with_nothing_written_is_harmless()
+    {
+        var now = TimeProvider.System.GetUtcNow();
+        await using var writer = NewSpool();
+        Assert.Equal((1, 0), await writer.AppendAsync([Heartbeat("r1")], now, CancellationToken.None));
+        await writer.RollAsync(CancellationToken.None);
+        await writer.RollAsync(CancellationToken.None); // an erasure then an export: nothing written in between
+        Assert.Equal((1, 0), await writer.AppendAsync([Heartbeat("r2")], now, CancellationToken.None));
+        var dir = writer.OwnDirectory!;
+        Assert.Equal(2, Directory.GetFiles(dir, "*.seg").Length);
+        Assert.Equal(new long[] { 1, 2 }, EventSpool.Read(dir, 0, int.MaxValue, null).Records.Select(r => r.Number));
+        EventSpool.DeleteLoaded(dir, 1); // record 1 loaded: its closed segment goes, the writer's current one stays
+        Assert.Equal(EventSpool.SegmentName(2), Path.GetFileName(Assert.Single(Directory.GetFiles(dir, "*.seg"))));
+    }
+
     public void Dispose()
     {
         if (Directory.Exists(dataDir))

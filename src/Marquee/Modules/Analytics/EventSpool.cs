@@ -173,6 +173,11 @@ internal sealed class EventSpool : IAsyncDisposable
 
                 if (count > 0 || duplicates > 0)
                 {
+                    if (segment is null && directory is not null)
+                    {
+                        NewSegment();
+                    }
+
                     Open();
                     start = segment!.Length;
                     Write(segment, buffer.WrittenSpan, count, duplicates, received);
@@ -189,7 +194,8 @@ internal sealed class EventSpool : IAsyncDisposable
                     recent.Remove(recentOrder.Dequeue());
                 }
 
-                if (segment is not null && (roll || segment.Length >= Math.Max(1, options.SpoolSegmentMegabytes) * 1024L * 1024))
+                // An empty segment is never rolled (its successor would have the same name: nothing was written since).
+                if (segment is not null && segment.Length > 0 && (roll || segment.Length >= Math.Max(1, options.SpoolSegmentMegabytes) * 1024L * 1024))
                 {
                     NewSegment();
                 }
@@ -271,6 +277,7 @@ internal sealed class EventSpool : IAsyncDisposable
     private void NewSegment()
     {
         segment?.Dispose();
+        segment = null; // if the new file cannot be made, the next write tries again instead of using a closed one
         segment = new FileStream(Path.Combine(directory!, SegmentName(nextRecord)), FileMode.CreateNew, FileAccess.Write, FileShare.Read | FileShare.Delete, 1);
     }
 
