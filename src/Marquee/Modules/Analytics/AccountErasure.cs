@@ -7,12 +7,13 @@ using Microsoft.EntityFrameworkCore;
 namespace Marquee.Analytics;
 
 /// <summary>
-/// Privacy: when Identity deletes an account, its analytics are pseudonymised: in the raw table (its events' JSON) and
-/// in the warehouse (events, sessions, user days) the account id is replaced by a random pseudonym, one per erasure, so
+/// Privacy: when Identity deletes an account, its analytics are pseudonymised: in the legacy raw table (its events' JSON)
+/// and in the warehouse (events, sessions, user days; everything spooled so far is loaded first and the loaded spool
+/// segments deleted, see <see cref="Pipeline.PseudonymiseAsync"/>) the account id is replaced by a random pseudonym, one per erasure, so
 /// the aggregates (counts, watch time, revenue) stay as they were but nothing links them to the person any more; quarantined
 /// payloads that mention the account are deleted. Idempotent: a redelivery finds nothing left to replace. The pseudonym
 /// is the erasure's own (<see cref="DataSubject.PseudonymText"/>), the same as in the other modules' kept rows.
-/// For the export (<see cref="IPersonalData"/>): the account's raw events as received.
+/// For the export (<see cref="IPersonalData"/>): the account's events in the warehouse (everything spooled loaded first).
 /// </summary>
 internal sealed class AccountErasure(AnalyticsDb db, Pipeline pipeline) : IDomainEventHandler<AccountDeleted>, IPersonalData
 {
@@ -20,10 +21,11 @@ internal sealed class AccountErasure(AnalyticsDb db, Pipeline pipeline) : IDomai
 
     public async Task<object?> ExportAsync(Guid accountId, CancellationToken cancellationToken)
     {
-        var marker = $"\"user\":\"{accountId}\"";
-        var rows = await db.RawEvents.AsNoTracking().Where(r => r.Json.Contains(marker)).OrderBy(r => r.Seq).Take(10_000)
-            .Select(r => r.Json).ToListAsync(cancellationToken);
-        return rows.Count == 0 ? null : new { events = rows.Select(j => System.Text.Json.Nodes.JsonNode.Parse(j)).ToList() };
+        var events = await pipeline.EventsOfAsync(accountId.ToString(), 10_000, cancellationToken);
+        return events.Count == 0 ? null : new
+        {
+            events = events.Select(e => System.Text.Json.Nodes.JsonNode.Parse(System.Text.Json.JsonSerializer.Serialize(e, AnalyticsJson.Default.AnalyticsEvent))).ToList(),
+        };
     }
 
     public async Task HandleAsync(AccountDeleted domainEvent, EventContext context, CancellationToken cancellationToken)

@@ -19,7 +19,7 @@ namespace Marquee.Analytics;
 
 /// <summary>
 /// Analytics: the event beacon (player and app telemetry), other modules' domain events into the same stream, the
-/// pipeline from the raw table into a DuckDB warehouse, the metric catalogue K1-K12, the console dashboard with its live
+/// pipeline from a durable spool into a DuckDB warehouse, the metric catalogue K1-K12, the console dashboard with its live
 /// view, and a simulated audience. See docs/analytics.md.
 /// </summary>
 public static partial class AnalyticsModule
@@ -34,7 +34,8 @@ public static partial class AnalyticsModule
         services.AddSingleton<Predictions>();
         services.AddSingleton<LiveView>();
         services.AddOptions<AnalyticsOptions>().BindConfiguration(AnalyticsOptions.Section);
-        services.AddSingleton<RawEventWriter>();
+        services.AddSingleton<EventSpool>();
+        services.AddSingleton<QuarantineStore>();
         services.AddSingleton<CmcdFeed>();
         services.AddSingleton<IPlaybackTelemetry>(sp => sp.GetRequiredService<CmcdFeed>());
         services.AddScoped<Collector>();
@@ -131,16 +132,24 @@ public static partial class AnalyticsModule
             .WithSummary("The metric catalogue: id, family, formula, unit, source events, owner, dimensions; whether its source exists yet.");
         root.MapGet("/status", async (AnalyticsDb db, Pipeline pipeline, CancellationToken ct) =>
             {
-                var raw = await db.RawEvents.LongCountAsync(ct);
-                var last = raw == 0 ? 0 : await db.RawEvents.MaxAsync(r => r.Seq, ct);
+                // Events land in the spool (and, before it existed, in the raw table, still drained first): lastSeq counts
+                // every event landed, watermark those taken into the warehouse; both only grow.
+                var legacyRaw = await db.RawEvents.LongCountAsync(ct);
+                var legacyLast = legacyRaw == 0 ? 0 : await db.RawEvents.MaxAsync(r => r.Seq, ct);
                 var quarantined = await db.Quarantine.LongCountAsync(ct);
-                var duplicates = await db.Counters.Where(c => c.Name == "duplicates").SumAsync(c => c.Value, ct);
-                var watermark = await pipeline.WatermarkAsync(ct);
-                return Results.Ok(new { raw, lastSeq = last, watermark, pending = last - watermark, quarantined, duplicates });
+                var legacyDuplicates = await db.Counters.Where(c => c.Name == "duplicates").SumAsync(c => c.Value, ct);
+                var s = await pipeline.StatusAsync(ct);
+                var watermark = s.RawWatermark + s.Loaded;
+                var last = legacyLast + s.Loaded + s.Pending;
+                return Results.Ok(new
+                {
+                    raw = legacyRaw + s.Loaded + s.Pending, lastSeq = last, watermark, pending = last - watermark, quarantined,
+                    duplicates = legacyDuplicates + s.Duplicates, warehouse = s.WarehouseEvents,
+                });
             })
             .RequireAuthorization(Policies.Metrics) // also for the benchmark and scripts on this machine, like the metrics scrape
             .WithName("GetAnalyticsStatus")
-            .WithSummary("Raw events, the pipeline's watermark and what is pending, quarantined and duplicate counts (operators, or this machine).");
+            .WithSummary("Events landed (raw), the pipeline's watermark and what is pending, quarantined and duplicate counts, events in the warehouse (operators, or this machine).");
         console.MapGet("/quarantine", async (AnalyticsDb db, CancellationToken ct) =>
                 Results.Ok(await db.Quarantine.AsNoTracking().OrderByDescending(q => q.ReceivedAt).Take(200)
                     .Select(q => new { q.EventId, q.Reason, q.ReceivedAt, q.Payload }).ToListAsync(ct)))
@@ -153,7 +162,7 @@ public static partial class AnalyticsModule
             .RequireAuthorization(Policies.ConsoleAdmin)
             .DisableAntiforgery()
             .WithName("RebuildAnalyticsDay")
-            .WithSummary("Rebuilds one day of the warehouse from the raw events (idempotent).");
+            .WithSummary("Recomputes one day's sessions, active users and roll-ups from the warehouse's events (idempotent).");
         console.MapPost("/simulate", async ([FromBody] SimulationInput input, Simulator simulator, CancellationToken ct) =>
                 input.Viewers is < 1 or > 100_000 || input.Days is < 1 or > 365
                     ? Results.Problem(title: "Bad simulation", detail: "viewers 1-100000, days 1-365", statusCode: 400)

@@ -20,10 +20,11 @@ internal sealed record Incoming(AnalyticsEvent? Event, string? Reason, string Ra
 /// <summary>
 /// The one way events come in (the beacon API, other modules' domain events, the simulator): validates each event against
 /// <see cref="EventSchema"/> while the body is read (no document tree), refuses ones more than <see cref="MaxLateness"/> old
-/// into the quarantine, and hands the rest to the <see cref="RawEventWriter"/>, which appends them with the other requests
-/// of the moment in one transaction and answers only once it is committed (an accepted event is never lost).
+/// into the quarantine (<see cref="QuarantineStore"/>, first: a busy store refuses the whole batch), and hands the rest to the
+/// <see cref="EventSpool"/>, which appends them with the other requests of the moment as one record and answers only once
+/// it is fsynced (an accepted event is never lost).
 /// </summary>
-internal sealed class Collector(RawEventWriter writer, TimeProvider time, EtlSignal signal, LiveView live)
+internal sealed class Collector(EventSpool spool, QuarantineStore quarantineStore, TimeProvider time, EtlSignal signal, LiveView live)
 {
     public static readonly TimeSpan MaxLateness = TimeSpan.FromDays(7);
     public static readonly TimeSpan MaxAhead = TimeSpan.FromHours(1);
@@ -188,7 +189,8 @@ internal sealed class Collector(RawEventWriter writer, TimeProvider time, EtlSig
             }
         }
 
-        var (accepted, duplicates) = await writer.WriteAsync(events, quarantine, now, ct);
+        await quarantineStore.WriteAsync(quarantine, ct);
+        var (accepted, duplicates) = await spool.AppendAsync(events, now, ct);
         if (accepted > 0)
         {
             signal.Raise();
@@ -219,8 +221,7 @@ internal sealed class Collector(RawEventWriter writer, TimeProvider time, EtlSig
 
     /// <summary>Quarantines a request that could not be read at all (its reason; the body is not kept).</summary>
     public Task QuarantineRequestAsync(string reason, CancellationToken ct) =>
-        writer.WriteAsync([], [new QuarantinedEvent { Id = Guid.CreateVersion7(), Reason = EventSchema.Cut("request: " + reason, 300), ReceivedAt = time.GetUtcNow(), Payload = "" }],
-            time.GetUtcNow(), ct);
+        quarantineStore.WriteAsync([new QuarantinedEvent { Id = Guid.CreateVersion7(), Reason = EventSchema.Cut("request: " + reason, 300), ReceivedAt = time.GetUtcNow(), Payload = "" }], ct);
 }
 
 /// <summary>The store cannot take a batch now (the ingest queue is full, or the database is busy): answer 503 with Retry-After.</summary>

@@ -4,19 +4,28 @@ using DuckDB.NET.Data;
 using Marquee.Analytics.Data;
 using Marquee.Catalog.Contracts;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 
 namespace Marquee.Analytics;
 
 /// <summary>
-/// The ETL from the raw table into the warehouse. Incremental: it takes raw rows past its watermark (<c>etl_state.raw_seq</c>),
-/// finds the days they fall in (a late event falls in its own, earlier day) and rebuilds each of those days whole from
-/// every raw row of that day: cleaned events, sessions, active users and roll-ups. Idempotent: rebuilding a day from
-/// the same raw rows gives the same tables. The day rebuilds and the new watermark commit in one DuckDB transaction,
-/// so a crash or restart repeats the step, never half of it.
+/// The ETL from the spool (<see cref="EventSpool"/>) into the warehouse. Incremental: each step takes the whole spool
+/// records past the position committed for their writer directory (<c>etl_state</c> <c>spool:&lt;dir&gt;</c>), parses them
+/// into a stage table through DuckDB's appender, removes duplicates set-wise (an id twice in the stage, or already in
+/// <c>events</c>: counted in <c>etl_state.duplicates</c>), appends the rest and recomputes only what they touch: their
+/// sessions, their users' days and the roll-ups of their days (a late event falls in its own, earlier day). The load,
+/// the recompute, the duplicate count and the new spool position commit in ONE DuckDB transaction, so a crash replays
+/// at most the uncommitted records, whose events are then removed as duplicates if they had landed (idempotent).
+/// Loaded segments are deleted; a dead writer's directory (its process ended) is removed once loaded.
+/// Rows of the relational raw table (where events landed before the spool) are still taken first, from their own
+/// watermark (<c>raw_seq</c>), so an upgraded deployment loses nothing.
 /// </summary>
-internal sealed class Pipeline(IServiceScopeFactory scopes, Warehouse warehouse)
+internal sealed class Pipeline(IServiceScopeFactory scopes, Warehouse warehouse, EventSpool spool, IOptions<AnalyticsOptions> options)
 {
     private const int BatchRows = 100_000;
+
+    private readonly SemaphoreSlim step = new(1, 1);
+    private readonly Dictionary<string, EventSpool.Cursor> cursors = new(StringComparer.Ordinal);
 
     /// <summary>Events the server records about a user that are not the user's own activity (they do not make a user active).</summary>
     private const string ServerBookkeeping = "'subscription', 'payment', 'asset_ready', 'cmcd'";
@@ -34,11 +43,164 @@ internal sealed class Pipeline(IServiceScopeFactory scopes, Warehouse warehouse)
     };
 
     /// <summary>
-    /// One step: the raw rows past the watermark (at most a batch), appended to the warehouse's events; then only what
-    /// they touch is recomputed: their sessions, their users' days, and the roll-ups of their days. Returns how many raw
-    /// rows it took (0: caught up).
+    /// One step: legacy raw rows if any, else the spool records of one writer directory past its position (at most
+    /// <see cref="AnalyticsOptions.LoadBatchEvents"/> events). Returns how much it took (0: caught up).
     /// </summary>
     public async Task<int> RunOnceAsync(CancellationToken ct)
+    {
+        await step.WaitAsync(ct);
+        try
+        {
+            return await RunOnceCoreAsync(ct);
+        }
+        finally
+        {
+            step.Release();
+        }
+    }
+
+    private async Task<int> RunOnceCoreAsync(CancellationToken ct)
+    {
+        var legacy = await RunRawOnceAsync(ct);
+        return legacy > 0 ? legacy : await RunSpoolOnceAsync(ct);
+    }
+
+    /// <summary>Takes everything spooled so far (this process's current segment closed first) into the warehouse.</summary>
+    private async Task CatchUpCoreAsync(CancellationToken ct)
+    {
+        await spool.RollAsync(ct);
+        while (await RunOnceCoreAsync(ct) > 0)
+        {
+        }
+    }
+
+    private async Task<int> RunSpoolOnceAsync(CancellationToken ct)
+    {
+        var state = await StateAsync(ct);
+        var existing = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var dir in spool.Directories())
+        {
+            var name = Path.GetFileName(dir);
+            existing.Add(name);
+            var after = state.GetValueOrDefault("spool:" + name);
+            cursors.TryGetValue(name, out var hint);
+            var (records, cursor) = EventSpool.Read(dir, after, Math.Max(1, options.Value.LoadBatchEvents), hint);
+            if (cursor is not null)
+            {
+                cursors[name] = cursor;
+            }
+
+            if (records.Count == 0)
+            {
+                if (!spool.IsLive(dir))
+                {
+                    Directory.Delete(dir, recursive: true); // its writer ended and every whole record is loaded (a torn tail was never acknowledged)
+                    cursors.Remove(name);
+                    existing.Remove(name);
+                }
+                else
+                {
+                    EventSpool.DeleteLoaded(dir, after);
+                }
+
+                continue;
+            }
+
+            var taken = await LoadAsync(name, records, ct);
+            EventSpool.DeleteLoaded(dir, records[^1].Number);
+            return Math.Max(taken, records.Count);
+        }
+
+        // The positions of directories that are gone move into one total (the status's counts stay monotonic).
+        var gone = state.Keys.Where(k => k.StartsWith("spool:", StringComparison.Ordinal) && !existing.Contains(k["spool:".Length..])).ToList();
+        if (gone.Count > 0)
+        {
+            await warehouse.UseAsync(async c =>
+            {
+                await InTransactionAsync(c, async () =>
+                {
+                    foreach (var key in gone)
+                    {
+                        var name = key["spool:".Length..];
+                        await Warehouse.ExecuteAsync(c, "INSERT INTO etl_state VALUES ('spool_retired', $n) ON CONFLICT (name) DO UPDATE SET value = value + EXCLUDED.value", ct,
+                            ("n", state.GetValueOrDefault("spool_ev:" + name)));
+                        await Warehouse.ExecuteAsync(c, "DELETE FROM etl_state WHERE name = $a OR name = $b", ct, ("a", key), ("b", "spool_ev:" + name));
+                    }
+                }, ct);
+                return 0;
+            }, ct);
+        }
+
+        return 0;
+    }
+
+    private async Task<int> LoadAsync(string name, List<EventSpool.SpoolRecord> records, CancellationToken ct)
+    {
+        var events = new List<(AnalyticsEvent, DateTimeOffset)>(records.Sum(r => r.Count));
+        long spooled = 0, known = 0;
+        foreach (var r in records)
+        {
+            spooled += r.Count;
+            known += r.Duplicates;
+            var rest = r.Payload.AsSpan();
+            while (!rest.IsEmpty)
+            {
+                var end = rest.IndexOf((byte)'\n');
+                var line = end < 0 ? rest : rest[..end];
+                rest = end < 0 ? default : rest[(end + 1)..];
+                if (!line.IsEmpty)
+                {
+                    events.Add((JsonSerializer.Deserialize(line, AnalyticsJson.Default.AnalyticsEvent)!, r.ReceivedAt));
+                }
+            }
+        }
+
+        await using var scope = scopes.CreateAsyncScope();
+        var titles = await TitlesAsync(scope.ServiceProvider, events.Select(e => e.Item1), ct);
+        var last = records[^1].Number;
+        await warehouse.UseAsync(async c =>
+        {
+            await StageAsync(c, events, ct);
+            await InTransactionAsync(c, async () =>
+            {
+                await UpsertTitlesAsync(c, titles, ct);
+                var before = await CountAsync(c, "SELECT count(*) FROM stage", ct);
+                // Set-wise: the first of an id in the stage stays; an id already in the warehouse goes (a replay, another node, a late resend).
+                await Warehouse.ExecuteAsync(c, "DELETE FROM stage WHERE rowid NOT IN (SELECT min(rowid) FROM stage GROUP BY event_id)", ct);
+                await Warehouse.ExecuteAsync(c, "DELETE FROM stage WHERE event_id IN (SELECT e.event_id FROM events e SEMI JOIN stage s ON e.event_id = s.event_id)", ct);
+                var duplicates = before - await CountAsync(c, "SELECT count(*) FROM stage", ct) + known;
+                await AppendAndRecomputeAsync(c, ct);
+                await Warehouse.ExecuteAsync(c, "INSERT OR REPLACE INTO etl_state VALUES ($k, $v)", ct, ("k", "spool:" + name), ("v", last));
+                await Warehouse.ExecuteAsync(c, "INSERT INTO etl_state VALUES ($k, $v) ON CONFLICT (name) DO UPDATE SET value = value + EXCLUDED.value", ct, ("k", "spool_ev:" + name), ("v", spooled));
+                if (duplicates > 0)
+                {
+                    await Warehouse.ExecuteAsync(c, "INSERT INTO etl_state VALUES ('duplicates', $v) ON CONFLICT (name) DO UPDATE SET value = value + EXCLUDED.value", ct, ("v", duplicates));
+                }
+            }, ct);
+            return 0;
+        }, ct);
+        return events.Count;
+    }
+
+    private static async Task<long> CountAsync(DuckDBConnection c, string sql, CancellationToken ct) =>
+        Convert.ToInt64((await Warehouse.QueryAsync(c, sql, new Dictionary<string, object?>(), ct))[0][0], CultureInfo.InvariantCulture);
+
+    /// <summary>The stage (deduplicated) into <c>events</c>, then what it touches recomputed.</summary>
+    private static async Task AppendAndRecomputeAsync(DuckDBConnection c, CancellationToken ct)
+    {
+        await Warehouse.ExecuteAsync(c, AppendStage("TRUE"), ct);
+        await Warehouse.ExecuteAsync(c, $"""
+            DELETE FROM touched_sessions; DELETE FROM touched_users; DELETE FROM touched_days;
+            INSERT INTO touched_sessions SELECT DISTINCT day, session_id FROM stage WHERE session_id IS NOT NULL AND type IN ({PlayerTypes});
+            INSERT INTO touched_users SELECT DISTINCT day, user_id FROM stage;
+            INSERT INTO touched_days SELECT DISTINCT day FROM stage;
+            """, ct);
+        await ReplanAsync(c, ct);
+        await RecomputeTouchedAsync(c, ct);
+    }
+
+    /// <summary>The legacy step: raw table rows past <c>raw_seq</c> (events that landed before the spool existed).</summary>
+    private async Task<int> RunRawOnceAsync(CancellationToken ct)
     {
         var watermark = await WatermarkAsync(ct);
         await using var scope = scopes.CreateAsyncScope();
@@ -67,15 +229,7 @@ internal sealed class Pipeline(IServiceScopeFactory scopes, Warehouse warehouse)
             await InTransactionAsync(c, async () =>
             {
                 await UpsertTitlesAsync(c, titles, ct);
-                await Warehouse.ExecuteAsync(c, AppendStage("TRUE"), ct);
-                await Warehouse.ExecuteAsync(c, $"""
-                    DELETE FROM touched_sessions; DELETE FROM touched_users; DELETE FROM touched_days;
-                    INSERT INTO touched_sessions SELECT DISTINCT day, session_id FROM stage WHERE session_id IS NOT NULL AND type IN ({PlayerTypes});
-                    INSERT INTO touched_users SELECT DISTINCT day, user_id FROM stage;
-                    INSERT INTO touched_days SELECT DISTINCT day FROM stage;
-                    """, ct);
-                await ReplanAsync(c, ct);
-                await RecomputeTouchedAsync(c, ct);
+                await AppendAndRecomputeAsync(c, ct);
                 await Warehouse.ExecuteAsync(c, "INSERT OR REPLACE INTO etl_state VALUES ('raw_seq', $w)", ct, ("w", last));
             }, ct);
             return 0;
@@ -84,48 +238,112 @@ internal sealed class Pipeline(IServiceScopeFactory scopes, Warehouse warehouse)
     }
 
     /// <summary>
-    /// Rebuilds the given days whole from the raw table (an operator's re-run): the raw rows of the day up to the
-    /// watermark (later ones are the next step's), then every session, user day and roll-up of the day. Idempotent.
+    /// Recomputes the given days whole from the warehouse's events (an operator's re-run): every session, user day and
+    /// roll-up of the day. Idempotent: the same events give the same tables.
     /// </summary>
     public async Task RebuildDaysAsync(IReadOnlyList<string> days, CancellationToken ct)
     {
-        var watermark = await WatermarkAsync(ct);
-        await using var scope = scopes.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<AnalyticsDb>();
-        foreach (var day in days)
+        await step.WaitAsync(ct);
+        try
         {
-            var rows = await db.RawEvents.AsNoTracking().Where(r => r.Day == day && r.Seq <= watermark).OrderBy(r => r.Seq)
-                .Select(r => new { r.Json, r.ReceivedAt }).ToListAsync(ct);
-            var events = rows.Select(r => (Read(r.Json), r.ReceivedAt)).ToList();
-            var titles = await TitlesAsync(scope.ServiceProvider, events.Select(e => e.Item1), ct);
-            await warehouse.UseAsync(async c =>
+            foreach (var day in days)
             {
-                await StageAsync(c, events, ct);
-                await InTransactionAsync(c, async () =>
+                await warehouse.UseAsync(async c =>
                 {
-                    await UpsertTitlesAsync(c, titles, ct);
-                    await Warehouse.ExecuteAsync(c, "DELETE FROM events WHERE day = CAST($d AS DATE)", ct, ("d", day));
-                    await Warehouse.ExecuteAsync(c, AppendStage("TRUE"), ct);
-                    await Warehouse.ExecuteAsync(c, $"""
-                        DELETE FROM touched_sessions; DELETE FROM touched_users; DELETE FROM touched_days;
-                        INSERT INTO touched_days VALUES (CAST($d AS DATE));
-                        INSERT INTO touched_sessions SELECT DISTINCT day, session_id FROM sessions WHERE day = CAST($d AS DATE)
-                          UNION SELECT DISTINCT day, session_id FROM events WHERE day = CAST($d AS DATE) AND session_id IS NOT NULL AND type IN ({PlayerTypes});
-                        INSERT INTO touched_users SELECT DISTINCT day, user_id FROM user_days WHERE day = CAST($d AS DATE)
-                          UNION SELECT DISTINCT day, user_id FROM events WHERE day = CAST($d AS DATE);
-                        """, ct, ("d", day));
-                    await RecomputeTouchedAsync(c, ct);
+                    await StageAsync(c, [], ct);
+                    await InTransactionAsync(c, async () =>
+                    {
+                        await Warehouse.ExecuteAsync(c, $"""
+                            DELETE FROM touched_sessions; DELETE FROM touched_users; DELETE FROM touched_days;
+                            INSERT INTO touched_days VALUES (CAST($d AS DATE));
+                            INSERT INTO touched_sessions SELECT DISTINCT day, session_id FROM sessions WHERE day = CAST($d AS DATE)
+                              UNION SELECT DISTINCT day, session_id FROM events WHERE day = CAST($d AS DATE) AND session_id IS NOT NULL AND type IN ({PlayerTypes});
+                            INSERT INTO touched_users SELECT DISTINCT day, user_id FROM user_days WHERE day = CAST($d AS DATE)
+                              UNION SELECT DISTINCT day, user_id FROM events WHERE day = CAST($d AS DATE);
+                            """, ct, ("d", day));
+                        await RecomputeTouchedAsync(c, ct);
+                    }, ct);
+                    return 0;
                 }, ct);
-                return 0;
-            }, ct);
+            }
         }
+        finally
+        {
+            step.Release();
+        }
+    }
+
+    /// <summary>The pipeline's counts for <c>/api/analytics/status</c> (spool and legacy raw table together).</summary>
+    public async Task<SpoolStatus> StatusAsync(CancellationToken ct)
+    {
+        var state = await StateAsync(ct);
+        long pending = 0;
+        foreach (var dir in spool.Directories())
+        {
+            var name = Path.GetFileName(dir);
+            pending += Math.Max(0, spool.EventsIn(dir) - state.GetValueOrDefault("spool_ev:" + name));
+        }
+
+        var loaded = state.GetValueOrDefault("spool_retired") + state.Where(kv => kv.Key.StartsWith("spool_ev:", StringComparison.Ordinal)).Sum(kv => kv.Value);
+        var events = await warehouse.UseAsync(c => CountAsync(c, "SELECT count(*) FROM events", ct), ct);
+        return new SpoolStatus(loaded, pending, state.GetValueOrDefault("raw_seq"), state.GetValueOrDefault("duplicates"), events);
+    }
+
+    private Task<Dictionary<string, long>> StateAsync(CancellationToken ct) => warehouse.UseAsync(async c =>
+        (await Warehouse.QueryAsync(c, "SELECT name, value FROM etl_state", new Dictionary<string, object?>(), ct))
+            .ToDictionary(r => (string)r[0]!, r => r[1] is null ? 0L : Convert.ToInt64(r[1], CultureInfo.InvariantCulture), StringComparer.Ordinal), ct);
+
+    /// <summary>
+    /// A person's events in the warehouse (for the export), after everything spooled so far is loaded. Device, country
+    /// and plan come out as the warehouse keeps them (<c>unknown</c> when the event did not say).
+    /// </summary>
+    public async Task<List<AnalyticsEvent>> EventsOfAsync(string userId, int max, CancellationToken ct)
+    {
+        await step.WaitAsync(ct);
+        try
+        {
+            await CatchUpCoreAsync(ct);
+        }
+        finally
+        {
+            step.Release();
+        }
+
+        var rows = await warehouse.QueryAsync($"""
+            SELECT event_id, type, ts, user_id, session_id, title_id, device, country, given_plan, position, duration, bitrate, ms, amount,
+                   currency, status, code, query, path, channel, buffer_ms, starved, throughput, cmcd
+            FROM events WHERE user_id = $u ORDER BY ts, event_id LIMIT {max}
+            """, new Dictionary<string, object?> { ["u"] = userId }, ct);
+        return [.. rows.Select(r => new AnalyticsEvent
+        {
+            Id = (string)r[0]!, Type = (string)r[1]!, Time = new DateTimeOffset(DateTime.SpecifyKind((DateTime)r[2]!, DateTimeKind.Utc)), User = (string)r[3]!,
+            Session = r[4] as string, Title = r[5] is string t && Guid.TryParse(t, out var g) ? g : null, Device = r[6] as string, Country = r[7] as string,
+            Plan = r[8] as string, Position = r[9] as double?, Duration = r[10] as double?, Bitrate = r[11] as int?, Ms = r[12] as double?, Amount = r[13] as long?,
+            Currency = r[14] as string, Status = r[15] as string, Code = r[16] as string, Query = r[17] as string, Path = r[18] as string, Channel = r[19] as string,
+            BufferMs = r[20] as double?, Starved = r[21] as bool?, Throughput = r[22] as double?, Cmcd = r[23] as string,
+        })];
     }
 
     /// <summary>
     /// Replaces a user's id by a pseudonym in the warehouse (a deleted account): the aggregates stay the same, the link to
     /// the person goes. Returns how many warehouse events it changed.
     /// </summary>
-    public Task<long> PseudonymiseAsync(string userId, string pseudonym, CancellationToken ct) => warehouse.UseAsync(async c =>
+    public async Task<long> PseudonymiseAsync(string userId, string pseudonym, CancellationToken ct)
+    {
+        await step.WaitAsync(ct);
+        try
+        {
+            // Everything spooled so far first (its segments are then deleted), so no event of the person waits in the spool.
+            await CatchUpCoreAsync(ct);
+            return await PseudonymiseWarehouseAsync(userId, pseudonym, ct);
+        }
+        finally
+        {
+            step.Release();
+        }
+    }
+
+    private Task<long> PseudonymiseWarehouseAsync(string userId, string pseudonym, CancellationToken ct) => warehouse.UseAsync(async c =>
     {
         var p = new Dictionary<string, object?> { ["u"] = userId };
         var changed = Convert.ToInt64((await Warehouse.QueryAsync(c, "SELECT count(*) FROM events WHERE user_id = $u", p, ct))[0][0], CultureInfo.InvariantCulture);
@@ -328,6 +546,9 @@ internal sealed class PipelineWorker(Pipeline pipeline, EtlSignal signal, ILogge
         }
     }
 }
+
+/// <summary>The spool side of the status: events loaded, events spooled and not loaded yet, the raw table's watermark, duplicates, warehouse events.</summary>
+internal sealed record SpoolStatus(long Loaded, long Pending, long RawWatermark, long Duplicates, long WarehouseEvents);
 
 internal static partial class PipelineLog
 {
