@@ -84,6 +84,11 @@ public sealed class JobCrashTests
         Guid titleId = default, assetId = default;
         var killedAt = new List<double>();
         var logs = new System.Text.StringBuilder();
+        // Kills that landed during the current title's transcode; a title whose job finished before its kill landed is
+        // replaced by a new one (below), so that every counted kill interrupts a transcode.
+        var killsOnTitle = 0;
+        var finishedFirst = 0;
+        var needTitle = true;
         for (var kill = 0; kill < Kills; kill++)
         {
             await using var server = MarqueeProcess.Start(serve, environment);
@@ -92,13 +97,19 @@ public sealed class JobCrashTests
             {
                 // The jobs API is for operators (the cookie outlives the restarts: the key ring is in the data folder).
                 client.DefaultRequestHeaders.Add("Cookie", await MarqueeProcess.SignInAsync(baseAddress, "crash-admin@marquee.test", AdminPassword));
-                var ingest = await MarqueeProcess.RunAsync(["ingest", source, "--title", "Crash Film"], environment, TimeSpan.FromMinutes(2));
+            }
+
+            if (needTitle)
+            {
+                var ingest = await MarqueeProcess.RunAsync(["ingest", source, "--title", $"Crash Film {finishedFirst + 1}"], environment, TimeSpan.FromMinutes(2));
                 Assert.True(ingest.ExitCode == 0, ingest.Stderr + ingest.Stdout);
                 titleId = Guid.Parse(ingest.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[^1]);
+                needTitle = false;
+                killsOnTitle = 0;
             }
 
             // The kill's random moment: once this run's transcode has reached a random point between its start and 60 %.
-            var threshold = kill == 0 ? 0 : random.Next(0, 60);
+            var threshold = killsOnTitle == 0 ? 0 : random.Next(0, 60);
             var running = await Poll.UntilAsync(() => JobOfAsync(client, titleId),
                 j => j?.GetProperty("state").GetString() is "Ready" or "Failed" or "Rejected" or "Cancelled"
                      || (j?.GetProperty("state").GetString() == "Transcoding" && (Percent(j) ?? 0) >= threshold),
@@ -112,7 +123,20 @@ public sealed class JobCrashTests
 
             // No ffmpeg outlives the killed server (bubblewrap's --die-with-parent), nothing half-written is published.
             await Poll.UntilAsync(() => Task.FromResult(FfmpegsReading(storage.DataDir)), n => n == 0, TimeSpan.FromSeconds(15), $"kill {kill + 1}: the server's ffmpeg to die with it");
-            Assert.False(Directory.Exists(Path.Combine(published, assetId.ToString("N"))), $"kill {kill + 1}: a half-transcoded asset was published");
+            var folder = Path.Combine(published, assetId.ToString("N"));
+            if (Directory.Exists(folder))
+            {
+                // The job finished between the answer that said it was transcoding and the SIGKILL (a starved test process
+                // on a loaded machine: seen once in a full suite run). What was published must then be whole; the kill did
+                // not interrupt a transcode, so it is not counted, and the next run starts on a new title.
+                await PublishedPackage.AssertCompleteAsync(folder);
+                Assert.True(++finishedFirst <= 3, $"kill {kill + 1}: the transcode finished before the kill {finishedFirst} times: the harness cannot land its kills\n{logs}");
+                needTitle = true;
+                kill--;
+                continue;
+            }
+
+            killsOnTitle++;
         }
 
         // The last server: the lapsed lease is recovered, the job runs once more and is published whole.
@@ -126,7 +150,7 @@ public sealed class JobCrashTests
             Assert.True(done!.Value.GetProperty("state").GetString() == "Ready", all);
             // One attempt per run that began the transcode: every killed one and this one (a run killed while probing may
             // be counted too; a run is never lost).
-            Assert.True(done.Value.GetProperty("attempts").GetInt32() >= Kills + 1, all);
+            Assert.True(done.Value.GetProperty("attempts").GetInt32() >= killsOnTitle + 1, all);
 
             var (playlists, segments) = await PublishedPackage.AssertCompleteAsync(Path.Combine(published, assetId.ToString("N")));
             Assert.True(playlists >= 2 && segments >= 4, $"{playlists} playlists, {segments} segments");
