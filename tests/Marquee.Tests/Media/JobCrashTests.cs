@@ -114,7 +114,18 @@ public sealed class JobCrashTests
                 j => j?.GetProperty("state").GetString() is "Ready" or "Failed" or "Rejected" or "Cancelled"
                      || (j?.GetProperty("state").GetString() == "Transcoding" && (Percent(j) ?? 0) >= threshold),
                 TimeSpan.FromMinutes(2), $"run {kill + 1}'s transcode to pass {threshold} %");
-            Assert.True(running!.Value.GetProperty("state").GetString() == "Transcoding",
+            if (running!.Value.GetProperty("state").GetString() == "Ready")
+            {
+                // The whole job ran between two of the test's polls (a starved test process on a loaded machine: seen once in
+                // a full suite run). Nothing to kill: the package must be whole, and the next run starts on a new title.
+                await PublishedPackage.AssertCompleteAsync(Path.Combine(published, running.Value.GetProperty("assetId").GetGuid().ToString("N")));
+                Assert.True(++finishedFirst <= 3, $"kill {kill + 1}: the transcode finished before the kill {finishedFirst} times: the harness cannot land its kills\n{logs}");
+                needTitle = true;
+                kill--;
+                continue;
+            }
+
+            Assert.True(running.Value.GetProperty("state").GetString() == "Transcoding",
                 $"kill {kill + 1}: the job was {running} before the kill\n{logs}{server.StandardOutput}{server.StandardError}");
             assetId = running.Value.GetProperty("assetId").GetGuid();
             killedAt.Add(Percent(running) ?? 0);

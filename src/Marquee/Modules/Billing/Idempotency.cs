@@ -85,10 +85,13 @@ internal static class Idempotent
             : new StoredResult(stored.Status, stored.Json, stored.Location, stored.Replayed);
     }
 
+    /// <summary>How long a request keeps running its effect again while its save loses races, before it answers 503.</summary>
+    internal static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
+
     /// <summary>
     /// The answer stored for the key, or the effect's (stored with it, in one transaction); null when there is none and no
     /// effect to run. When saving fails (a race on the invoice counter, the one open subscription, a plan change), the
-    /// effect runs again in a fresh scope: the gateway answers the same charge for the same key, so nothing is charged
+    /// effect runs again in a fresh scope, for up to <see cref="Patience"/>: the gateway answers the same charge for the same key, so nothing is charged
     /// twice; a charge that the final answer does not use is refunded.
     /// </summary>
     public static async Task<Stored?> ExecuteAsync(IServiceProvider services, string scope, string key, string hash, Func<IServiceProvider, CancellationToken, Task<Answer>>? effect, CancellationToken ct)
@@ -111,8 +114,16 @@ internal static class Idempotent
 
         var json = services.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions;
         string? orphan = null;
-        for (var attempt = 0; attempt < 5; attempt++)
+        var time = TimeProvider.System; // contention is timed on the wall clock, whatever clock the business runs on (tests fake it)
+        var started = time.GetTimestamp();
+        for (var attempt = 0; attempt == 0 || time.GetElapsedTime(started) < Patience; attempt++)
         {
+            if (attempt > 0)
+            {
+                // Jittered, growing pauses: contenders for the same row (the invoice counter) stop colliding in lockstep.
+                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(5, 25 * Math.Min(attempt, 8))), time, ct);
+            }
+
             await using var fresh = attempt == 0 ? (AsyncServiceScope?)null : services.GetRequiredService<IServiceScopeFactory>().CreateAsyncScope();
             var sp = fresh?.ServiceProvider ?? services;
             var db = sp.GetRequiredService<BillingDb>();
