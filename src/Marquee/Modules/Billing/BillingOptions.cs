@@ -44,6 +44,13 @@ internal sealed class BillingOptions
     public FraudOptions Fraud { get; set; } = new();
 
     /// <summary>
+    /// How long a money-moving request keeps running its effect again while its save loses races (the invoice counter, a
+    /// coupon's last use), before it gives up: 409 "Busy", nothing recorded, its charge refunded.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
+    public TimeSpan RacePatience { get; set; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>
     /// NEVER in production. True: money-moving requests skip the idempotency store and charge the gateway with a fresh
     /// key on every attempt, as a client without idempotency would. It exists for the resilience harness's negative
     /// control (R2), which must fail with it.

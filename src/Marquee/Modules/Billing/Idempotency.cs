@@ -85,18 +85,16 @@ internal static class Idempotent
             : new StoredResult(stored.Status, stored.Json, stored.Location, stored.Replayed);
     }
 
-    /// <summary>How long a request keeps running its effect again while its save loses races, before it answers 503.</summary>
-    internal static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
-
     /// <summary>
     /// The answer stored for the key, or the effect's (stored with it, in one transaction); null when there is none and no
     /// effect to run. When saving fails (a race on the invoice counter, the one open subscription, a plan change), the
-    /// effect runs again in a fresh scope, for up to <see cref="Patience"/>: the gateway answers the same charge for the same key, so nothing is charged
+    /// effect runs again in a fresh scope, for up to <see cref="BillingOptions.RacePatience"/>: the gateway answers the same charge for the same key, so nothing is charged
     /// twice; a charge that the final answer does not use is refunded.
     /// </summary>
     public static async Task<Stored?> ExecuteAsync(IServiceProvider services, string scope, string key, string hash, Func<IServiceProvider, CancellationToken, Task<Answer>>? effect, CancellationToken ct)
     {
         var unsafeSkip = services.GetRequiredService<IOptions<BillingOptions>>().Value.UnsafeSkipIdempotency;
+        var patience = services.GetRequiredService<IOptions<BillingOptions>>().Value.RacePatience;
         if (unsafeSkip)
         {
             return effect is null ? null : await UnsafeAsync(services, effect, ct);
@@ -116,7 +114,7 @@ internal static class Idempotent
         string? orphan = null;
         var time = TimeProvider.System; // contention is timed on the wall clock, whatever clock the business runs on (tests fake it)
         var started = time.GetTimestamp();
-        for (var attempt = 0; attempt == 0 || time.GetElapsedTime(started) < Patience; attempt++)
+        for (var attempt = 0; attempt == 0 || time.GetElapsedTime(started) < patience; attempt++)
         {
             if (attempt > 0)
             {
@@ -157,8 +155,46 @@ internal static class Idempotent
             return new Stored(answer.Status, response, answer.Location, false, false);
         }
 
-        // Still racing: nothing was saved; the same key sent again finds the same charge and completes.
-        return new Stored(503, JsonSerializer.Serialize(new ProblemDetails { Status = 503, Title = "Busy", Detail = "Try again with the same Idempotency-Key." }, json), null, false, false);
+        // Still racing after all this time: nothing of the effect was saved. The outcome is stored as the key's answer first:
+        // once it is, no request with this key can save an effect that uses the charge (the key is taken), so the charge
+        // can be refunded safely, and a retry with the same key gets this answer instead of finding the charge unused.
+        var busy = JsonSerializer.Serialize(new ProblemDetails
+        {
+            Status = 409, Title = "Busy",
+            Detail = "The request could not be completed: nothing was recorded and any charge was refunded. Send it again with a new Idempotency-Key.",
+        }, json);
+        await using (var last = services.GetRequiredService<IServiceScopeFactory>().CreateAsyncScope())
+        {
+            var db = last.ServiceProvider.GetRequiredService<BillingDb>();
+            db.Idempotency.Add(new IdempotencyRecord
+            {
+                Scope = scope, Key = key, RequestHash = hash, Status = 409, Response = busy, CreatedAt = last.ServiceProvider.GetRequiredService<TimeProvider>().GetUtcNow(),
+            });
+            try
+            {
+                await db.SaveChangesAsync(CancellationToken.None);
+            }
+            catch (DbUpdateException)
+            {
+                // A request with this key won: its answer and charge stand. (Another failure: nothing stored, nothing refunded;
+                // the same key sent again runs the effect again and finds the same charge.)
+                return await StoredAsync(services.GetRequiredService<IServiceScopeFactory>(), scope, key, hash, ct)
+                    ?? new Stored(503, JsonSerializer.Serialize(new ProblemDetails { Status = 503, Title = "Busy", Detail = "Try again with the same Idempotency-Key." }, json), null, false, false);
+            }
+        }
+
+        if (orphan is not null)
+        {
+            await services.GetRequiredService<IPaymentGateway>().RefundAsync(orphan, CancellationToken.None);
+        }
+
+        return new Stored(409, busy, null, false, false);
+    }
+
+    private static async Task<Stored?> StoredAsync(IServiceScopeFactory scopes, string scope, string key, string hash, CancellationToken ct)
+    {
+        await using var fresh = scopes.CreateAsyncScope();
+        return await StoredAsync(fresh.ServiceProvider.GetRequiredService<BillingDb>(), scope, key, hash, ct);
     }
 
     /// <summary>The broken variant (<see cref="BillingOptions.UnsafeSkipIdempotency"/>): no stored answer, the effect every time.</summary>
