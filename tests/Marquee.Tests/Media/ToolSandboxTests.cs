@@ -247,4 +247,52 @@ public sealed class ToolSandboxTests : IAsyncLifetime
         Assert.False(worded.Succeeded); // control: a tool that fails and says why is the file's answer, returned as it is
         Assert.Contains("No such file", worded.Errors, StringComparison.Ordinal);
     }
+
+    /// <summary>
+    /// A confined tool started from a thread that ends before the tool does still runs to its end. Linux sends the
+    /// parent-death signal (bubblewrap's <c>--die-with-parent</c>: SIGKILL) when the forking <em>thread</em> ends; the
+    /// thread pool retires idle threads, and full suite runs saw ffmpeg "ended by signal 9" at random. Control: the same
+    /// bwrap started directly from such a thread is killed when it ends (the mechanism is real, so the test can fail).
+    /// </summary>
+    [Fact]
+    public async Task Confined_WhenTheThreadThatStartedItEnds_RunsToItsEnd()
+    {
+        // 3 s of real time (-re), with progress lines on stdout every half second.
+        string[] threeSeconds = ["-nostdin", "-v", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "3", "-progress", "pipe:1", "-f", "null", "-"];
+        using var running = new ManualResetEventSlim();
+        Task<ToolRun>? run = null;
+        var starter = new Thread(() =>
+        {
+            run = Tool.RunConfinedAsync(Confined, "ffmpeg", ToolAccess.WritingOnly(folder), threeSeconds, _ => running.Set(), CancellationToken.None);
+            running.Wait(TimeSpan.FromSeconds(30)); // the tool is up (its sandbox set its parent-death signal); then this thread ends
+        });
+        starter.Start();
+        starter.Join();
+        Assert.True(running.IsSet, "ffmpeg said nothing within 30 s");
+        var result = await run!;
+        Assert.True(result.Succeeded, $"exit {result.ExitCode}: {result.Errors}");
+
+        // Control: bubblewrap forked by a thread that ends while it runs is killed with that thread.
+        var command = Tool.ConfinedCommand(Confined, "ffmpeg", ToolAccess.WritingOnly(folder), null);
+        Process? direct = null;
+        var forker = new Thread(() =>
+        {
+            var start = new ProcessStartInfo(command[0]) { UseShellExecute = false, RedirectStandardOutput = true };
+            foreach (var a in command.Skip(1).Concat(threeSeconds))
+            {
+                start.ArgumentList.Add(a);
+            }
+
+            direct = Process.Start(start)!;
+            direct.StandardOutput.ReadLine(); // up and running
+        });
+        forker.Start();
+        forker.Join();
+        using (direct)
+        {
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await direct!.WaitForExitAsync(deadline.Token);
+            Assert.Equal(128 + 9, direct.ExitCode); // SIGKILL
+        }
+    }
 }

@@ -216,7 +216,7 @@ internal static class Tool
         using var process = new Process { StartInfo = start };
         try
         {
-            process.Start();
+            await Launcher.StartAsync(process);
         }
         catch (System.ComponentModel.Win32Exception e)
         {
@@ -279,6 +279,48 @@ internal static class Tool
         lock (errors)
         {
             return new ToolRun(process.ExitCode, output.ToString(), string.Join('\n', errors));
+        }
+    }
+}
+
+/// <summary>
+/// Starts child processes from one thread that lives as long as this process. Linux sends a child's parent-death signal
+/// (<c>PR_SET_PDEATHSIG</c>, which bubblewrap's <c>--die-with-parent</c> sets to SIGKILL) when the <em>thread</em> that
+/// forked it ends, not the process: a child started from a thread-pool thread was killed whenever the pool retired that
+/// thread (idle threads end after a while, most often after a burst of load), which showed up as ffmpeg or ffprobe
+/// "ended by signal 9 before it said anything" at random moments under load. From this thread a child dies with the
+/// server, as meant, and only then.
+/// </summary>
+internal static class Launcher
+{
+    private static readonly System.Collections.Concurrent.BlockingCollection<(Process Process, TaskCompletionSource Started)> Queue = [];
+
+    static Launcher()
+    {
+        var thread = new Thread(Run) { IsBackground = true, Name = "Marquee process launcher" };
+        thread.Start();
+    }
+
+    public static Task StartAsync(Process process)
+    {
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Queue.Add((process, started));
+        return started.Task;
+    }
+
+    private static void Run()
+    {
+        foreach (var (process, started) in Queue.GetConsumingEnumerable())
+        {
+            try
+            {
+                process.Start();
+                started.SetResult();
+            }
+            catch (Exception e)
+            {
+                started.SetException(e);
+            }
         }
     }
 }
