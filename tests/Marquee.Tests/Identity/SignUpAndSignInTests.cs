@@ -145,6 +145,34 @@ public sealed partial class SignUpAndSignInTests
         Assert.StartsWith("202", signUpKnown.Status, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Refused sign-ins and link requests answer at the floor (<c>Marquee:Identity:UniformAnswerFloor</c>) whether the
+    /// account exists or not (the times themselves are measured in bench/identity-timing.sh, not here: this checks the
+    /// lower bound only).
+    /// </summary>
+    [Fact]
+    public async Task Refusals_AndLinkRequests_AnswerNoSoonerThanTheFloor_KnownOrUnknown()
+    {
+        var floor = TimeSpan.FromSeconds(1);
+        await using var app = await MarqueeApp.StartAsync(c => c["Marquee:Identity:UniformAnswerFloor"] = floor.ToString());
+        const string known = MarqueeApp.AdminEmail;
+        var unknown = $"nobody-{Guid.NewGuid():N}@example.com";
+
+        async Task<TimeSpan> TimedAsync(string path, object body)
+        {
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            using var response = await app.AnonymousClient.PostAsJsonAsync(path, body);
+            return System.Diagnostics.Stopwatch.GetElapsedTime(started);
+        }
+
+        foreach (var email in new[] { known, unknown })
+        {
+            Assert.True(await TimedAsync("/api/identity/signin", new { email, password = "wrong password here" }) >= floor, $"sign-in refusal for {email}");
+            Assert.True(await TimedAsync("/api/identity/password/reset", new { email }) >= floor, $"reset request for {email}");
+            Assert.True(await TimedAsync("/api/identity/links", new { email }) >= floor, $"sign-in link request for {email}");
+        }
+    }
+
     [Fact]
     public async Task SignIn_WhenWrongPasswordFiveTimes_LocksTheAccountWithTheSameAnswerAndAuditsIt()
     {

@@ -35,9 +35,17 @@ internal sealed class AccountOptions
     [Range(1, 100_000)]
     public int RequestsPerMinutePerIp { get; set; } = 20;
 
-    /// <summary>Minimum password length (NIST 800-63B: at least 8).</summary>
+    /// <summary>
+    /// Refused sign-ins (unknown e-mail, wrong password or code, locked account) and link requests (sign-in link, password
+    /// reset) answer no sooner than this after the request began, so that their time does not tell whether an account
+    /// exists (R19). Zero turns it off.
+    /// </summary>
+    [System.ComponentModel.DataAnnotations.Range(typeof(TimeSpan), "00:00:00", "00:00:05")]
+    public TimeSpan UniformAnswerFloor { get; set; } = TimeSpan.FromMilliseconds(300);
+
+    /// <summary>Minimum password length: 12 by default (ASVS 5.0 level 2 asks for at least 12; NIST 800-63B for at least 8), no composition rules.</summary>
     [Range(8, 64)]
-    public int PasswordMinLength { get; set; } = 8;
+    public int PasswordMinLength { get; set; } = 12;
 
     /// <summary>Maximum password length (NIST 800-63B: at least 64 must be allowed).</summary>
     [Range(64, 1024)]
