@@ -89,7 +89,7 @@ public static class MarqueeCommandLine
         verify.SetAction((result, ct) => VerifyRightsAsync(result, ct));
         rights.Subcommands.Add(verify);
         var audit = new Command("audit", "The audit log.");
-        var auditVerify = new Command("verify", "Check the audit log's hash chain; print its head (note it outside the database); exit 1 naming the first line that was edited, deleted, inserted or reordered.");
+        var auditVerify = new Command("verify", "Check the audit log's hash chain and the heads recorded outside the database (<DataDir>/compliance/audit-heads.log); exit 1 naming the first line that was edited, deleted, inserted or reordered, or a recorded head the chain no longer holds.");
         auditVerify.TreatUnmatchedTokensAsErrors = false;
         auditVerify.SetAction((result, ct) => VerifyAuditAsync(result, ct));
         audit.Subcommands.Add(auditVerify);
@@ -472,7 +472,7 @@ public static class MarqueeCommandLine
         var builder = MarqueeHost.CreateBuilder(ConfigArgs(result), new Dictionary<string, string?>(QuietLogs) { ["Marquee:Roles"] = "web" });
         await using var app = MarqueeHost.Build(builder);
         await PrepareDatabaseAsync(app, builder.Configuration, cancellationToken);
-        var (lines, unchained, sequence, hash, problem) = await Compliance.ComplianceModule.VerifyAuditAsync(app.Services, cancellationToken);
+        var (lines, unchained, sequence, hash, problem, anchors, headFile) = await Compliance.ComplianceModule.VerifyAuditAsync(app.Services, cancellationToken);
         var before = unchained > 0 ? $" ({unchained} older line(s) from before the chain, not covered)" : "";
         if (problem is not null)
         {
@@ -481,7 +481,7 @@ public static class MarqueeCommandLine
             return Failed;
         }
 
-        await Console.Out.WriteLineAsync($"Intact: {lines} audit line(s) chained{before}; head {sequence} {hash}");
+        await Console.Out.WriteLineAsync($"Intact: {lines} audit line(s) chained{before}; head {sequence} {hash}; {anchors} head(s) recorded in {headFile} found in the chain");
         return Ok;
     });
 

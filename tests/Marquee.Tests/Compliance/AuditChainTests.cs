@@ -102,6 +102,45 @@ public sealed class AuditChainTests
         Assert.True(await app.ScopedAsync(sp => sp.GetRequiredService<ComplianceDb>().AuditEntries.AsNoTracking().Where(a => named.Contains(a.Id)).AllAsync(a => a.RedactedAt != null)));
     }
 
+    /// <summary>
+    /// The newest lines cut and the head row moved back to the new last line, consistently: the chain alone cannot tell
+    /// (the control), the heads recorded in the head file outside the database can. A head file line edited by hand is
+    /// refused too.
+    /// </summary>
+    [Fact]
+    public async Task Verify_WhenTheNewestLinesAreCutAndTheHeadMovedBack_IsCaughtByTheHeadFileOnly()
+    {
+        await using var app = await MarqueeApp.StartAsync(c => c["Marquee:Roles"] = "web");
+        var ids = new List<long>();
+        for (var i = 0; i < 6; i++)
+        {
+            ids.Add(await RecordAsync(app, $"cut {i}"));
+        }
+
+        var headFile = app.ScopedAsync(sp => Task.FromResult(AuditHeadFile.PathIn(sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<Marquee.Platform.MarqueeOptions>>().Value)));
+        var path = await headFile;
+        var intact = await app.ScopedAsync(sp => AuditChainHash.VerifyAsync(sp.GetRequiredService<ComplianceDb>(), CancellationToken.None, path));
+        Assert.Null(intact.Problem);
+        Assert.True(intact.Anchors >= 6, $"{intact.Anchors} heads recorded");
+
+        // Cut the two newest of our lines (and anything after them), and move the head back to the line before.
+        var keep = await SequenceOfAsync(app, ids[3]);
+        var keptHash = await app.ScopedAsync(async sp => (await sp.GetRequiredService<ComplianceDb>().AuditEntries.AsNoTracking().SingleAsync(a => a.Id == ids[3])).Hash!);
+        await TamperAsync(app, DisableTriggers(app));
+        await TamperAsync(app, $"DELETE FROM {Table(app)} WHERE \"Sequence\" > {keep}");
+        await TamperAsync(app, $"UPDATE {HeadTable(app)} SET \"Sequence\" = {keep}, \"Hash\" = '{keptHash}' WHERE \"Id\" = 1");
+
+        Assert.Null((await VerifyAsync(app)).Problem); // the control: the chain alone holds together
+        var cut = await app.ScopedAsync(sp => AuditChainHash.VerifyAsync(sp.GetRequiredService<ComplianceDb>(), CancellationToken.None, path));
+        Assert.NotNull(cut.Problem);
+        Assert.Contains("does not reach", cut.Problem, StringComparison.Ordinal);
+
+        // The head file itself edited (a line made unreadable): refused, not skipped.
+        await File.AppendAllTextAsync(path, "not a head\n");
+        var edited = await app.ScopedAsync(sp => AuditChainHash.VerifyAsync(sp.GetRequiredService<ComplianceDb>(), CancellationToken.None, path));
+        Assert.Contains("unreadable", edited.Problem, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Append_FromManyScopesAtOnce_KeepsOneUnbrokenChain()
     {
@@ -134,6 +173,8 @@ public sealed class AuditChainTests
     }
 
     private static string Table(MarqueeApp app) => app.Storage.Database.Provider == "Postgres" ? "compliance.audit_entries" : "compliance_audit_entries";
+
+    private static string HeadTable(MarqueeApp app) => app.Storage.Database.Provider == "Postgres" ? "compliance.audit_chain" : "compliance_audit_chain";
 
     private static string DisableTriggers(MarqueeApp app) => app.Storage.Database.Provider == "Postgres"
         ? "ALTER TABLE compliance.audit_entries DISABLE TRIGGER USER"

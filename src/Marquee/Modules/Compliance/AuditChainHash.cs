@@ -48,7 +48,39 @@ internal static class AuditChainHash
     /// Walks the chain in sequence order. The first problem found (the first bad line: edited, inserted, missing,
     /// reordered, redacted without an erasure naming it) or null; with the number of chained and unchained lines and the head.
     /// </summary>
-    public static async Task<AuditVerification> VerifyAsync(ComplianceDb db, CancellationToken cancellationToken)
+    public static async Task<AuditVerification> VerifyAsync(ComplianceDb db, CancellationToken cancellationToken, string? headFile = null)
+    {
+        var result = await VerifyChainAsync(db, cancellationToken);
+        if (result.Problem is not null || headFile is null)
+        {
+            return result;
+        }
+
+        // The heads recorded outside the database: the chain must hold each of them (R24).
+        var (recorded, unreadable) = await AuditHeadFile.ReadAsync(headFile, cancellationToken);
+        if (unreadable.Count > 0)
+        {
+            return result with { Problem = $"the head file {headFile} has unreadable lines ({string.Join(", ", unreadable.Take(5))}): it was edited" };
+        }
+
+        var hashes = await db.AuditEntries.AsNoTracking().Where(a => a.Sequence != null && recorded.Keys.Contains(a.Sequence.Value))
+            .Select(a => new { Sequence = a.Sequence!.Value, a.Hash }).ToDictionaryAsync(a => a.Sequence, a => a.Hash, cancellationToken);
+        foreach (var (sequence, hash) in recorded.Reverse())
+        {
+            if (!hashes.TryGetValue(sequence, out var held) || !string.Equals(held, hash, StringComparison.Ordinal))
+            {
+                return result with
+                {
+                    Problem = $"the head file {headFile} records sequence {sequence} with hash {hash[..12]}…, which the chain {(held is null ? "does not reach" : $"holds as {held[..12]}…")}: " +
+                              "the log was rewritten or its newest lines cut with the head moved back",
+                };
+            }
+        }
+
+        return result with { Anchors = recorded.Count };
+    }
+
+    private static async Task<AuditVerification> VerifyChainAsync(ComplianceDb db, CancellationToken cancellationToken)
     {
         var head = await db.AuditChain.AsNoTracking().SingleAsync(h => h.Id == 1, cancellationToken);
         var unchained = await db.AuditEntries.CountAsync(a => a.Sequence == null, cancellationToken);
@@ -108,4 +140,8 @@ internal static class AuditChainHash
 }
 
 /// <summary>What <see cref="AuditChainHash.VerifyAsync"/> found: <see cref="Problem"/> is null when the chain holds.</summary>
-internal sealed record AuditVerification(long Lines, int Unchained, AuditChainHead Head, string? Problem, long? FirstBadId);
+internal sealed record AuditVerification(long Lines, int Unchained, AuditChainHead Head, string? Problem, long? FirstBadId)
+{
+    /// <summary>Heads of the head file that the chain was found to hold.</summary>
+    public int Anchors { get; init; }
+}

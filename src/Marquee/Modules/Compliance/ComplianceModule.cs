@@ -26,14 +26,15 @@ public static class ComplianceModule
 
     /// <summary>
     /// For <c>marquee audit verify</c>: walks the audit log's hash chain. Lines checked, lines from before the chain,
-    /// the head (sequence and hash, to be noted outside the database), and the first problem (null when intact).
+    /// the head (sequence and hash), and the first problem (null when intact), the head file outside the database included.
     /// </summary>
-    public static async Task<(long Lines, int Unchained, long HeadSequence, string HeadHash, string? Problem)> VerifyAuditAsync(IServiceProvider services, CancellationToken cancellationToken)
+    public static async Task<(long Lines, int Unchained, long HeadSequence, string HeadHash, string? Problem, int Anchors, string HeadFile)> VerifyAuditAsync(IServiceProvider services, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(services);
         await using var scope = services.CreateAsyncScope();
-        var result = await AuditChainHash.VerifyAsync(scope.ServiceProvider.GetRequiredService<ComplianceDb>(), cancellationToken);
-        return (result.Lines, result.Unchained, result.Head.Sequence, result.Head.Hash, result.Problem);
+        var headFile = AuditHeadFile.PathIn(scope.ServiceProvider.GetRequiredService<Microsoft.Extensions.Options.IOptions<Marquee.Platform.MarqueeOptions>>().Value);
+        var result = await AuditChainHash.VerifyAsync(scope.ServiceProvider.GetRequiredService<ComplianceDb>(), cancellationToken, headFile);
+        return (result.Lines, result.Unchained, result.Head.Sequence, result.Head.Hash, result.Problem, result.Anchors, headFile);
     }
 
     public static RouteGroupBuilder MapCompliance(this IEndpointRouteBuilder endpoints)

@@ -1,5 +1,8 @@
 using Marquee.Platform.Data;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.Extensions.Options;
+using Marquee.Platform;
 
 namespace Marquee.Compliance.Data;
 
@@ -71,6 +74,10 @@ internal class ComplianceDb(DbContextOptions options) : ModuleDbContext(options)
             if (own is not null)
             {
                 await own.CommitAsync(cancellationToken);
+                // Committed: the new head goes to the head file outside the database. (An append inside a caller's
+                // transaction is recorded by the next append's head, which the chain can only hold if it holds this one.)
+                var marquee = this.GetService<IOptions<MarqueeOptions>>().Value; // from the application's services
+                await Compliance.AuditHeadFile.AppendAsync(Compliance.AuditHeadFile.PathIn(marquee), head.Sequence, head.Hash, added[^1].At);
             }
 
             return saved;
