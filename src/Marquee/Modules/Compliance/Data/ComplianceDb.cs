@@ -76,8 +76,16 @@ internal class ComplianceDb(DbContextOptions options) : ModuleDbContext(options)
                 await own.CommitAsync(cancellationToken);
                 // Committed: the new head goes to the head file outside the database. (An append inside a caller's
                 // transaction is recorded by the next append's head, which the chain can only hold if it holds this one.)
-                var marquee = this.GetService<IOptions<MarqueeOptions>>().Value; // from the application's services
-                await Compliance.AuditHeadFile.AppendAsync(Compliance.AuditHeadFile.PathIn(marquee), head.Sequence, head.Hash, added[^1].At);
+                // A full or read-only disk must not fail an append the database has committed: the next append records a
+                // later head, which the chain can only hold if it holds this one.
+                try
+                {
+                    var marquee = this.GetService<IOptions<MarqueeOptions>>().Value; // from the application's services
+                    await Compliance.AuditHeadFile.AppendAsync(Compliance.AuditHeadFile.PathIn(marquee), head.Sequence, head.Hash, added[^1].At);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                }
             }
 
             return saved;
