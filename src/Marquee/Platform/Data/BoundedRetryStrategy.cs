@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore.Storage;
+using Npgsql;
 using Npgsql.EntityFrameworkCore.PostgreSQL;
 
 namespace Marquee.Platform.Data;
@@ -28,5 +29,15 @@ internal sealed class BoundedRetryStrategy(ExecutionStrategyDependencies depende
         base.OnFirstExecution();
     }
 
-    protected override bool ShouldRetryOn(Exception? exception) => !InTransaction && base.ShouldRetryOn(exception);
+    protected override bool ShouldRetryOn(Exception? exception) => !InTransaction && (base.ShouldRetryOn(exception) || IsNoSuitableHost(exception));
+
+    /// <summary>
+    /// R6: with a multi-host connection string (<c>Host=a,b;Target Session Attributes=primary</c>), while the primary is
+    /// dead and the standby not yet promoted, Npgsql finds no host to use and throws a plain <see cref="NpgsqlException"/>
+    /// that it does not mark transient ("No suitable host was found." or "Unable to connect to a suitable host…", its only
+    /// two messages for it). It is the fail-over's outage: retried, and answered 503 like a restart, not 500.
+    /// </summary>
+    internal static bool IsNoSuitableHost(Exception? exception) =>
+        exception is NpgsqlException { InnerException: null or AggregateException } e and not PostgresException
+        && (e.Message.StartsWith("No suitable host", StringComparison.Ordinal) || e.Message.StartsWith("Unable to connect to a suitable host", StringComparison.Ordinal));
 }

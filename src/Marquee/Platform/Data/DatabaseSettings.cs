@@ -68,6 +68,8 @@ public sealed record DatabaseSettings(DatabaseProvider Provider, string Connecti
         }
 
         var b = new NpgsqlConnectionStringBuilder(ConnectionString);
-        return $"PostgreSQL at {b.Host}:{b.Port} database {b.Database ?? b.Username}";
+        // A multi-host list (fail-over: "Host=a:5432,b:5432") carries its ports; one host takes Port.
+        var at = b.Host is { } h && h.Contains(',', StringComparison.Ordinal) ? h : $"{b.Host}:{b.Port}";
+        return $"PostgreSQL at {at} database {b.Database ?? b.Username}";
     }
 }

@@ -51,6 +51,8 @@ public static class StorageFaults
                     return StorageFault.Unavailable; // shutdown, crash, starting up, too many connections, connection exceptions
                 case NpgsqlException { IsTransient: true } and not PostgresException:
                     return StorageFault.Unavailable;
+                case NpgsqlException when Marquee.Platform.Data.BoundedRetryStrategy.IsNoSuitableHost(e): // R6: fail-over, no primary yet
+                    return StorageFault.Unavailable;
             }
 
             if (e is AggregateException { InnerExceptions.Count: 1 } aggregate)
