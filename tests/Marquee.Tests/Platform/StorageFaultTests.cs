@@ -29,6 +29,23 @@ public sealed class StorageFaultTests
         Assert.Equal(StorageFault.Unavailable, StorageFaults.Classify(new DbUpdateException("save", GaveUp(new TimeoutException()))));
     }
 
+    /// <summary>R6: a multi-host connection string with no primary yet (fail-over under way) is an outage, not a 500.</summary>
+    [Fact]
+    public void Classify_WhenNpgsqlFindsNoSuitableHost_IsUnavailable_AndRetried()
+    {
+        var none = new NpgsqlException("No suitable host was found.");
+        var unreachable = new NpgsqlException("Unable to connect to a suitable host. Check inner exception for more details.", new AggregateException(new TimeoutException()));
+        Assert.True(Marquee.Platform.Data.BoundedRetryStrategy.IsNoSuitableHost(none));
+        Assert.True(Marquee.Platform.Data.BoundedRetryStrategy.IsNoSuitableHost(unreachable));
+        Assert.Equal(StorageFault.Unavailable, StorageFaults.Classify(none));
+        Assert.Equal(StorageFault.Unavailable, StorageFaults.Classify(unreachable));
+
+        // Controls: other Npgsql failures keep their own classification.
+        Assert.False(Marquee.Platform.Data.BoundedRetryStrategy.IsNoSuitableHost(new NpgsqlException("Something else entirely.")));
+        Assert.False(Marquee.Platform.Data.BoundedRetryStrategy.IsNoSuitableHost(new PostgresException("duplicate key", "ERROR", "ERROR", "23505")));
+        Assert.Equal(StorageFault.None, StorageFaults.Classify(new NpgsqlException("Something else entirely.")));
+    }
+
     [Fact]
     public void Classify_WhenRetriesEndedOnAFullDisk_StaysFull() =>
         Assert.Equal(StorageFault.Full, StorageFaults.Classify(GaveUp(new DbUpdateException("save", new PostgresException("could not extend file", "ERROR", "ERROR", "53100")))));
