@@ -13,7 +13,7 @@ namespace Marquee.Billing;
 /// names the erasure's pseudonym instead of the account (<see cref="PersonalDataScrub.PseudonymiseAsync"/>): invoices,
 /// credit notes, payments and the ledger are kept for the legal retention period (tax law), but no longer point at anyone.
 /// </summary>
-internal sealed class BillingPrivacy(BillingDb db) : IPersonalData, IDomainEventHandler<AccountDeleted>
+internal sealed class BillingPrivacy(BillingDb db, IMail mail) : IPersonalData, IDomainEventHandler<AccountDeleted>
 {
     public string Section => "billing";
 
@@ -73,5 +73,12 @@ internal sealed class BillingPrivacy(BillingDb db) : IPersonalData, IDomainEvent
         await PersonalDataScrub.PseudonymiseAsync(db, subject, cancellationToken);
         await PersonalDataScrub.ScrubOutboxAsync(db, subject, cancellationToken);
         await tx.CommitAsync(cancellationToken);
+
+        // A receipt written while Identity erased (its handler read the customer before the e-mail was blanked) goes
+        // now; one written later is removed by the receipt handler itself (it re-reads the customer after sending).
+        if (!string.IsNullOrEmpty(domainEvent.Email))
+        {
+            await mail.ForgetAsync(domainEvent.Email, cancellationToken);
+        }
     }
 }

@@ -25,6 +25,13 @@ internal sealed class Receipts(BillingDb db, IMail mail, TimeProvider time) : ID
         await mail.SendAsync(customer.Email, $"Your Marquee receipt {invoice.Number}", Text(invoice, payment), cancellationToken);
         payment.ReceiptSentAt = time.GetUtcNow();
         await db.SaveChangesAsync(cancellationToken);
+
+        // Erased meanwhile (R32): the eraser's clean-up of the pickup folder may have run before this receipt was written.
+        // Either this read sees the e-mail blanked, or the erasure commits after it and its clean-up finds the file.
+        if (!await db.Customers.AsNoTracking().AnyAsync(c => c.AccountId == domainEvent.AccountId && c.Email == customer.Email, cancellationToken))
+        {
+            await mail.ForgetAsync(customer.Email, cancellationToken);
+        }
     }
 
     public static string Text(Invoice invoice, Payment payment)

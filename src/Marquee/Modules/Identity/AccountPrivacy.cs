@@ -83,9 +83,10 @@ internal static class PrivacyJson
 /// Erases one account now: Identity's own data first (sign-in links, pending sign-ups, sign-up risk decisions, OpenID
 /// Connect grants, the outbox messages that name it), then the account row itself (cascading to roles, claims, logins,
 /// tokens, passkeys, recovery codes, sessions, profiles) with <see cref="AccountDeleted"/> in the same transaction, so
-/// that every other module erases its part at least once, through the outbox. Safe to repeat until the last step commits.
+/// that every other module erases its part at least once, through the outbox; then the messages to it kept in the mail
+/// pickup folder. Safe to repeat until the last step commits.
 /// </summary>
-internal sealed class AccountEraser(IdentityDb db, RiskDb risk, OidcDb oidc, TimeProvider clock)
+internal sealed class AccountEraser(IdentityDb db, RiskDb risk, OidcDb oidc, IMailSender mail, TimeProvider clock)
 {
     public async Task EraseAsync(Account account, CancellationToken cancellationToken)
     {
@@ -107,6 +108,12 @@ internal sealed class AccountEraser(IdentityDb db, RiskDb risk, OidcDb oidc, Tim
         db.Publish(new AccountDeleted(account.Id, account.DeletionRequestedAt ?? now, now, account.Email, account.DisplayName, subject.Pseudonym));
         await db.SaveChangesAsync(cancellationToken);
         await tx.CommitAsync(cancellationToken);
+
+        // The messages kept in the pickup folder (no SMTP server configured) go too.
+        foreach (var email in emails.Distinct(StringComparer.OrdinalIgnoreCase))
+        {
+            await mail.ForgetAsync(email, CancellationToken.None);
+        }
     }
 }
 

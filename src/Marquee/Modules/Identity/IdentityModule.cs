@@ -54,6 +54,7 @@ public static class IdentityModule
         services.AddScoped<SignUps>();
         services.AddSingleton<IMailSender, MailSender>();
         services.AddEventHandler<MailQueued, MailDelivery>();
+        services.AddEventHandler<Contracts.AccountDeleted, MailErasure>();
         services.AddSingleton<Contracts.IMail, MailContract>();
         services.AddScoped<Contracts.IAccountFacts, AccountFacts>();
         services.AddScoped<IDemoContent, IdentityDemo>();

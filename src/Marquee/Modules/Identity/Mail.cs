@@ -13,6 +13,9 @@ namespace Marquee.Identity;
 internal interface IMailSender
 {
     Task SendAsync(string to, string subject, string text, CancellationToken cancellationToken);
+
+    /// <summary>Erasure: removes every kept message to <paramref name="address"/> (how many were removed).</summary>
+    Task<int> ForgetAsync(string address, CancellationToken cancellationToken) => Task.FromResult(0);
 }
 
 /// <summary>
@@ -44,6 +47,44 @@ internal sealed class MailSender(IOptions<AccountOptions> options, IOptions<Marq
         var file = Path.Combine(PickupDir, $"{clock.GetUtcNow():yyyyMMddTHHmmssfff}-{Guid.NewGuid():N}.eml");
         await message.WriteToAsync(file + ".tmp", cancellationToken);
         File.Move(file + ".tmp", file); // readers never see half a message
+    }
+
+    /// <summary>
+    /// Erasure (R32): the pickup folder's messages to the address are deleted (the folder is the development stand-in for
+    /// a mail server: the messages it holds were never delivered anywhere). Over SMTP nothing is kept here: the queued
+    /// message's payload is blanked once sent, and the outbox scrub removes what waits.
+    /// </summary>
+    public async Task<int> ForgetAsync(string address, CancellationToken cancellationToken)
+    {
+        if (!Directory.Exists(PickupDir))
+        {
+            return 0;
+        }
+
+        var removed = 0;
+        foreach (var file in Directory.EnumerateFiles(PickupDir, "*.eml"))
+        {
+            bool theirs;
+            try
+            {
+                await using var stream = File.OpenRead(file);
+                var headers = await HeaderList.LoadAsync(ParserOptions.Default, stream, cancellationToken);
+                theirs = InternetAddressList.TryParse(headers[HeaderId.To] ?? "", out var to)
+                         && to.Mailboxes.Any(m => string.Equals(m.Address, address, StringComparison.OrdinalIgnoreCase));
+            }
+            catch (Exception ex) when (ex is IOException or FormatException)
+            {
+                continue; // gone meanwhile, or not a message: nothing of the person to find in it here
+            }
+
+            if (theirs)
+            {
+                File.Delete(file);
+                removed++;
+            }
+        }
+
+        return removed;
     }
 
     internal static MimeMessage Compose(MailOptions mail, string to, string subject, string text, DateTimeOffset date)
@@ -99,4 +140,21 @@ internal sealed class MailDelivery(IOptions<AccountOptions> options) : IDomainEv
 internal sealed class MailContract(IMailSender sender) : Contracts.IMail
 {
     public Task SendAsync(string to, string subject, string text, CancellationToken cancellationToken) => sender.SendAsync(to, subject, text, cancellationToken);
+
+    public Task<int> ForgetAsync(string address, CancellationToken cancellationToken) => sender.ForgetAsync(address, cancellationToken);
+}
+
+/// <summary>
+/// Erasure, the durable step: the pickup folder's messages to the erased address go, through the outbox (retried until
+/// done), in case the process stopped between the erasure's commit and its immediate clean-up.
+/// </summary>
+internal sealed class MailErasure(IMailSender mail) : IDomainEventHandler<Contracts.AccountDeleted>
+{
+    public async Task HandleAsync(Contracts.AccountDeleted domainEvent, EventContext context, CancellationToken cancellationToken)
+    {
+        if (!string.IsNullOrEmpty(domainEvent.Email))
+        {
+            await mail.ForgetAsync(domainEvent.Email, cancellationToken);
+        }
+    }
 }

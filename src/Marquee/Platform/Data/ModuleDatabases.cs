@@ -31,7 +31,7 @@ public static class ModuleDatabaseRegistration
         {
             services.AddDbContext<TContext, TSqlite>((sp, o) => o
                 .UseSqlite(settings.ConnectionString, x => x.MigrationsHistoryTable($"{schema}___migrations"))
-                .AddInterceptors(sp.GetRequiredService<OutboxSignalInterceptor>()),
+                .AddInterceptors(sp.GetRequiredService<OutboxSignalInterceptor>(), SqliteSecureDelete.Instance),
                 optionsLifetime: ServiceLifetime.Singleton);
         }
         else

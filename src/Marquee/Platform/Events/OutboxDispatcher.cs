@@ -193,6 +193,11 @@ internal sealed class OutboxDispatcher(
                 .SetProperty(m => m.Attempts, attempt)
                 .SetProperty(m => m.LockedUntil, (DateTimeOffset?)null), CancellationToken.None);
             Delivered.Add(1, new KeyValuePair<string, object?>("event", message.EventName));
+            if (redact && db.Database.IsSqlite())
+            {
+                await CheckpointAsync(db);
+            }
+
             return;
         }
 
@@ -212,6 +217,52 @@ internal sealed class OutboxDispatcher(
         else
         {
             logger.LogError("Gave up delivering {Event} {MessageId} after {Attempts} attempts: {Error}", message.EventName, message.Id, attempt, error);
+        }
+    }
+
+    /// <summary>
+    /// R32: once an event carrying personal data (an erasure's <c>AccountDeleted</c> among them) has been handled by every
+    /// handler and its payload blanked, the SQLite write-ahead log is checkpointed and truncated, so no old page image
+    /// of the erased rows stays in <c>marquee.db-wal</c>. A reader holding an old snapshot makes it busy: retried for up
+    /// to 5 s, then left to SQLite's next automatic checkpoint (logged).
+    /// </summary>
+    private async Task CheckpointAsync(ModuleDbContext db)
+    {
+        var deadline = time.GetUtcNow() + TimeSpan.FromSeconds(5);
+        var connection = db.Database.GetDbConnection();
+        var opened = connection.State != System.Data.ConnectionState.Open;
+        if (opened)
+        {
+            await connection.OpenAsync(CancellationToken.None);
+        }
+
+        try
+        {
+            while (true)
+            {
+                await using var command = connection.CreateCommand();
+                command.CommandText = "PRAGMA wal_checkpoint(TRUNCATE);";
+                var busy = Convert.ToInt64(await command.ExecuteScalarAsync(CancellationToken.None), System.Globalization.CultureInfo.InvariantCulture);
+                if (busy == 0)
+                {
+                    return;
+                }
+
+                if (time.GetUtcNow() > deadline)
+                {
+                    logger.LogWarning("The write-ahead log could not be truncated after an event with personal data (readers kept it busy for 5 s)");
+                    return;
+                }
+
+                await Task.Delay(TimeSpan.FromMilliseconds(50), time, CancellationToken.None);
+            }
+        }
+        finally
+        {
+            if (opened)
+            {
+                await connection.CloseAsync();
+            }
         }
     }
 

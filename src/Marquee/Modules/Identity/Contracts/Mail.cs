@@ -7,4 +7,7 @@ namespace Marquee.Identity.Contracts;
 public interface IMail
 {
     Task SendAsync(string to, string subject, string text, CancellationToken cancellationToken);
+
+    /// <summary>Erasure: removes every message to <paramref name="address"/> kept in the pickup folder (how many were removed).</summary>
+    Task<int> ForgetAsync(string address, CancellationToken cancellationToken);
 }
