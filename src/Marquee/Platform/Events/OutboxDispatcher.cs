@@ -193,7 +193,8 @@ internal sealed class OutboxDispatcher(
                 .SetProperty(m => m.Attempts, attempt)
                 .SetProperty(m => m.LockedUntil, (DateTimeOffset?)null), CancellationToken.None);
             Delivered.Add(1, new KeyValuePair<string, object?>("event", message.EventName));
-            if (redact && db.Database.IsSqlite())
+            if (redact && db.Database.IsSqlite()
+                && EventRegistry.TypeOf(message.EventName)?.GetCustomAttributes(typeof(Privacy.RedactAfterDeliveryAttribute), false) is [Privacy.RedactAfterDeliveryAttribute { Erasure: true }])
             {
                 await CheckpointAsync(db);
             }
@@ -221,14 +222,16 @@ internal sealed class OutboxDispatcher(
     }
 
     /// <summary>
-    /// R32: once an event carrying personal data (an erasure's <c>AccountDeleted</c> among them) has been handled by every
-    /// handler and its payload blanked, the SQLite write-ahead log is checkpointed and truncated, so no old page image
-    /// of the erased rows stays in <c>marquee.db-wal</c>. A reader holding an old snapshot makes it busy: retried for up
-    /// to 5 s, then left to SQLite's next automatic checkpoint (logged).
+    /// R32: once an erasure (an event marked <c>[RedactAfterDelivery(Erasure = true)]</c>: <c>AccountDeleted</c>) has been
+    /// handled by every handler and its payload blanked, the SQLite write-ahead log is checkpointed and truncated, so no
+    /// old page image of the erased rows stays in <c>marquee.db-wal</c>. A reader holding an old snapshot makes it busy:
+    /// retried for up to 5 s (each try waits at most 1 s), then left to SQLite's next automatic checkpoint (logged). Only
+    /// erasures: a truncating checkpoint after every audited action would stall the dispatcher. Timed on the wall clock.
     /// </summary>
     private async Task CheckpointAsync(ModuleDbContext db)
     {
-        var deadline = time.GetUtcNow() + TimeSpan.FromSeconds(5);
+        var clock = TimeProvider.System;
+        var deadline = clock.GetUtcNow() + TimeSpan.FromSeconds(5);
         var connection = db.Database.GetDbConnection();
         var opened = connection.State != System.Data.ConnectionState.Open;
         if (opened)
@@ -242,19 +245,20 @@ internal sealed class OutboxDispatcher(
             {
                 await using var command = connection.CreateCommand();
                 command.CommandText = "PRAGMA wal_checkpoint(TRUNCATE);";
+                command.CommandTimeout = 1;
                 var busy = Convert.ToInt64(await command.ExecuteScalarAsync(CancellationToken.None), System.Globalization.CultureInfo.InvariantCulture);
                 if (busy == 0)
                 {
                     return;
                 }
 
-                if (time.GetUtcNow() > deadline)
+                if (clock.GetUtcNow() > deadline)
                 {
                     logger.LogWarning("The write-ahead log could not be truncated after an event with personal data (readers kept it busy for 5 s)");
                     return;
                 }
 
-                await Task.Delay(TimeSpan.FromMilliseconds(50), time, CancellationToken.None);
+                await Task.Delay(TimeSpan.FromMilliseconds(50), clock, CancellationToken.None);
             }
         }
         finally

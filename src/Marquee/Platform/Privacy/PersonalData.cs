@@ -131,4 +131,11 @@ public static class PersonalDataScrub
 /// blanks its stored payload (<c>{}</c>), so the outbox does not keep a copy of the data after the fact.
 /// </summary>
 [AttributeUsage(AttributeTargets.Class, Inherited = false)]
-public sealed class RedactAfterDeliveryAttribute : Attribute;
+public sealed class RedactAfterDeliveryAttribute : Attribute
+{
+    /// <summary>
+    /// The event is an erasure: once every handler has run and the payload is blanked, the dispatcher also truncates
+    /// SQLite's write-ahead log, which would otherwise keep old page images of the erased rows until a checkpoint.
+    /// </summary>
+    public bool Erasure { get; init; }
+}

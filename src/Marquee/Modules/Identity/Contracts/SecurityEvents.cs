@@ -51,7 +51,7 @@ public sealed record SecurityEvent(Guid AccountId, SecurityEventKind Kind, strin
 /// <param name="DisplayName">Its display name, likewise.</param>
 /// <param name="Pseudonym">The erasure's pseudonym, the same in every module (null in old events: handlers then derive one from the message id).</param>
 [EventName("identity.account-deleted.v1")]
-[Marquee.Platform.Privacy.RedactAfterDelivery]
+[Marquee.Platform.Privacy.RedactAfterDelivery(Erasure = true)]
 public sealed record AccountDeleted(Guid AccountId, DateTimeOffset RequestedAt, DateTimeOffset At, string? Email = null, string? DisplayName = null, Guid? Pseudonym = null) : IDomainEvent
 {
     /// <summary>The person as the modules' erasers see it.</summary>
