@@ -77,7 +77,7 @@ for t in "Sintel:Film" "Big Buck Bunny:Film" "Tears of Steel:Film" "Test Tone:Tr
         "$base/api/catalog/titles"
 done
 
-requests() { grep -c 'Request finished' "$tmp/server.log" || true; }
+requests() { grep -ac 'Request finished' "$tmp/server.log" || true; }
 phase() { # name, count before
     local after; after=$(requests)
     echo "   server answered $((after - $2)) requests"
@@ -95,6 +95,7 @@ wapiti_run() { # name, extra args...
         -f json -o "$tmp/wapiti-$name.json" --store-session "$tmp/wapiti-session-$name" "$@" \
         >"$tmp/wapiti-$name.log" 2>&1 || echo "   wapiti exit $? (see its log: $(tail -1 "$tmp/wapiti-$name.log"))"
     phase "$name" "$before"
+    echo "   $(grep -aoE 'Wapiti found [0-9]+ URLs and forms' "$tmp/wapiti-$name.log" || echo 'crawl count not reported'); modules run: $(grep -aoE 'Launching module [a-z]+' "$tmp/wapiti-$name.log" | awk '{print $3}' | tr '\n' ' ')"
     echo "   took $(( $(date +%s) - t0 )) s"
     [[ -f "$tmp/wapiti-$name.json" ]] && python3 - "$tmp/wapiti-$name.json" <<'EOF'
 import json, sys
@@ -134,13 +135,13 @@ done
 
 echo "== server and responses"
 total=$(requests)
-echo "   requests answered in all: $total; by status: $({ grep -oE 'Request finished .* - [0-9]{3} - ' "$tmp/server.log" || true; } | grep -oE '[0-9]{3} - $' | cut -c1-3 | sort | uniq -c | awk '{printf "%s×%s ", $1, $2}')"
-fives=$(grep -cE 'Request finished .* - 5[0-9]{2} - ' "$tmp/server.log" || true)
+echo "   requests answered in all: $total; by status: $({ grep -aoE 'Request finished .* - [0-9]{3} - ' "$tmp/server.log" || true; } | grep -oE '[0-9]{3} - $' | cut -c1-3 | sort | uniq -c | awk '{printf "%s×%s ", $1, $2}')"
+fives=$(grep -acE 'Request finished .* - 5[0-9]{2} - ' "$tmp/server.log" || true)
 echo "   5xx answers: $fives"
-{ grep -E 'Request finished .* - 5[0-9]{2}' "$tmp/server.log" || true; } | head -20 | sed 's/^/     /'
-unhandled=$(grep -ciE 'unhandled exception|fail: ' "$tmp/server.log" || true)
+{ grep -aE 'Request finished .* - 5[0-9]{2}' "$tmp/server.log" || true; } | head -20 | sed 's/^/     /'
+unhandled=$(grep -aciE 'unhandled exception|fail: ' "$tmp/server.log" || true)
 echo "   errors in the server log (fail: / unhandled): $unhandled"
-{ grep -iE 'unhandled exception|fail: ' "$tmp/server.log" || true; } | cut -c1-300 | sort | uniq -c | sort -rn | head -10 | sed 's/^/     /'
+{ grep -aiE 'unhandled exception|fail: ' "$tmp/server.log" || true; } | cut -c1-300 | sort | uniq -c | sort -rn | head -10 | sed 's/^/     /'
 leaks=$(python3 - "$tmp/sqlmap-traffic.txt" "$tmp" <<'EOF'
 import re, sys
 leak = re.compile(r"(\bat [A-Z][\w.`]+\.[\w<>`]+\(|\.cs:line \d+|SqliteException|SQLite Error|Npgsql|PostgresException|"
