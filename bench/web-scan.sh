@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# R31 error handling and info leaks (docs/reliability.md): smoke crawlers against a real `marquee serve` (Production).
+#   1. wapiti -m xss,exec,file,ssrf,redirect (JSON report) over the public pages and API start points, anonymous;
+#   2. the same signed in as an admin (session cookie; sign-out excluded);
+#   3. sqlmap --batch on the query parameters of endpoints that return content: catalogue search and listing
+#      (anonymous), the audit log and the media library (admin).
+# (No -x exclusions: wapiti 3.0.4's wildcard_translate fails on Python 3.11, "global flags not at the start".)
+# Each tool is bounded (SCAN_SECONDS, default 150 s per wapiti run, 120 s per sqlmap URL).
+# Prints: requests the server answered (from its request log) per phase and by status, wapiti findings per module
+# (vulnerabilities and anomalies), sqlmap's verdict per URL, every 500, every unhandled exception in the server log,
+# and every captured response (sqlmap's full traffic) that holds a stack trace, database error text or a server path.
+# Exits 1 on any of those.
+#
+#   bench/web-scan.sh
+#   SCAN_SECONDS=60 bench/web-scan.sh
+#   CONFIGURATION=Release bench/web-scan.sh   # default Debug (the build the tests use)
+#
+# Installs wapiti and sqlmap (apt) if missing. Everything lives in a temp folder deleted at the end (KEEP=1 keeps it).
+# Not part of CI.
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$here/.." && pwd)"
+SCAN_SECONDS="${SCAN_SECONDS:-150}"
+SQLMAP_SECONDS="${SQLMAP_SECONDS:-120}"
+CONFIGURATION="${CONFIGURATION:-Debug}"
+for tool in wapiti sqlmap; do
+    if ! command -v "$tool" >/dev/null; then
+        echo "web-scan: installing $tool (apt)" >&2
+        apt-get install -y -qq --no-install-recommends "$tool" >/dev/null 2>&1 ||
+            { apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends "$tool" >/dev/null; }
+    fi
+done
+dll="$repo/src/Marquee/bin/$CONFIGURATION/net10.0/marquee.dll"
+if [[ ! -f "$dll" || "${BUILD:-0}" == 1 ]]; then
+    echo "Building Marquee ($CONFIGURATION) ..."
+    dotnet build "$repo/src/Marquee" -c "$CONFIGURATION" --nologo -v quiet >/dev/null
+fi
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+tmp="$(mktemp -d /tmp/marquee-webscan.XXXXXX)"
+server_pid=""
+cleanup() {
+    [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
+    if [[ "${KEEP:-0}" == 1 ]]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
+}
+trap cleanup EXIT
+
+port="$(free_port)"
+base="http://127.0.0.1:$port"
+export Marquee__DataDir="$tmp/data"
+export ASPNETCORE_ENVIRONMENT=Production DOTNET_ENVIRONMENT=Production
+export Logging__LogLevel__Default=Warning
+# One line per answered request ("Request finished ... - 200 ..."): the request count and every status.
+export Logging__Console__FormatterName=simple Logging__Console__FormatterOptions__SingleLine=true
+mkdir -p "$Marquee__DataDir"
+started=$(date +%s)
+
+admin="admin-$RANDOM@bench.test"
+password="$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')"
+echo "$password" | dotnet "$dll" admin create --email "$admin" --password-stdin >/dev/null
+env Logging__LogLevel__Microsoft.AspNetCore.Hosting.Diagnostics=Information dotnet "$dll" serve --urls "$base" >"$tmp/server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 1 120); do curl -fs "$base/health/ready" >/dev/null 2>&1 && break; sleep 0.5; done
+curl -fs "$base/health/ready" >/dev/null || { echo "server did not start"; tail -20 "$tmp/server.log"; exit 2; }
+
+headers="$(curl -s -D - -o /dev/null -X POST -H 'Content-Type: application/json' -H 'Cookie: __Host-marquee-device=bench' \
+    --data "{\"email\":\"$admin\",\"password\":\"$password\"}" "$base/api/identity/signin" | tr -d '\r')"
+cookie="$(awk -F': ' 'tolower($1) == "set-cookie" && $2 ~ /^__Host-marquee=/ { split($2, a, ";"); print a[1] }' <<<"$headers")"
+[[ -n "$cookie" ]] || { echo "admin sign-in failed"; echo "$headers"; exit 2; }
+cookie="$cookie; __Host-marquee-device=bench"
+
+# A little content so the listings and the search have something to return.
+for t in "Sintel:Film" "Big Buck Bunny:Film" "Tears of Steel:Film" "Test Tone:Track"; do
+    curl -s -o /dev/null -X POST -H 'Content-Type: application/json' -H "Cookie: $cookie" \
+        --data "{\"name\":\"${t%%:*}\",\"kind\":\"${t##*:}\",\"synopsis\":\"A demo title\",\"collection\":\"Demo\",\"number\":1}" \
+        "$base/api/catalog/titles"
+done
+
+requests() { grep -ac 'Request finished' "$tmp/server.log" || true; }
+phase() { # name, count before
+    local after; after=$(requests)
+    echo "   server answered $((after - $2)) requests"
+}
+
+starts=(-s "$base/api/catalog/titles?kind=Film&skip=0&take=5" -s "$base/api/catalog/titles?collection=Demo"
+    -s "$base/api/catalog/search?q=sintel&take=5" -s "$base/api/catalog/genres" -s "$base/signin" -s "$base/browse")
+wapiti_run() { # name, extra args...
+    local name="$1"; shift
+    local before; before=$(requests)
+    local t0; t0=$(date +%s)
+    echo "== wapiti ($name), at most ${SCAN_SECONDS}s"
+    timeout -k 10 $((SCAN_SECONDS + 60)) wapiti -u "$base/" --scope folder "${starts[@]}" -m xss,exec,file,ssrf,redirect --flush-session -d 4 \
+        --max-scan-time "$SCAN_SECONDS" --max-attack-time $((SCAN_SECONDS / 3)) -t 10 \
+        -f json -o "$tmp/wapiti-$name.json" --store-session "$tmp/wapiti-session-$name" "$@" \
+        >"$tmp/wapiti-$name.log" 2>&1 || echo "   wapiti exit $? (see its log: $(tail -1 "$tmp/wapiti-$name.log"))"
+    phase "$name" "$before"
+    echo "   $(grep -aoE 'Wapiti found [0-9]+ URLs and forms' "$tmp/wapiti-$name.log" || echo 'crawl count not reported'); modules run: $(grep -aoE 'Launching module [a-z]+' "$tmp/wapiti-$name.log" | awk '{print $3}' | tr '\n' ' ')"
+    echo "   took $(( $(date +%s) - t0 )) s"
+    [[ -f "$tmp/wapiti-$name.json" ]] && python3 - "$tmp/wapiti-$name.json" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+for section in ("vulnerabilities", "anomalies"):
+    found = {k: len(v) for k, v in r.get(section, {}).items() if v}
+    print(f"   {section}: {sum(found.values())}" + (f" {found}" if found else ""))
+    for k, v in r.get(section, {}).items():
+        for f in v:
+            print(f"     {k}: {f.get('method')} {f.get('path')} {f.get('parameter')} -- {f.get('info')}")
+EOF
+    return 0
+}
+wapiti_run anonymous
+wapiti_run admin -H "Cookie: $cookie"
+
+echo "== sqlmap --batch, at most ${SQLMAP_SECONDS}s per URL"
+sql_urls=("anon|$base/api/catalog/search?q=sintel&take=5" "anon|$base/api/catalog/titles?kind=Film&skip=0&take=5"
+    "anon|$base/api/catalog/titles?collection=Demo" "admin|$base/api/compliance/audit?action=catalog&actor=x&take=5"
+    "admin|$base/api/media/library?q=x&kind=Source&tag=t&codec=h264&resolution=480p&status=Ready&take=5")
+sql_findings=0
+for entry in "${sql_urls[@]}"; do
+    who="${entry%%|*}" url="${entry#*|}"
+    before=$(requests); t0=$(date +%s)
+    args=(-u "$url" --batch --disable-coloring --flush-session --output-dir "$tmp/sqlmap" -t "$tmp/sqlmap-traffic.txt"
+        --level 2 --risk 1 --threads 2 --timeout 10 --retries 1)
+    # Only the query parameters (level 2 would also inject into the session cookie and sign the admin out).
+    params="$(python3 -c 'import sys, urllib.parse as u; print(",".join(u.parse_qs(u.urlsplit(sys.argv[1]).query)))' "$url")"
+    args+=(-p "$params")
+    [[ "$who" == admin ]] && args+=(--cookie "$cookie")
+    out="$(timeout -k 10 "$SQLMAP_SECONDS" sqlmap "${args[@]}" 2>&1 || true)"
+    verdict="$(grep -E "is vulnerable|appears to be .*injectable|do not appear to be injectable|might be injectable" <<<"$out" | sed 's/^\[[^]]*\] //' | sort -u | tr '\n' ';' || true)"
+    [[ -z "$verdict" ]] && verdict="(no verdict: $(grep -E 'CRITICAL|ERROR' <<<"$out" | tail -1 || echo 'stopped at the time limit'))"
+    echo "   [$who] ${url#$base} -> $((`requests` - before)) requests, $(( $(date +%s) - t0 )) s: $verdict"
+    if grep -qE "is vulnerable|appears to be .*injectable" <<<"$out"; then sql_findings=$((sql_findings + 1)); fi
+done
+
+echo "== server and responses"
+total=$(requests)
+echo "   requests answered in all: $total; by status: $({ grep -aoE 'Request finished .* - [0-9]{3} - ' "$tmp/server.log" || true; } | grep -oE '[0-9]{3} - $' | cut -c1-3 | sort | uniq -c | awk '{printf "%s×%s ", $1, $2}')"
+fives=$(grep -acE 'Request finished .* - 5[0-9]{2} - ' "$tmp/server.log" || true)
+echo "   5xx answers: $fives"
+{ grep -aE 'Request finished .* - 5[0-9]{2}' "$tmp/server.log" || true; } | head -20 | sed 's/^/     /'
+unhandled=$(grep -aciE 'unhandled exception|fail: ' "$tmp/server.log" || true)
+echo "   errors in the server log (fail: / unhandled): $unhandled"
+{ grep -aiE 'unhandled exception|fail: ' "$tmp/server.log" || true; } | cut -c1-300 | sort | uniq -c | sort -rn | head -10 | sed 's/^/     /'
+leaks=$(python3 - "$tmp/sqlmap-traffic.txt" "$tmp" <<'EOF'
+import re, sys
+leak = re.compile(r"(\bat [A-Z][\w.`]+\.[\w<>`]+\(|\.cs:line \d+|SqliteException|SQLite Error|Npgsql|PostgresException|"
+                  r"SQL logic error|no such (table|column)|syntax error at or near|System\.[\w.]+Exception|"
+                  r"/home/|/root/|/work/|/tmp/|/usr/share/dotnet|/src/Marquee)")
+try:
+    text = open(sys.argv[1], errors="replace").read()
+except FileNotFoundError:
+    text = ""
+n = 0
+# sqlmap's traffic file: "HTTP request [#n]:" blocks then "HTTP response [#n] (code) ..." blocks.
+for block in re.split(r"\n(?=HTTP (?:request|response) \[#)", text):
+    if not block.startswith("HTTP response"):
+        continue
+    m = leak.search(block)
+    if m:
+        n += 1
+        if n <= 10:
+            print("     " + block.splitlines()[0] + " :: ..." + block[max(0, m.start() - 80):m.end() + 80].replace("\n", " ") + "...", file=sys.stderr)
+print(n)
+EOF
+)
+echo "   captured responses: $(grep -c '^HTTP response' "$tmp/sqlmap-traffic.txt" 2>/dev/null || echo 0) (sqlmap traffic), with a stack trace, database error text or a server path: $leaks"
+
+wfindings=$(python3 - "$tmp"/wapiti-*.json <<'EOF'
+import json, sys
+n = 0
+for p in sys.argv[1:]:
+    r = json.load(open(p))
+    n += sum(len(v) for s in ("vulnerabilities", "anomalies") for v in r.get(s, {}).values())
+print(n)
+EOF
+)
+echo "== summary: $total requests in $(( $(date +%s) - started )) s; wapiti findings $wfindings; sqlmap injectable URLs $sql_findings; 5xx $fives; log errors $unhandled; leaking responses $leaks"
+if (( wfindings + sql_findings + fives + unhandled + leaks > 0 )); then exit 1; fi
+echo "web-scan: clean"
