@@ -6,6 +6,7 @@ using Marquee.Tests.Support;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Marquee.Tests.Billing;
 
@@ -27,7 +28,13 @@ public sealed class BillingGiveUpTests(Xunit.Abstractions.ITestOutputHelper outp
                 c["Marquee:Billing:Fraud:Enabled"] = "false";
                 c["Marquee:Billing:RacePatience"] = "00:00:00";
             },
-            services => services.Configure<PasswordHasherOptions>(o => o.IterationCount = 1000));
+            services =>
+            {
+                services.Configure<PasswordHasherOptions>(o => o.IterationCount = 1000);
+                // The 40 checkouts meet after their charge (each has read the invoice counter by then), so that their saves
+                // really race however the machine schedules them: all but one lose at least once.
+                services.Replace(ServiceDescriptor.Singleton<IPaymentGateway>(sp => new MeetingGateway(sp.GetRequiredService<SandboxGateway>(), 40)));
+            });
         await app.CreatePlanAsync("giveup", "Monthly", 999);
         var viewers = new List<(Guid Id, HttpClient Client)>();
         foreach (var batch in Enumerable.Range(0, 40).Chunk(10))
@@ -80,5 +87,37 @@ public sealed class BillingGiveUpTests(Xunit.Abstractions.ITestOutputHelper outp
 
         var report = await BillingModule.VerifyAsync(app.Services, CancellationToken.None);
         Assert.Empty(report.Problems);
+    }
+
+    /// <summary>The sandbox gateway, but the first <paramref name="parties"/> charges wait for one another (at most 20 s) before answering.</summary>
+    private sealed class MeetingGateway(IPaymentGateway inner, int parties) : IPaymentGateway
+    {
+        private readonly TaskCompletionSource met = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int arrived;
+
+        public async Task<GatewayCharge> ChargeAsync(string idempotencyKey, long amount, string currency, string method, bool onSession, CancellationToken cancellationToken)
+        {
+            var charge = await inner.ChargeAsync(idempotencyKey, amount, currency, method, onSession, cancellationToken);
+            if (Interlocked.Increment(ref arrived) >= parties)
+            {
+                met.TrySetResult();
+            }
+
+            await Task.WhenAny(met.Task, Task.Delay(TimeSpan.FromSeconds(20), cancellationToken));
+            return charge;
+        }
+
+        public Task<string?> TokenizeAsync(string card, CancellationToken cancellationToken) => inner.TokenizeAsync(card, cancellationToken);
+
+        public Task<string?> TokenizeAsync(string card, string idempotencyKey, CancellationToken cancellationToken) => inner.TokenizeAsync(card, idempotencyKey, cancellationToken);
+
+        public Task<GatewayCharge?> GetChargeAsync(string chargeId, CancellationToken cancellationToken) => inner.GetChargeAsync(chargeId, cancellationToken);
+
+        public Task<GatewayCharge> RefundAsync(string chargeId, CancellationToken cancellationToken) => inner.RefundAsync(chargeId, cancellationToken);
+
+        public Task<GatewayCharge> ChargeChallengedAsync(string idempotencyKey, long amount, string currency, string method, CancellationToken cancellationToken) =>
+            inner.ChargeChallengedAsync(idempotencyKey, amount, currency, method, cancellationToken);
+
+        public Task<CardFacts?> CardAsync(string method, CancellationToken cancellationToken) => inner.CardAsync(method, cancellationToken);
     }
 }

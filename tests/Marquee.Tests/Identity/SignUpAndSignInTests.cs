@@ -255,7 +255,7 @@ public sealed partial class SignUpAndSignInTests
 
         var first = await MarqueeProcess.RunAsync(["admin", "create", "--email", "boss@example.com", "--password-stdin", "--Marquee:Database:MigrateOnStart=true"], environment, TimeSpan.FromSeconds(90), "a strong enough password");
         var again = await MarqueeProcess.RunAsync(["admin", "create", "--email", "boss@example.com", "--password-stdin", "--Marquee:Database:MigrateOnStart=true"], environment, TimeSpan.FromSeconds(90), "a strong enough password");
-        var weak = await MarqueeProcess.RunAsync(["admin", "create", "--email", "weak@example.com", "--password-stdin", "--Marquee:Database:MigrateOnStart=true"], environment, TimeSpan.FromSeconds(90), "password");
+        var weak = await MarqueeProcess.RunAsync(["admin", "create", "--email", "weak@example.com", "--password-stdin", "--Marquee:Database:MigrateOnStart=true"], environment, TimeSpan.FromSeconds(90), "unbelievable"); // long enough, and on the common-passwords list
 
         Assert.True(first.ExitCode == 0, first.Stderr);
         Assert.Contains("Created the admin account boss@example.com", first.Stdout, StringComparison.Ordinal);

@@ -277,27 +277,6 @@ public sealed class PostgresFailoverTests(ITestOutputHelper output)
             return (process.ExitCode, await stdout, await stderr);
         }
 
-        public static async Task RunAsync(string dir, string tool, params string[] arguments)
-        {
-            var info = new ProcessStartInfo(tool) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false, WorkingDirectory = dir };
-            foreach (var a in arguments)
-            {
-                info.ArgumentList.Add(a);
-            }
-
-            using var process = Process.Start(info) ?? throw new InvalidOperationException($"{tool} did not start");
-            // pg_ctl start leaves the server holding its output: read to the process's exit, not to the streams' end.
-            process.OutputDataReceived += (_, _) => { };
-            process.BeginOutputReadLine();
-            var stderr = new System.Text.StringBuilder();
-            process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lock (stderr) { stderr.AppendLine(e.Data); } } };
-            process.BeginErrorReadLine();
-            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-            await process.WaitForExitAsync(timeout.Token);
-            if (process.ExitCode != 0)
-            {
-                throw new InvalidOperationException($"{tool} {string.Join(' ', arguments)} exited with {process.ExitCode}: {stderr}");
-            }
-        }
+        public static Task RunAsync(string dir, string tool, params string[] arguments) => ThrowawayPostgres.RunToolAsync(dir, tool, arguments);
     }
 }

@@ -60,7 +60,10 @@ public sealed class ThrowawayPostgres : IAsyncLifetime
     private Task PgAsync(string tool, params string[] arguments) =>
         IsRoot ? RunAsync("runuser", ["-u", "postgres", "--", Path.Combine(Bin, tool), .. arguments]) : RunAsync(Path.Combine(Bin, tool), arguments);
 
-    private async Task RunAsync(string tool, params string[] arguments)
+    private Task RunAsync(string tool, params string[] arguments) => RunToolAsync(dir, tool, arguments);
+
+    /// <summary>Runs a PostgreSQL tool (or any) in <paramref name="dir"/>, within 2 minutes; throws with its stderr when it fails.</summary>
+    internal static async Task RunToolAsync(string dir, string tool, params string[] arguments)
     {
         var info = new ProcessStartInfo(tool) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false, WorkingDirectory = dir };
         foreach (var a in arguments)
