@@ -44,6 +44,9 @@ public sealed class BrowserFixture : IAsyncLifetime
             s["Marquee:Identity:Risk:ChallengeThreshold"] = "900";
             s["Marquee:Identity:Risk:BlockThreshold"] = "1000";
             s["Marquee:Identity:Oidc:AllowHttp"] = "true"; // the OpenID Connect pages over loopback HTTP
+            // The classes share viewers, and a page closed by a test may leave its playback session live until its lease
+            // lapses: at the default 4 a full run once refused a later test's play. The limit has its own tests.
+            s["Marquee:Identity:MaxConcurrentStreams"] = "100";
         });
         BaseAddress = Localhost(App);
         await App.ScopedAsync(async services =>
