@@ -74,10 +74,9 @@ internal class ComplianceDb(DbContextOptions options) : ModuleDbContext(options)
             if (own is not null)
             {
                 await own.CommitAsync(cancellationToken);
-                // Committed: the new head goes to the head file outside the database. (An append inside a caller's
-                // transaction is recorded by the next append's head, which the chain can only hold if it holds this one.)
-                // A full or read-only disk must not fail an append the database has committed: the next append records a
-                // later head, which the chain can only hold if it holds this one.
+                // Committed: the new head goes to the head file outside the database. An append inside a caller's
+                // transaction, or one whose head could not be written (a full or read-only disk must not fail what the
+                // database has committed), is covered by the next append's head: the chain can only hold that if it holds this.
                 try
                 {
                     var marquee = this.GetService<IOptions<MarqueeOptions>>().Value; // from the application's services
