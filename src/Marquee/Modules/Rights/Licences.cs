@@ -241,6 +241,27 @@ internal sealed class TitleAvailability(Licences licences, Microsoft.Extensions.
     }
 }
 
+/// <summary>Billing asks this: the service models the licences in force grant a viewer now (see <see cref="ITitleServiceModels"/>).</summary>
+internal sealed class TitleServiceModels(Licences licences, Microsoft.Extensions.Options.IOptions<RightsOptions> options, TimeProvider time) : ITitleServiceModels
+{
+    public async Task<ServiceModels> GrantedAsync(Guid titleId, string? country, ClientPlatform platform, CancellationToken cancellationToken)
+    {
+        if (platform == ClientPlatform.Other)
+        {
+            return ServiceModels.All; // an operator's preview, as the licence policy treats it
+        }
+
+        var all = await licences.ForTitleAsync(titleId, cancellationToken);
+        if (all.Count == 0)
+        {
+            return options.Value.RequireLicence ? ServiceModels.None : ServiceModels.All;
+        }
+
+        return LicencePolicy.InForce(all, country, LicencePolicy.PlatformOf(platform), time.GetUtcNow())
+            .Aggregate(ServiceModels.None, (models, l) => models | l.ServiceModels);
+    }
+}
+
 /// <summary>
 /// Licences as a playback policy: a viewer may play a title when one of its licences covers the viewer's country, the
 /// present moment (window [start, end) in UTC) and the viewer's platform. A title with no licence at all is playable
@@ -306,6 +327,12 @@ internal sealed class LicencePolicy(Licences licences, Microsoft.Extensions.Opti
     }
 
     private static bool Covers(Licence l, string country) => Licences.Covers(l, country);
+
+    /// <summary>The licences that allow this viewer now: on the platform, covering the country (an unknown country only under a worldwide licence without exclusions), inside the window [start, end).</summary>
+    internal static IEnumerable<Licence> InForce(IReadOnlyList<Licence> all, string? country, LicencePlatforms platform, DateTimeOffset now) =>
+        all.Where(l => (l.Platforms & platform) != 0
+                       && (country is null ? l.Worldwide && l.ExcludedTerritories.Length == 0 : Covers(l, country))
+                       && l.StartsAt <= now && now < l.EndsAt);
 
     private static string PlatformName(LicencePlatforms p) => p switch
     {

@@ -24,6 +24,7 @@ public static class RightsModule
         services.AddScoped<Licences>();
         services.AddScoped<IPlaybackPolicy, LicencePolicy>();
         services.AddScoped<ITitleAvailability, TitleAvailability>();
+        services.AddScoped<ITitleServiceModels, TitleServiceModels>();
         services.AddScoped<ExpiryAlerts>();
         services.AddSingleton<ChainHeads>();
         services.AddScoped<ContractBook>();

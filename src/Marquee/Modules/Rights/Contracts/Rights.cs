@@ -11,6 +11,18 @@ public interface ITitleAvailability
     Task<IReadOnlySet<Guid>> PlayableAsync(IReadOnlyCollection<Guid> titleIds, string? country, Marquee.Delivery.Contracts.ClientPlatform platform, CancellationToken cancellationToken);
 }
 
+/// <summary>
+/// Rights' read contract for entitlements: the service models that the licences in force grant a title for a viewer in
+/// <c>country</c> (ISO 3166-1 alpha-2, null when unknown) on <c>platform</c> now. <see cref="ServiceModels.All"/> for a
+/// title with no licence while licences are not required; <see cref="ServiceModels.None"/> when no licence is in force
+/// for this viewer (the licence policy then refuses with its own reason). Billing's entitlements play a title only
+/// through a model granted here: a subscription (SVOD), a plan with ads or a free title (AVOD), a rental or purchase (TVOD).
+/// </summary>
+public interface ITitleServiceModels
+{
+    Task<ServiceModels> GrantedAsync(Guid titleId, string? country, Marquee.Delivery.Contracts.ClientPlatform platform, CancellationToken cancellationToken);
+}
+
 /// <summary>Platforms a licence grants: client apps map onto them (Web and Desktop: web; iOS and Android: mobile; TV apps: TV).</summary>
 [Flags]
 public enum LicencePlatforms
