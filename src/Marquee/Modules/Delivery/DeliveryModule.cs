@@ -99,6 +99,11 @@ public static class DeliveryModule
         media.MapGet("/key", KeyAsync).WithName(KeyRoute).WithSummary("The content key (16 bytes), for a live session.");
         media.MapGet("/{**path}", FileAsync).WithName(FileRoute).WithSummary("A media playlist (key URIs rewritten), init segment or media segment of the session's package.");
         group.MapMethods("/s/{token}/{**path}", [HttpMethods.Options], Preflight).AllowAnonymous().ExcludeFromDescription();
+
+        // An edge cache in front (deploy/nginx/marquee-edge.conf) asks this, through nginx's auth_request, before it serves
+        // a package file from its cache: the token is checked here for every request, cached or not.
+        group.MapGet("/edge-auth", EdgeAuthAsync).AllowAnonymous().ShortCircuit()
+            .WithSummary("For an edge cache: 204 and the file's cache key (X-Marquee-Object) when the token in X-Original-URI may fetch that package file now; 403 otherwise.");
         return group;
     }
 
@@ -278,12 +283,7 @@ public static class DeliveryModule
         }
 
         // CTA-5004 CMCD that the player attached (hls.js: the CMCD query parameter): handed to Analytics without waiting.
-        if (http.Request.Query["CMCD"] is { Count: > 0 } cmcd)
-        {
-            http.RequestServices.GetService<IPlaybackTelemetry>()?.Record(new SegmentRequestTelemetry(
-                session.Id, session.AccountId, session.TitleId, session.Platform.ToString().ToLowerInvariant(),
-                http.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow(), cmcd.ToString()));
-        }
+        RecordCmcd(http, session, http.Request.Query["CMCD"]);
 
         // Segments never change once published: edges and browsers may keep them.
         http.Response.Headers.CacheControl = "public, max-age=31536000, immutable";
@@ -295,6 +295,62 @@ public static class DeliveryModule
             _ => "image/jpeg",
         };
         return new SegmentFileResult(full, contentType);
+    }
+
+    private static void RecordCmcd(HttpContext http, LiveSession session, Microsoft.Extensions.Primitives.StringValues cmcd)
+    {
+        if (cmcd.Count > 0)
+        {
+            http.RequestServices.GetService<IPlaybackTelemetry>()?.Record(new SegmentRequestTelemetry(
+                session.Id, session.AccountId, session.TitleId, session.Platform.ToString().ToLowerInvariant(),
+                http.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow(), cmcd.ToString()));
+        }
+    }
+
+    /// <summary>The header in which an edge's auth subrequest gets the file's cache key: the package (asset) and the file's path in it, never the token.</summary>
+    public const string EdgeObjectHeader = "X-Marquee-Object";
+
+    /// <summary>
+    /// For an edge cache (nginx <c>auth_request</c>): the original request's URI arrives in <c>X-Original-URI</c>. The same
+    /// checks as <see cref="FileAsync"/> (token signature and expiry, live session, a file of its package, within its height
+    /// limit) without reading the file; 204 with <see cref="EdgeObjectHeader"/> = <c>ASSET/relative/path</c> so that the
+    /// edge keeps one copy per package file whoever asks, or 403. The player's CMCD is recorded here (the edge asks for
+    /// every request, hit or miss; it fetches from the origin without the query, so a miss is not counted twice).
+    /// </summary>
+    private static async Task<IResult> EdgeAuthAsync(LiveSessions sessions, PackageLayouts layouts, HttpContext http, CancellationToken ct)
+    {
+        http.Response.Headers.CacheControl = "private, no-store";
+        const string Prefix = "/api/playback/s/";
+        var original = http.Request.Headers["X-Original-URI"].ToString();
+        var queryAt = original.IndexOf('?', StringComparison.Ordinal);
+        var pathPart = queryAt < 0 ? original : original[..queryAt];
+        var slash = pathPart.StartsWith(Prefix, StringComparison.Ordinal) ? pathPart.IndexOf('/', Prefix.Length) : -1;
+        if (slash <= Prefix.Length || slash == pathPart.Length - 1)
+        {
+            return Refused();
+        }
+
+        var token = pathPart[Prefix.Length..slash];
+        if (await sessions.AuthorizeAsync(token, http.RequestServices, ct) is not { } session
+            || !File.Exists(Path.Combine(session.PackageRoot, session.MasterPlaylist)))
+        {
+            return Refused();
+        }
+
+        var layout = layouts.For(session.PackageRoot, session.MasterPlaylist);
+        if (layout.Resolve(Uri.UnescapeDataString(pathPart[(slash + 1)..]), out var full) is not { } relative || full is null
+            || layout.RefusedFiles(session.MaxHeight).Contains(relative))
+        {
+            return Refused();
+        }
+
+        if (queryAt >= 0)
+        {
+            RecordCmcd(http, session, Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(original[queryAt..]).GetValueOrDefault("CMCD"));
+        }
+
+        http.Response.Headers[EdgeObjectHeader] = $"{session.AssetId:N}/{relative}";
+        return TypedResults.NoContent();
     }
 
     private static IResult Preflight(HttpContext http)
