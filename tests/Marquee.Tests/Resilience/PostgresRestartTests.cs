@@ -35,6 +35,44 @@ public sealed class PostgresRestartTests(ThrowawayPostgres postgres, ITestOutput
         Assert.True(run.Violations.Count == 0, string.Join('\n', run.Violations));
     }
 
+    /// <summary>
+    /// The partition of R5: for 5 s every packet to the database's port on loopback is answered with a TCP reset
+    /// (<c>iptables -A OUTPUT -o lo -p tcp --dport PORT -j REJECT --reject-with tcp-reset</c>, the same rule deleted by
+    /// its spec afterwards), open connections included. The same invariants as the restart; needs root and iptables.
+    /// </summary>
+    [Fact]
+    public async Task PartitionedForFiveSeconds_UnderWriteLoad_LosesAndDuplicatesNothing_AndFailsOnlyWhileCut()
+    {
+        var run = await RunAsync("R5 partition", retries: null, fault: PartitionAsync);
+        output.WriteLine(run.Summary);
+        Assert.True(run.Violations.Count == 0, string.Join('\n', run.Violations));
+    }
+
+    /// <summary>Outside CI: the partition with retries off must fail the harness (the requests cut off answer 503).</summary>
+    [Fact]
+    [Trait("Category", "Soak")]
+    public async Task NegativeControl_PartitionWithRetriesOff_TheHarnessFails()
+    {
+        var run = await RunAsync("R5 partition noretry", retries: 0, fault: PartitionAsync);
+        output.WriteLine(run.Summary);
+        Assert.NotEmpty(run.Violations);
+    }
+
+    private async Task PartitionAsync()
+    {
+        string[] rule = ["OUTPUT", "-o", "lo", "-p", "tcp", "--dport", postgres.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-j", "REJECT", "--reject-with", "tcp-reset"];
+        Assert.True(File.Exists("/usr/sbin/iptables"), "iptables is not installed (apt install iptables; scripts/test does it)");
+        await ThrowawayPostgres.RunToolAsync(Path.GetTempPath(), "/usr/sbin/iptables", ["-A", .. rule]);
+        try
+        {
+            await Task.Delay(TimeSpan.FromSeconds(5)); // the partition's length, not a wait for work
+        }
+        finally
+        {
+            await ThrowawayPostgres.RunToolAsync(Path.GetTempPath(), "/usr/sbin/iptables", ["-D", .. rule]);
+        }
+    }
+
     /// <summary>Outside CI (two more minutes of server and database restarts): <c>--filter Category=Soak</c>.</summary>
     [Fact]
     [Trait("Category", "Soak")]
@@ -49,12 +87,12 @@ public sealed class PostgresRestartTests(ThrowawayPostgres postgres, ITestOutput
 
     private sealed record Run(List<string> Violations, string Summary);
 
-    private async Task<Run> RunAsync(string prefix, int? retries)
+    private async Task<Run> RunAsync(string prefix, int? retries, Func<Task>? fault = null)
     {
         var dataDir = Path.Combine(Path.GetTempPath(), "marquee-tests", "r5-" + Guid.NewGuid().ToString("N"));
         try
         {
-            return await RunAsync(prefix, retries, dataDir);
+            return await RunAsync(prefix, retries, dataDir, fault ?? postgres.RestartImmediateAsync);
         }
         finally
         {
@@ -65,7 +103,7 @@ public sealed class PostgresRestartTests(ThrowawayPostgres postgres, ITestOutput
         }
     }
 
-    private async Task<Run> RunAsync(string prefix, int? retries, string dataDir)
+    private async Task<Run> RunAsync(string prefix, int? retries, string dataDir, Func<Task> fault)
     {
         var environment = new Dictionary<string, string?>
         {
@@ -122,7 +160,7 @@ public sealed class PostgresRestartTests(ThrowawayPostgres postgres, ITestOutput
         // Load first, then the restart in the middle of it.
         await Poll.UntilAsync(() => Task.FromResult(acknowledged.Count), c => c >= 20, TimeSpan.FromSeconds(60), "20 acknowledged writes before the restart");
         var down = Stopwatch.GetTimestamp();
-        await postgres.RestartImmediateAsync();
+        await fault(); // the restart, or the partition: the database is reachable again when it returns
         var up = Stopwatch.GetTimestamp();
         var before = acknowledged.Count;
         // Load after: until 20 more writes are acknowledged, or the recovery deadline and then some has passed.
@@ -200,7 +238,7 @@ public sealed class PostgresRestartTests(ThrowawayPostgres postgres, ITestOutput
 
         return new Run(violations,
             $"R5 ({prefix}, MaxRetryCount {retries?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "default"}): {all.Count} requests, {acknowledged.Count} acknowledged, " +
-            $"{all.Count(a => a.Status == 503)} answered 503, {all.Count(a => a.Status is not 201 and not 503)} other failures; restart took {downFor.TotalSeconds:0.00} s; " +
+            $"{all.Count(a => a.Status == 503)} answered 503, {all.Count(a => a.Status is not 201 and not 503)} other failures; database unreachable for {downFor.TotalSeconds:0.00} s; " +
             $"first success {recovery?.TotalSeconds.ToString("0.00", System.Globalization.CultureInfo.InvariantCulture) ?? "never"} s after; longest request {longest.TotalSeconds:0.00} s; {violations.Count} violations" +
             (violations.Count > 0 ? ":\n  " + string.Join("\n  ", violations.Take(10)) : ""));
     }

@@ -29,6 +29,12 @@ public sealed class EventsOptions
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromMinutes(2);
 
+    /// <summary>
+    /// <b>Never in production.</b> The deliberately broken variant for R3's negative control: a message is marked delivered
+    /// before its handlers run (at-most-once), so a crash between the two loses it. False by default.
+    /// </summary>
+    public bool UnsafeAtMostOnce { get; set; }
+
     public TimeSpan RetryDelay(int attempts)
     {
         var factor = Math.Pow(2, Math.Clamp(attempts - 1, 0, 30));

@@ -36,6 +36,11 @@ internal sealed class OutboxDispatcher(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         logger.LogInformation("Event dispatcher started for modules {Modules}", string.Join(", ", modules.Select(m => m.Schema)));
+        if (options.CurrentValue.UnsafeAtMostOnce)
+        {
+            logger.LogCritical("Marquee:Events:UnsafeAtMostOnce is set: events are marked delivered before they are handled, and a crash loses them. It exists only for a test's negative control.");
+        }
+
         while (!stoppingToken.IsCancellationRequested)
         {
             var handled = 0;
@@ -152,6 +157,15 @@ internal sealed class OutboxDispatcher(
     {
         var attempt = message.Attempts + 1;
         string? error = null;
+        if (settings.UnsafeAtMostOnce)
+        {
+            // The broken variant (R3's negative control): delivered before handled, so a crash here loses the message.
+            await db.Outbox.Where(m => m.Id == message.Id).ExecuteUpdateAsync(s => s
+                .SetProperty(m => m.DeliveredAt, time.GetUtcNow())
+                .SetProperty(m => m.Attempts, attempt)
+                .SetProperty(m => m.LockedUntil, (DateTimeOffset?)null), CancellationToken.None);
+        }
+
         try
         {
             var type = EventRegistry.TypeOf(message.EventName)
