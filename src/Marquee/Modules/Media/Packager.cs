@@ -38,9 +38,15 @@ internal sealed class Packager(Transcoder transcoder, ILogger<Packager> logger)
             var plan = transcoder.Plan(info);
             await transcoder.RunAsync(sourcePath, info, plan, staging, progress, cancellationToken);
             var master = Path.Combine(staging, "master.m3u8");
-            if (!File.Exists(master))
+            // ffmpeg's HLS muxer exits 0 when a write fails (measured with ffmpeg 5.1 on a full disk: an empty playlist, a
+            // cut segment): the output is checked whole before anything else is done with it.
+            var incomplete = File.Exists(master) ? await IncompleteAsync(staging, info.Duration, cancellationToken) : "no master playlist";
+            if (incomplete is not null)
             {
-                throw new TranscodeFailedException("ffmpeg wrote no master playlist.");
+                var full = FreeBytes(staging) is { } free && free < 1024 * 1024;
+                throw new TranscodeFailedException(full
+                    ? $"No space left on the media volume: ffmpeg's output is incomplete ({incomplete})."
+                    : $"ffmpeg's output is incomplete ({incomplete}).");
             }
 
             if (!plan.IsAudioOnly && plan.Audio.Count > 0)
@@ -81,6 +87,78 @@ internal sealed class Packager(Transcoder transcoder, ILogger<Packager> logger)
     }
 
     /// <summary>The source's text subtitle streams as WebVTT subtitle renditions of the package (bitmap ones are skipped, and logged).</summary>
+    /// <summary>
+    /// Why a transcode's output is not whole, or null: every playlist the master names (variants and audio renditions)
+    /// exists and ends with <c>#EXT-X-ENDLIST</c>, every file a playlist names (init and media segments) exists and is not
+    /// empty, and each playlist's segments last as long as the source (within 1 s and 2 %).
+    /// </summary>
+    internal static async Task<string?> IncompleteAsync(string folder, TimeSpan duration, CancellationToken cancellationToken)
+    {
+        var masterLines = await File.ReadAllLinesAsync(Path.Combine(folder, "master.m3u8"), cancellationToken);
+        var playlists = masterLines.Where(l => l.Length > 0 && !l.StartsWith('#'))
+            .Concat(masterLines.Where(l => l.StartsWith("#EXT-X-MEDIA:", StringComparison.Ordinal)).Select(UriOf).OfType<string>())
+            .Distinct(StringComparer.Ordinal).ToList();
+        if (playlists.Count == 0)
+        {
+            return "the master playlist names no rendition";
+        }
+
+        var tolerance = TimeSpan.FromSeconds(1) + (duration * 0.02);
+        foreach (var playlist in playlists)
+        {
+            var path = Path.GetFullPath(Path.Combine(folder, playlist));
+            if (!path.StartsWith(Path.GetFullPath(folder) + Path.DirectorySeparatorChar, StringComparison.Ordinal) || !File.Exists(path))
+            {
+                return $"{playlist} is missing";
+            }
+
+            var lines = await File.ReadAllLinesAsync(path, cancellationToken);
+            if (!lines.Contains("#EXT-X-ENDLIST"))
+            {
+                return $"{playlist} is cut short";
+            }
+
+            var dir = Path.GetDirectoryName(path)!;
+            var files = lines.Where(l => l.Length > 0 && !l.StartsWith('#'))
+                .Concat(lines.Where(l => l.StartsWith("#EXT-X-MAP:", StringComparison.Ordinal)).Select(UriOf).OfType<string>());
+            foreach (var file in files)
+            {
+                var full = Path.Combine(dir, file);
+                if (!File.Exists(full) || new FileInfo(full).Length == 0)
+                {
+                    return $"{Path.GetRelativePath(folder, full)} is missing or empty";
+                }
+            }
+
+            var seconds = lines.Where(l => l.StartsWith("#EXTINF:", StringComparison.Ordinal))
+                .Sum(l => double.TryParse(l["#EXTINF:".Length..].Split(',')[0], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var d) ? d : 0);
+            if (TimeSpan.FromSeconds(seconds) < duration - tolerance)
+            {
+                return $"{playlist} lasts {seconds:0.0} s of the source's {duration.TotalSeconds:0.0} s";
+            }
+        }
+
+        return null;
+
+        static string? UriOf(string line)
+        {
+            var at = line.IndexOf("URI=\"", StringComparison.Ordinal);
+            return at < 0 ? null : line[(at + 5)..].Split('"')[0];
+        }
+    }
+
+    private static long? FreeBytes(string folder)
+    {
+        try
+        {
+            return new DriveInfo(folder).AvailableFreeSpace;
+        }
+        catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
     private async Task SourceSubtitlesAsync(Guid assetId, string sourcePath, MediaInfo info, string staging, CancellationToken cancellationToken)
     {
         if (!info.Streams.Any(s => s.Kind == StreamKind.Subtitle))
