@@ -63,9 +63,10 @@ internal sealed class SignInFlow(
     /// <summary>Waits until <see cref="AccountOptions.UniformAnswerFloor"/> has passed since <paramref name="started"/> (a <see cref="TimeProvider.System"/> timestamp).</summary>
     public async Task AtTheFloorAsync(long started)
     {
-        if (options.Value.UniformAnswerFloor - TimeProvider.System.GetElapsedTime(started) is { Ticks: > 0 } rest)
+        // A timer may fire a little early (its clock ticks in milliseconds): wait again for what is left, rounded up.
+        while (options.Value.UniformAnswerFloor - TimeProvider.System.GetElapsedTime(started) is { Ticks: > 0 } rest)
         {
-            await Task.Delay(rest, TimeProvider.System);
+            await Task.Delay(TimeSpan.FromMilliseconds(Math.Ceiling(rest.TotalMilliseconds)), TimeProvider.System);
         }
     }
 
