@@ -170,6 +170,7 @@ internal sealed class Warehouse : IAsyncDisposable
             connection = null;
             DeleteIfThere(path + ".wal");
             File.Move(fresh, path, overwrite: true);
+            DeleteIfThere(fresh + ".wal"); // DETACH checkpointed the copy: none is expected
         }
         finally
         {
