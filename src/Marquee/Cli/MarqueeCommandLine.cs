@@ -383,12 +383,14 @@ public static class MarqueeCommandLine
         if (configuration.GetValue<bool?>("Marquee:Database:MigrateOnStart") ?? settings.Provider == DatabaseProvider.Sqlite)
         {
             await migrator.MigrateAsync(cancellationToken);
+            await migrator.CheckAppRoleAsync(cancellationToken);
             return;
         }
 
         IReadOnlyList<string> pending;
         try
         {
+            await migrator.CheckAppRoleAsync(cancellationToken);
             pending = await migrator.PendingAsync(cancellationToken);
         }
         catch (Exception ex) when (DatabaseMigrator.IsUnreachable(ex))
@@ -407,10 +409,17 @@ public static class MarqueeCommandLine
         var builder = MarqueeHost.CreateBuilder(ConfigArgs(result), QuietLogs);
         await using var app = MarqueeHost.Build(builder);
         var settings = app.Services.GetRequiredService<DatabaseSettings>();
-        var applied = await app.Services.GetRequiredService<DatabaseMigrator>().MigrateAsync(cancellationToken);
+        var migrator = app.Services.GetRequiredService<DatabaseMigrator>();
+        var applied = await migrator.MigrateAsync(cancellationToken);
         await Console.Out.WriteLineAsync(applied.Count == 0
             ? $"Database is up to date ({settings.Describe()})."
             : $"Applied {applied.Count} migration(s) to {settings.Describe()}:{Environment.NewLine}  {string.Join(Environment.NewLine + "  ", applied)}");
+        if (settings.AppRole is not null)
+        {
+            await Console.Out.WriteLineAsync(migrator.GrantedAppendOnly is { } appendOnly
+                ? $"Granted role {settings.AppRole} the app's rights; SELECT and INSERT only on {string.Join(", ", appendOnly)}."
+                : $"Connected as the app role {settings.AppRole}: its grants were not refreshed (run this as the owner of the schemas).");
+        }
         return Ok;
     });
 

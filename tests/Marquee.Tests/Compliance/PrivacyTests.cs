@@ -46,6 +46,7 @@ public sealed partial class PrivacyTests(BillingApp fixture, ITestOutputHelper o
         var filesBefore = await Poll.UntilAsync(() => Task.FromResult(scan.ScanFiles(app.DataDir)),
             f => f.Any(x => x.StartsWith("mail", StringComparison.Ordinal)), TimeSpan.FromSeconds(30), "the receipt in the mail pickup folder");
         output.WriteLine("files with identifiers before the erasure: " + string.Join(", ", filesBefore));
+        Assert.Contains(filesBefore, f => f.StartsWith("analytics", StringComparison.Ordinal)); // the warehouse's files or the spool hold the person (the scan can fail)
         var ledgerBefore = await CountAsync(app, sp => sp.GetRequiredService<BillingDb>().Ledger.CountAsync());
 
         // Erasure by the holder, password re-confirmed: a wrong one is refused and changes nothing.
@@ -78,19 +79,20 @@ public sealed partial class PrivacyTests(BillingApp fixture, ITestOutputHelper o
         var redacted = await app.Client.GetFromJsonAsync<JsonElement>($"/api/compliance/audit?actor={Uri.EscapeDataString(pseudonym)}&take=1000");
         Assert.NotEmpty(redacted.EnumerateArray());
 
-        // The data folder: what holds the person's identifiers after the erasure. The messages to them in the mail pickup
-        // folder are gone. Found (not fixed yet, docs/reliability.md R32): the write-ahead logs of SQLite and DuckDB, which
-        // keep old page images until a checkpoint. Nothing else may.
+        // The data folder, byte by byte: nothing holds the person's identifiers after the erasure. Not the messages to them
+        // in the mail pickup folder, not SQLite's file or WAL (secure delete, truncating checkpoint), not the analytics spool,
+        // not DuckDB's warehouse file or WAL (rewritten after the pseudonymisation; the control below shows what it leaves).
         var files = scan.ScanFiles(app.DataDir);
         output.WriteLine("files with identifiers: " + string.Join(", ", files));
-        Assert.All(files, f => Assert.Matches(@"^analytics[/\\]warehouse\.duckdb\.wal$", f));
+        Assert.Empty(files);
     }
 
     [Fact]
     public async Task With_one_module_eraser_switched_off_the_scan_finds_what_it_left()
     {
-        // Negative control: the same erasure on a host whose Compliance eraser is not registered; the scan must fail.
-        await using var app = await MarqueeApp.StartAsync(services: s =>
+        // Negative controls: the same erasure on a host whose Compliance eraser is not registered, the table scan must fail;
+        // and whose analytics warehouse is not rewritten after the pseudonymisation, the file scan must fail.
+        await using var app = await MarqueeApp.StartAsync(configure: c => c["Marquee:Analytics:RewriteWarehouseOnErasure"] = "false", services: s =>
         {
             var off = s.Single(d => d.ServiceType == typeof(HandlerRegistration<Marquee.Identity.Contracts.AccountDeleted>)
                                     && ((HandlerRegistration<Marquee.Identity.Contracts.AccountDeleted>)d.ImplementationInstance!).HandlerType == typeof(CompliancePrivacy));
@@ -104,6 +106,11 @@ public sealed partial class PrivacyTests(BillingApp fixture, ITestOutputHelper o
         Assert.Equal(HttpStatusCode.OK, (await client.PostAsync("/api/identity/deletion", null)).StatusCode); // a security event: an audit line with the e-mail
         await Poll.UntilAsync(() => app.Client.GetFromJsonAsync<JsonElement>($"/api/compliance/audit?actor={Uri.EscapeDataString(email)}"),
             a => a.GetArrayLength() > 0, TimeSpan.FromSeconds(30), "the audit line of the deletion request");
+        var now = TimeProvider.System.GetUtcNow().ToString("O", System.Globalization.CultureInfo.InvariantCulture);
+        (await app.AnonymousClient.PostAsJsonAsync("/api/analytics/events", new[]
+        {
+            new { id = "control-" + Guid.NewGuid().ToString("N"), type = "first_frame", time = now, user = id.ToString(), session = "s-control", title = Guid.NewGuid().ToString(), device = "web", ms = 800 },
+        })).EnsureSuccessStatusCode();
 
         Assert.Equal(HttpStatusCode.NoContent, (await app.Client.PostAsync($"/api/identity/subjects/{id}/erasure", null)).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await app.Client.PostAsync($"/api/identity/subjects/{id}/erasure", null)).StatusCode);
@@ -113,6 +120,11 @@ public sealed partial class PrivacyTests(BillingApp fixture, ITestOutputHelper o
         output.WriteLine(string.Join('\n', found));
         Assert.NotEmpty(found);
         Assert.All(found, f => Assert.Contains("compliance", f, StringComparison.Ordinal)); // the other modules did erase
+
+        // The analytics rows are pseudonymised (the table scan found nothing there), but the warehouse's WAL or file keeps the old id.
+        var files = PersonalDataScan.For(id, email, "Control Person").ScanFiles(app.DataDir);
+        output.WriteLine("files with identifiers: " + string.Join(", ", files));
+        Assert.Contains(files, f => Regex.IsMatch(f, @"^analytics[/\\]warehouse\.duckdb(\.wal)?$"));
     }
 
     [Fact]

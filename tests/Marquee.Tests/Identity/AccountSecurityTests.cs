@@ -170,6 +170,25 @@ public sealed partial class AccountSecurityTests
     }
 
     [Fact]
+    public async Task SignOut_EndsTheSessionOnTheServer_SoACopyOfItsCookieNoLongerWorks()
+    {
+        // R31 (found by the viewer crawl of bench/web-scan.sh): signing out only cleared the cookie in the browser; the
+        // session stayed live, so the same cookie kept an account signed in (ASVS 7.4.1).
+        await using var app = await MarqueeApp.StartAsync();
+        var (email, other) = await ViewerAsync(app);
+        var cookie = await app.SignInAsync(email, Password);
+        var signingOut = app.ClientWith(cookie);
+        var copy = app.ClientWith(cookie); // the same cookie elsewhere: copied, or kept by a crawler that ignores Set-Cookie
+        Assert.Equal(HttpStatusCode.OK, (await copy.GetAsync("/api/identity/me")).StatusCode); // control: it works before (and the session is cached as live)
+
+        Assert.Equal(HttpStatusCode.NoContent, (await signingOut.PostAsync("/api/identity/signout", null)).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await copy.GetAsync("/api/identity/me")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await app.ClientWith(other).GetAsync("/api/identity/me")).StatusCode); // the account's other sessions go on
+        var sessions = await app.ClientWith(other).GetFromJsonAsync<JsonElement>("/api/identity/sessions");
+        Assert.Equal(1, sessions.GetArrayLength());
+    }
+
+    [Fact]
     public async Task PasswordChange_NeedsTheCurrentPasswordAndSignsOutOtherDevices()
     {
         await using var app = await MarqueeApp.StartAsync();

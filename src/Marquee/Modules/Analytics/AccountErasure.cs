@@ -3,6 +3,8 @@ using Marquee.Identity.Contracts;
 using Marquee.Platform.Events;
 using Marquee.Platform.Privacy;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace Marquee.Analytics;
 
@@ -13,9 +15,14 @@ namespace Marquee.Analytics;
 /// the aggregates (counts, watch time, revenue) stay as they were but nothing links them to the person any more; quarantined
 /// payloads that mention the account are deleted. Idempotent: a redelivery finds nothing left to replace. The pseudonym
 /// is the erasure's own (<see cref="DataSubject.PseudonymText"/>), the same as in the other modules' kept rows.
+/// Then the warehouse file is rewritten (<see cref="Warehouse.RewriteAsync"/>, unless
+/// <see cref="AnalyticsOptions.RewriteWarehouseOnErasure"/> is off), so neither DuckDB's WAL nor its freed blocks keep the old
+/// id, and its files are read back for the id's bytes: found (a block's unwritten tail can carry bytes from DuckDB's memory),
+/// the rewrite is repeated, at most three times, then logged as an error.
 /// For the export (<see cref="IPersonalData"/>): the account's events in the warehouse (everything spooled loaded first).
 /// </summary>
-internal sealed class AccountErasure(AnalyticsDb db, Pipeline pipeline) : IDomainEventHandler<AccountDeleted>, IPersonalData
+internal sealed partial class AccountErasure(AnalyticsDb db, Pipeline pipeline, Warehouse warehouse, IOptions<AnalyticsOptions> options, ILogger<AccountErasure> logger)
+    : IDomainEventHandler<AccountDeleted>, IPersonalData
 {
     public string Section => "analytics";
 
@@ -57,5 +64,27 @@ internal sealed class AccountErasure(AnalyticsDb db, Pipeline pipeline) : IDomai
         await db.Quarantine.Where(q => q.Payload.Contains(user)).ExecuteDeleteAsync(cancellationToken);
         await pipeline.PseudonymiseAsync(user, pseudonym, cancellationToken);
         await PersonalDataScrub.ScrubOutboxAsync(db, subject, cancellationToken);
+        if (options.Value.RewriteWarehouseOnErasure)
+        {
+            await RewriteWarehouseAsync(user, cancellationToken);
+        }
     }
+
+    private async Task RewriteWarehouseAsync(string user, CancellationToken cancellationToken)
+    {
+        const int attempts = 3;
+        for (var attempt = 1; attempt <= attempts; attempt++)
+        {
+            await warehouse.RewriteAsync(cancellationToken);
+            if (!await warehouse.FilesHoldAsync(user, cancellationToken))
+            {
+                return;
+            }
+        }
+
+        Left(logger, attempts);
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The analytics warehouse still holds an erased account's id after {Attempts} rewrites")]
+    private static partial void Left(ILogger logger, int attempts);
 }

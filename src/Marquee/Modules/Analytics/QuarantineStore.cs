@@ -25,6 +25,13 @@ internal sealed class AnalyticsOptions
     /// <summary>At most this many events per pipeline step (one DuckDB transaction).</summary>
     public int LoadBatchEvents { get; set; } = 400_000;
 
+    /// <summary>
+    /// R32: after an erasure's pseudonymisation the warehouse file is rewritten (<see cref="Warehouse.RewriteAsync"/>), so the
+    /// replaced account id is not left in DuckDB's WAL or freed blocks. Off: only the rows are pseudonymised; the old id stays
+    /// in the files until DuckDB reuses the space (for a warehouse too large to copy per erasure).
+    /// </summary>
+    public bool RewriteWarehouseOnErasure { get; set; } = true;
+
     /// <summary>The Retry-After of a 503, in seconds.</summary>
     public int RetryAfterSeconds { get; set; } = 2;
 

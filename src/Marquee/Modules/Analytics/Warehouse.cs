@@ -138,6 +138,101 @@ internal sealed class Warehouse : IAsyncDisposable
         await cmd.ExecuteNonQueryAsync(ct);
     }
 
+    /// <summary>
+    /// R32: rewrites the file: every table is copied into a fresh file (<c>COPY FROM DATABASE</c>), the connection closed and
+    /// the fresh file moved over the old one (the next use reopens it). DuckDB neither zeroes the blocks a checkpoint frees
+    /// nor, in 1.5 through SQL, trims them (<c>trim_free_blocks</c> is not a setting there; <c>VACUUM</c> reclaims nothing), so
+    /// the old values of updated or deleted rows stay readable in the file until their blocks are reused; the copy holds only
+    /// the live rows. The time grows with the warehouse (about 0.4 s for 200,000 events, 3 s for 2 million on the dev box).
+    /// A crash before the move leaves the old file whole (and a stale <c>.rewrite</c> file, removed by the next rewrite).
+    /// </summary>
+    public async Task RewriteAsync(CancellationToken ct)
+    {
+        if (readOnly)
+        {
+            throw new InvalidOperationException("A read-only warehouse cannot be rewritten.");
+        }
+
+        await gate.WaitAsync(ct);
+        try
+        {
+            var c = await OpenAsync(ct);
+            var fresh = path + ".rewrite";
+            DeleteIfThere(fresh);
+            DeleteIfThere(fresh + ".wal");
+            var name = (await QueryAsync(c, "SELECT current_database()", new Dictionary<string, object?>(), ct))[0][0]!.ToString()!;
+            var file = fresh.Replace("'", "''", StringComparison.Ordinal);
+            var database = name.Replace("\"", "\"\"", StringComparison.Ordinal);
+            await ExecuteAsync(c, $"ATTACH '{file}' AS marquee_rewrite; COPY FROM DATABASE \"{database}\" TO marquee_rewrite; DETACH marquee_rewrite;", ct);
+            // Closing checkpoints the old file and removes its WAL; one still there holds nothing the copy lacks, and it
+            // must not be replayed onto the new file.
+            await c.DisposeAsync();
+            connection = null;
+            DeleteIfThere(path + ".wal");
+            File.Move(fresh, path, overwrite: true);
+            DeleteIfThere(fresh + ".wal"); // DETACH checkpointed the copy: none is expected
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>Whether the warehouse's files (the database and its WAL) hold <paramref name="text"/> as raw UTF-8 bytes.</summary>
+    public async Task<bool> FilesHoldAsync(string text, CancellationToken ct)
+    {
+        var needle = System.Text.Encoding.UTF8.GetBytes(text);
+        await gate.WaitAsync(ct);
+        try
+        {
+            foreach (var file in new[] { path, path + ".wal" })
+            {
+                if (File.Exists(file) && await HoldsAsync(file, needle, ct))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    private static async Task<bool> HoldsAsync(string file, byte[] needle, CancellationToken ct)
+    {
+        await using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16, useAsync: true);
+        var buffer = new byte[(1 << 20) + needle.Length];
+        var kept = 0; // the tail of the previous read, so a needle across two reads is found
+        while (true)
+        {
+            var read = await stream.ReadAsync(buffer.AsMemory(kept, buffer.Length - kept), ct);
+            if (read == 0)
+            {
+                return false;
+            }
+
+            var filled = kept + read;
+            if (buffer.AsSpan(0, filled).IndexOf(needle) >= 0)
+            {
+                return true;
+            }
+
+            kept = Math.Min(needle.Length - 1, filled);
+            buffer.AsSpan(filled - kept, kept).CopyTo(buffer);
+        }
+    }
+
+    private static void DeleteIfThere(string file)
+    {
+        if (File.Exists(file))
+        {
+            File.Delete(file);
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (connection is not null)

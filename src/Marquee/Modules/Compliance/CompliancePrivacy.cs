@@ -12,7 +12,8 @@ namespace Marquee.Compliance;
 /// erasure the lines are kept (who did what, when, stays provable) but their actor, target and details name the
 /// erasure's pseudonym instead of the person, their client IP address is dropped, and each is marked
 /// <see cref="AuditEntry.RedactedAt"/> (the only update the database allows; the hash chain covers each line's digest as
-/// written, which the redaction keeps). One line <c>compliance.subject-erased</c> (more beyond 300 lines), naming the redacted lines by id,
+/// written, which the redaction keeps). On PostgreSQL the redaction runs through <c>compliance.redact_audit_entries</c>, a
+/// function that runs as the schema's owner, so the app's role needs no UPDATE on the lines (R24). One line <c>compliance.subject-erased</c> (more beyond 300 lines), naming the redacted lines by id,
 /// records the erasure under the pseudonym.
 /// </summary>
 internal sealed class CompliancePrivacy(ComplianceDb db, TimeProvider clock) : IPersonalData, IDomainEventHandler<AccountDeleted>
@@ -42,6 +43,15 @@ internal sealed class CompliancePrivacy(ComplianceDb db, TimeProvider clock) : I
         var redacted = new List<long>();
         foreach (var needle in subject.Needles)
         {
+            if (db.Database.IsNpgsql())
+            {
+                // Through the function that runs as the schema's owner: the app's role may have no UPDATE on the audit
+                // lines (R24, Marquee:Database:AppRole); the function does the same replacement as below.
+                redacted.AddRange(await db.Database.SqlQuery<long>(
+                    $"SELECT r AS \"Value\" FROM compliance.redact_audit_entries({needle}, {subject.PseudonymText}, {now}) AS r").ToListAsync(cancellationToken));
+                continue;
+            }
+
             var lines = await db.AuditEntries
                 .Where(a => a.Actor.Contains(needle) || a.Target.Contains(needle) || (a.Details != null && a.Details.Contains(needle)))
                 .ToListAsync(cancellationToken);

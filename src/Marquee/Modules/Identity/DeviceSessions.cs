@@ -132,6 +132,18 @@ internal sealed class DeviceSessions(IdentityDb db, IMemoryCache cache, IHttpCon
                 await ctx.HttpContext.SignOutAsync(IdentityConstants.ApplicationScheme);
             }
         };
+        // Signing out ends the session on the server too (it was only the browser's cookie that was cleared): a copy of
+        // the cookie no longer works (R31, ASVS 7.4.1). The account's other sessions go on.
+        var signingOut = o.Events.OnSigningOut;
+        o.Events.OnSigningOut = async ctx =>
+        {
+            await signingOut(ctx);
+            var user = ctx.HttpContext.User;
+            if (Current(user) is { } sid && Guid.TryParse(user.FindFirstValue(ClaimTypes.NameIdentifier), out var account))
+            {
+                await ctx.HttpContext.RequestServices.GetRequiredService<DeviceSessions>().RevokeAsync(account, sid, ctx.HttpContext.RequestAborted);
+            }
+        };
         var signingIn = o.Events.OnSigningIn;
         o.Events.OnSigningIn = async ctx =>
         {

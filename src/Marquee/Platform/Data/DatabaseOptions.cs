@@ -27,6 +27,15 @@ public sealed class DatabaseOptions
     /// <summary>PostgreSQL: the longest wait between two retries (they start near 1 s and double, randomised).</summary>
     public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// PostgreSQL (R24): the role <c>serve</c> logs in as, when it is not the owner of the schemas. <c>marquee db migrate</c>
+    /// (run as the owner) then grants it SELECT, INSERT, UPDATE and DELETE on every module table but only SELECT and INSERT
+    /// on the append-only ones (the audit log, the contract history: tables with an <c>*_append_only</c> trigger), SELECT
+    /// on the migration histories, and EXECUTE on the module functions (the audit redaction); <c>serve</c> and the other
+    /// commands refuse to start when the connection string logs in as another role. Unset: one role does both (triggers only).
+    /// </summary>
+    public string? AppRole { get; set; }
+
     public static bool TryParseProvider(string? value, out DatabaseProvider provider) =>
         Enum.TryParse(value, ignoreCase: true, out provider) && Enum.IsDefined(provider);
 }

@@ -6,6 +6,9 @@ namespace Marquee.Platform.Data;
 /// <summary>The resolved database choice: provider and connection string, read once from configuration.</summary>
 public sealed record DatabaseSettings(DatabaseProvider Provider, string ConnectionString)
 {
+    /// <summary>PostgreSQL: <see cref="DatabaseOptions.AppRole"/>, the role the app logs in as (R24); null when one role does both.</summary>
+    public string? AppRole { get; init; }
+
     public static DatabaseSettings From(IConfiguration configuration)
     {
         var options = configuration.GetSection(DatabaseOptions.Section).Get<DatabaseOptions>() ?? new DatabaseOptions();
@@ -33,7 +36,7 @@ public sealed record DatabaseSettings(DatabaseProvider Provider, string Connecti
                 throw new StartupException($"ConnectionStrings:Marquee is not a valid PostgreSQL connection string: {ex.Message}");
             }
 
-            return new DatabaseSettings(provider, configured);
+            return new DatabaseSettings(provider, configured) { AppRole = string.IsNullOrWhiteSpace(options.AppRole) ? null : options.AppRole.Trim() };
         }
 
         if (string.IsNullOrWhiteSpace(configured))
