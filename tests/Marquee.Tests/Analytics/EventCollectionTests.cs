@@ -52,8 +52,9 @@ public sealed class EventCollectionTests(AnalyticsHost host) : IClassFixture<Ana
     public async Task Every_field_of_an_event_reaches_the_warehouse_as_sent()
     {
         // The pipeline hands the spooled NDJSON to DuckDB's JSON reader: escapes, unicode, a non-UTC offset, 7 fraction
-        // digits, large integers and booleans must land exactly as the collector accepted them.
-        var time = new DateTimeOffset(Today.AddDays(-2).ToDateTime(new TimeOnly(23, 30, 15)), TimeSpan.FromHours(-2)).AddTicks(1234567);
+        // digits, large integers and booleans must land exactly as the collector accepted them. (23:30 at -02:00 is 01:30 UTC
+        // of the next day, 4 days ago: a day no other test of the class uses.)
+        var time = new DateTimeOffset(Today.AddDays(-5).ToDateTime(new TimeOnly(23, 30, 15)), TimeSpan.FromHours(-2)).AddTicks(1234567);
         var answer = await PostAsync(
         [
             new
@@ -93,6 +94,31 @@ public sealed class EventCollectionTests(AnalyticsHost host) : IClassFixture<Ana
         var received = (DateTime)r[26]!;
         var now = TimeProvider.System.GetUtcNow().UtcDateTime;
         Assert.InRange(received, now.AddMinutes(-5), now.AddMinutes(1));
+    }
+
+    [Fact]
+    public async Task User_days_kept_incrementally_match_a_rebuild_of_the_day_and_an_earlier_late_event_takes_the_first_place()
+    {
+        var day = Today.AddDays(-3);
+        object View(string id, int hour, string device) => new { id, type = "page_view", time = At(day, hour), user = "ud-viewer", device, path = "/" };
+        await PostAsync([View("ud-1", 10, "tv")]);
+        await CaughtUpAsync(app, (await StatusAsync()).GetProperty("lastSeq").GetInt64());
+        await PostAsync([View("ud-2", 12, "web"), View("ud-3", 8, "ios")]); // a later step: the 08:00 event is now the day's first
+        await CaughtUpAsync(app, (await StatusAsync()).GetProperty("lastSeq").GetInt64());
+        await PostAsync([View("ud-4", 9, "android")]); // later than the kept first: changes nothing
+        await CaughtUpAsync(app, (await StatusAsync()).GetProperty("lastSeq").GetInt64());
+
+        var warehouse = app.Services.GetRequiredService<Marquee.Analytics.Warehouse>();
+        async Task<List<string>> UserDaysAsync() => [.. (await warehouse.QueryAsync(
+                $"SELECT user_id, device, country, plan, first_ts FROM user_days WHERE day = DATE '{Day(day)}' ORDER BY user_id",
+                new Dictionary<string, object?>(), CancellationToken.None))
+            .Select(r => string.Join("|", r.Select(v => Convert.ToString(v, System.Globalization.CultureInfo.InvariantCulture))))];
+        var kept = await UserDaysAsync();
+        var mine = Assert.Single(kept, r => r.StartsWith("ud-viewer|", StringComparison.Ordinal));
+        Assert.StartsWith("ud-viewer|ios|", mine, StringComparison.Ordinal);
+
+        (await app.Client.PostAsync($"/api/analytics/rebuild?day={Day(day)}", null)).EnsureSuccessStatusCode();
+        Assert.Equal(kept, await UserDaysAsync()); // the same rows as a recompute from all the day's events
     }
 
     [Fact]

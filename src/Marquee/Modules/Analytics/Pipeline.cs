@@ -264,7 +264,7 @@ internal sealed class Pipeline(IServiceScopeFactory scopes, Warehouse warehouse,
             """, ct);
         await ReplanAsync(c, ct);
         phases.Mark("replan");
-        await RecomputeTouchedAsync(c, phases, ct);
+        await RecomputeTouchedAsync(c, phases, incremental: true, ct);
     }
 
     /// <summary>The legacy step: raw table rows past <c>raw_seq</c> (events that landed before the spool existed).</summary>
@@ -329,7 +329,7 @@ internal sealed class Pipeline(IServiceScopeFactory scopes, Warehouse warehouse,
                             INSERT INTO touched_users SELECT DISTINCT day, user_id FROM user_days WHERE day = CAST($d AS DATE)
                               UNION SELECT DISTINCT day, user_id FROM events WHERE day = CAST($d AS DATE);
                             """, ct, ("d", day));
-                        await RecomputeTouchedAsync(c, PhaseTimer.Off, ct);
+                        await RecomputeTouchedAsync(c, PhaseTimer.Off, incremental: false, ct);
                     }, ct);
                     return 0;
                 }, ct);
@@ -540,7 +540,7 @@ internal sealed class Pipeline(IServiceScopeFactory scopes, Warehouse warehouse,
         """, ct);
 
     /// <summary>Recomputes the sessions and user days listed in the touched tables from the events, then the roll-ups of the touched days.</summary>
-    private static async Task RecomputeTouchedAsync(DuckDBConnection c, PhaseTimer phases, CancellationToken ct)
+    private static async Task RecomputeTouchedAsync(DuckDBConnection c, PhaseTimer phases, bool incremental, CancellationToken ct)
     {
         // Sessions (session-day grain): what the player reported, from play request to end.
         await Warehouse.ExecuteAsync(c, $"""
@@ -572,31 +572,83 @@ internal sealed class Pipeline(IServiceScopeFactory scopes, Warehouse warehouse,
             """, ct);
         phases.Mark("sessions");
 
-        // Active users of the day (any event of their own, not the server's bookkeeping).
-        await Warehouse.ExecuteAsync(c, $"""
-            DELETE FROM user_days USING touched_users t WHERE user_days.day = t.day AND user_days.user_id = t.user_id;
-            INSERT INTO user_days
-            SELECT e.day, e.user_id, arg_min(device, ts), arg_min(country, ts), arg_min(plan, ts)
-            FROM events e SEMI JOIN touched_users t ON e.day = t.day AND e.user_id = t.user_id
-            WHERE e.type NOT IN ({ServerBookkeeping})
-            GROUP BY e.day, e.user_id;
-            """, ct);
-        phases.Mark("user_days");
-
-        // Roll-ups of the touched days by each dimension (and 'all'): what dashboards read.
-        await Warehouse.ExecuteAsync(c, "DELETE FROM daily_rollup WHERE day IN (SELECT day FROM touched_days)", ct);
-        foreach (var (dim, expr) in Dimensions.Append(new KeyValuePair<string, string>("all", "'all'")))
+        // Active users of the day (any event of their own, not the server's bookkeeping): device, country and plan of the
+        // day's first such event, and its time (first_ts).
+        if (incremental)
+        {
+            await MergeUserDaysAsync(c, ct);
+        }
+        else
         {
             await Warehouse.ExecuteAsync(c, $"""
-                INSERT INTO daily_rollup
-                SELECT day, '{dim}', coalesce(CAST({expr} AS VARCHAR), 'unknown') AS value, count(*), count(*) FILTER (WHERE requested),
-                       count(*) FILTER (WHERE started), count(*) FILTER (WHERE completed), sum(watch_s), sum(rebuffers), sum(rebuffer_ms),
-                       sum(tts_ms), count(tts_ms), sum(errors), count(DISTINCT user_id)
-                FROM sessions WHERE day IN (SELECT day FROM touched_days) GROUP BY day, value;
+                DELETE FROM user_days USING touched_users t WHERE user_days.day = t.day AND user_days.user_id = t.user_id;
+                {UserDaysFrom("touched_users")}
                 """, ct);
         }
 
+        phases.Mark("user_days");
+
+        // Roll-ups of the touched days by each dimension (and 'all'): what dashboards read. One pass over the days'
+        // sessions (grouping sets), one row per day x dimension x value.
+        var dims = Dimensions.ToList();
+        var dimName = "CASE " + string.Concat(dims.Select((d, i) => $"WHEN grouping(d{i}) = 0 THEN '{d.Key}' ")) + "ELSE 'all' END";
+        var dimValue = "CASE " + string.Concat(dims.Select((d, i) => $"WHEN grouping(d{i}) = 0 THEN d{i} ")) + "ELSE 'all' END";
+        await Warehouse.ExecuteAsync(c, $"""
+            DELETE FROM daily_rollup WHERE day IN (SELECT day FROM touched_days);
+            INSERT INTO daily_rollup
+            SELECT day, {dimName}, {dimValue}, count(*), count(*) FILTER (WHERE requested),
+                   count(*) FILTER (WHERE started), count(*) FILTER (WHERE completed), sum(watch_s), sum(rebuffers), sum(rebuffer_ms),
+                   sum(tts_ms), count(tts_ms), sum(errors), count(DISTINCT user_id)
+            FROM (SELECT *, {string.Join(", ", dims.Select((d, i) => $"coalesce(CAST({d.Value} AS VARCHAR), 'unknown') AS d{i}"))} FROM sessions WHERE day IN (SELECT day FROM touched_days))
+            GROUP BY GROUPING SETS ({string.Join(", ", dims.Select((_, i) => $"(day, d{i})"))}, (day));
+            """, ct);
         phases.Mark("rollup");
+    }
+
+    /// <summary>The user days of the given (day, user_id) pairs computed from all their events in the warehouse.</summary>
+    private static string UserDaysFrom(string pairs) => $"""
+        INSERT INTO user_days
+        SELECT e.day, e.user_id, arg_min(device, ts), arg_min(country, ts), arg_min(plan, ts), min(ts)
+        FROM events e SEMI JOIN {pairs} t ON e.day = t.day AND e.user_id = t.user_id
+        WHERE e.type NOT IN ({ServerBookkeeping})
+        GROUP BY e.day, e.user_id;
+        """;
+
+    /// <summary>
+    /// Keeps <c>user_days</c> incrementally from the step's new events instead of re-reading every event of the touched
+    /// users' days: per (day, user) the first new event of their own (its plan as the ASOF join gave it in
+    /// <see cref="AppendStage"/>); it replaces the kept row only when it is earlier than the kept row's first event, and a
+    /// new (day, user) is added. The same result as a recompute from all events (the day's first event wins), except that
+    /// the pairs whose events were given another plan (a subscription event, <see cref="ReplanAsync"/>) and the rows kept
+    /// before first_ts existed are recomputed from all their events, as before.
+    /// </summary>
+    private static async Task MergeUserDaysAsync(DuckDBConnection c, CancellationToken ct)
+    {
+        await Warehouse.ExecuteAsync(c, $$"""
+            CREATE OR REPLACE TEMP TABLE ud_new AS
+            WITH f AS (
+              SELECT day, user_id, min(ts) AS first_ts,
+                     arg_min({'device': coalesce(device, 'unknown'), 'country': coalesce(country, 'unknown'), 'plan': plan}, ts) AS e
+              FROM stage WHERE type NOT IN ({{ServerBookkeeping}}) GROUP BY day, user_id)
+            SELECT f.day, f.user_id, struct_extract(f.e, 'device') AS device, struct_extract(f.e, 'country') AS country,
+                   coalesce(struct_extract(f.e, 'plan'), CASE WHEN sub.status IN ('active', 'pastdue', 'trialing') THEN sub.plan END, 'free') AS plan, f.first_ts
+            FROM f ASOF LEFT JOIN stage_subs sub ON f.user_id = sub.user_id AND f.first_ts >= sub.ts;
+            CREATE OR REPLACE TEMP TABLE ud_full AS
+            SELECT DISTINCT day, user_id FROM replanned
+            UNION SELECT u.day, u.user_id FROM user_days u SEMI JOIN ud_new n ON u.day = n.day AND u.user_id = n.user_id WHERE u.first_ts IS NULL;
+            DELETE FROM ud_new USING ud_full f WHERE ud_new.day = f.day AND ud_new.user_id = f.user_id;
+            DELETE FROM user_days USING ud_new n WHERE user_days.day = n.day AND user_days.user_id = n.user_id AND n.first_ts < user_days.first_ts;
+            INSERT INTO user_days
+            SELECT n.day, n.user_id, n.device, n.country, n.plan, n.first_ts FROM ud_new n
+            WHERE NOT EXISTS (SELECT 1 FROM user_days u WHERE u.day = n.day AND u.user_id = n.user_id);
+            """, ct);
+        if (await CountAsync(c, "SELECT count(*) FROM ud_full", ct) > 0)
+        {
+            await Warehouse.ExecuteAsync(c, $"""
+                DELETE FROM user_days USING ud_full t WHERE user_days.day = t.day AND user_days.user_id = t.user_id;
+                {UserDaysFrom("ud_full")}
+                """, ct);
+        }
     }
 }
 
