@@ -76,6 +76,11 @@ internal sealed class Pipeline(IServiceScopeFactory scopes, Warehouse warehouse,
 
     private async Task<int> RunSpoolOnceAsync(CancellationToken ct)
     {
+        if (File.Exists(LoadFile))
+        {
+            File.Delete(LoadFile); // one left by a step cut short (a crash): it holds loaded or replayable events, never the only copy
+        }
+
         var state = await StateAsync(ct);
         var existing = new HashSet<string>(StringComparer.Ordinal);
         foreach (var dir in spool.Directories())
@@ -134,6 +139,9 @@ internal sealed class Pipeline(IServiceScopeFactory scopes, Warehouse warehouse,
         return 0;
     }
 
+    /// <summary>The step's load file for DuckDB's JSON reader, beside the warehouse (deleted after each step).</summary>
+    private string LoadFile => Path.Combine(Path.GetDirectoryName(warehouse.FilePath)!, "load.ndjson");
+
     private async Task<int> LoadAsync(string name, List<EventSpool.SpoolRecord> records, CancellationToken ct)
     {
         var phases = new PhaseTimer(log.IsEnabled(LogLevel.Debug));
@@ -146,7 +154,7 @@ internal sealed class Pipeline(IServiceScopeFactory scopes, Warehouse warehouse,
 
         // The records' NDJSON goes to DuckDB as it is (each line given its order and receive time), and DuckDB's own JSON
         // reader fills the stage: the events are not parsed a second time in .NET nor appended value by value.
-        var file = Path.Combine(Path.GetDirectoryName(warehouse.FilePath)!, "load.ndjson");
+        var file = LoadFile;
         WriteLoadFile(file, records);
         phases.Mark("write");
         var last = records[^1].Number;

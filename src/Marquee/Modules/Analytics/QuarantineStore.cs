@@ -23,7 +23,7 @@ internal sealed class AnalyticsOptions
     public int RecentIds { get; set; } = 200_000;
 
     /// <summary>At most this many events per pipeline step (one DuckDB transaction).</summary>
-    public int LoadBatchEvents { get; set; } = 400_000;
+    public int LoadBatchEvents { get; set; } = 1_000_000;
 
     /// <summary>The Retry-After of a 503, in seconds.</summary>
     public int RetryAfterSeconds { get; set; } = 2;
