@@ -27,7 +27,8 @@ switch (args.FirstOrDefault())
 {
     case "ingest":
         await IngestAsync(new Uri(Opt("url", "http://localhost:5080")), int.Parse(Opt("events", "100000"), CultureInfo.InvariantCulture),
-            int.Parse(Opt("connections", "8"), CultureInfo.InvariantCulture), int.Parse(Opt("batch", "1000"), CultureInfo.InvariantCulture));
+            int.Parse(Opt("connections", "8"), CultureInfo.InvariantCulture), int.Parse(Opt("batch", "1000"), CultureInfo.InvariantCulture),
+            Opt("wait", "yes") != "no");
         break;
     case "catalogue":
         using (var http = new HttpClient { BaseAddress = new Uri(Opt("url", "http://localhost:5080")), Timeout = TimeSpan.FromMinutes(10) })
@@ -53,7 +54,7 @@ switch (args.FirstOrDefault())
 
         break;
     default:
-        Console.Error.WriteLine("marquee-bench ingest|catalogue|duckdb [--url U] [--events N] [--connections 8] [--batch 1000] [--data-dir D] [--from --to]");
+        Console.Error.WriteLine("marquee-bench ingest|catalogue|duckdb [--url U] [--events N] [--connections 8] [--batch 1000] [--wait yes|no] [--data-dir D] [--from --to]");
         return 2;
 }
 
@@ -76,7 +77,7 @@ static async Task TimeAsync(string what, Func<Task<int>> work)
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{what,-45} median {runs[1],9:F1} ms (min {runs[0]:F1}, max {runs[2]:F1})"));
 }
 
-static async Task IngestAsync(Uri url, int total, int connections, int batchSize)
+static async Task IngestAsync(Uri url, int total, int connections, int batchSize, bool wait)
 {
     // Pre-generate the gzip NDJSON batches: sessions of 10 events (request, first frame, 7 heartbeats, end) of 5,000
     // users over the past 6 days (inside the 7-day window), ids unique to this run.
@@ -156,6 +157,11 @@ static async Task IngestAsync(Uri url, int total, int connections, int batchSize
     await Task.WhenAll(workers);
     var posted = sw.Elapsed;
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"posted on {connections} connections in {posted.TotalSeconds:F1} s: {accepted:N0} accepted, {failed} failed batches, {accepted / posted.TotalSeconds:N0} events/s acknowledged (durable)"));
+
+    if (!wait)
+    {
+        return; // --wait no: a server without the worker role (the spool side measured alone)
+    }
 
     // End to end: until the pipeline's watermark has passed every stored event (queryable in the warehouse).
     while (true)

@@ -22,7 +22,7 @@ public sealed class CurrencyTests : IAsyncLifetime
                   ('p2', 'payment', TIMESTAMP '2026-11-02 09:00:00', DATE '2026-11-02', 'u2', 500, 'USD', 'subscription'),
                   ('p3', 'payment', TIMESTAMP '2026-11-02 10:00:00', DATE '2026-11-02', 'u2', 200, 'GBP', 'rental'),
                   ('p4', 'payment', TIMESTAMP '2026-11-02 11:00:00', DATE '2026-11-02', 'u3', 100, 'EUR', 'refund');
-                INSERT INTO user_days VALUES (DATE '2026-11-02', 'u1', 'web', 'FR', 'free'), (DATE '2026-11-02', 'u2', 'web', 'US', 'free'),
+                INSERT INTO user_days (day, user_id, device, country, plan) VALUES (DATE '2026-11-02', 'u1', 'web', 'FR', 'free'), (DATE '2026-11-02', 'u2', 'web', 'US', 'free'),
                   (DATE '2026-11-02', 'u3', 'web', 'FR', 'free'), (DATE '2026-11-02', 'u4', 'web', 'FR', 'free');
                 """, CancellationToken.None);
             return 0;

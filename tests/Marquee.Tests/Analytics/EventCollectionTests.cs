@@ -5,6 +5,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Marquee.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
 using static Marquee.Tests.Analytics.AnalyticsSupport;
 
 namespace Marquee.Tests.Analytics;
@@ -45,6 +46,79 @@ public sealed class EventCollectionTests(AnalyticsHost host) : IClassFixture<Ana
         var rollup = await app.Client.GetFromJsonAsync<JsonElement>($"/api/analytics/metrics?metric=K3.sessions_per_user&from={Day(day)}&to={Day(day)}");
         Assert.Equal(1.0, rollup.GetProperty("metrics")[0].GetProperty("points")[0].GetProperty("value").GetDouble(), 6);
         Assert.True((await StatusAsync()).GetProperty("duplicates").GetInt64() >= 2);
+    }
+
+    [Fact]
+    public async Task Every_field_of_an_event_reaches_the_warehouse_as_sent()
+    {
+        // The pipeline hands the spooled NDJSON to DuckDB's JSON reader: escapes, unicode, a non-UTC offset, 7 fraction
+        // digits, large integers and booleans must land exactly as the collector accepted them. (23:30 at -02:00 is 01:30 UTC
+        // of the next day, 4 days ago: a day no other test of the class uses.)
+        var time = new DateTimeOffset(Today.AddDays(-5).ToDateTime(new TimeOnly(23, 30, 15)), TimeSpan.FromHours(-2)).AddTicks(1234567);
+        var answer = await PostAsync(
+        [
+            new
+            {
+                id = "round \"trip\" \\ é-1", type = "heartbeat", time = time.ToString("O"), user = "viewer-ü", session = "s-rt\n1", title = Title,
+                device = "Web", country = "fr", plan = "premium", position = 61.5, duration = 2400.25, bitrate = 3200, ms = 12.75,
+                amount = 12345678901L, currency = "eur", status = "Active", code = "E\t1", query = "naïve \u2028 search", path = "/w?a=1&b=\"2\"",
+                channel = "ads", buffer = 21300.5, starved = true, throughput = 25400.0,
+            },
+        ]);
+        Assert.Equal(1, answer.GetProperty("accepted").GetInt32());
+        await CaughtUpAsync(app, (await StatusAsync()).GetProperty("lastSeq").GetInt64());
+
+        var rows = await app.Services.GetRequiredService<Marquee.Analytics.Warehouse>().QueryAsync("""
+            SELECT event_id, type, ts, day, user_id, session_id, title_id, device, country, plan, position, duration, bitrate, ms, amount,
+                   currency, status, code, query, path, channel, buffer_ms, starved, throughput, cmcd, given_plan, received_at
+            FROM events WHERE user_id = 'viewer-ü'
+            """, new Dictionary<string, object?>(), CancellationToken.None);
+        var r = Assert.Single(rows);
+        Assert.Equal("round \"trip\" \\ é-1", r[0]);
+        Assert.Equal("heartbeat", r[1]);
+        var utc = time.UtcDateTime;
+        Assert.Equal(new DateTime(utc.Ticks - utc.Ticks % 10), (DateTime)r[2]!); // microseconds: the tick digit is cut
+        Assert.Equal(DateOnly.FromDateTime(utc), r[3] is DateOnly d ? d : DateOnly.FromDateTime((DateTime)r[3]!));
+        Assert.Equal(["viewer-ü", "s-rt\n1", Title.ToString(), "web", "FR", "premium"], r[4..10]);
+        Assert.Equal(61.5, (double)r[10]!);
+        Assert.Equal(2400.25, (double)r[11]!);
+        Assert.Equal(3200, Convert.ToInt32(r[12]));
+        Assert.Equal(12.75, (double)r[13]!);
+        Assert.Equal(12345678901L, Convert.ToInt64(r[14]));
+        Assert.Equal(["EUR", "active", "E\t1", "naïve \u2028 search", "/w?a=1&b=\"2\"", "ads"], r[15..21]);
+        Assert.Equal(21300.5, (double)r[21]!);
+        Assert.Equal(true, r[22]);
+        Assert.Equal(25400.0, (double)r[23]!);
+        Assert.Null(r[24]);
+        Assert.Equal("premium", r[25]);
+        var received = (DateTime)r[26]!;
+        var now = TimeProvider.System.GetUtcNow().UtcDateTime;
+        Assert.InRange(received, now.AddMinutes(-5), now.AddMinutes(1));
+    }
+
+    [Fact]
+    public async Task User_days_kept_incrementally_match_a_rebuild_of_the_day_and_an_earlier_late_event_takes_the_first_place()
+    {
+        var day = Today.AddDays(-3);
+        object View(string id, int hour, string device) => new { id, type = "page_view", time = At(day, hour), user = "ud-viewer", device, path = "/" };
+        await PostAsync([View("ud-1", 10, "tv")]);
+        await CaughtUpAsync(app, (await StatusAsync()).GetProperty("lastSeq").GetInt64());
+        await PostAsync([View("ud-2", 12, "web"), View("ud-3", 8, "ios")]); // a later step: the 08:00 event is now the day's first
+        await CaughtUpAsync(app, (await StatusAsync()).GetProperty("lastSeq").GetInt64());
+        await PostAsync([View("ud-4", 9, "android")]); // later than the kept first: changes nothing
+        await CaughtUpAsync(app, (await StatusAsync()).GetProperty("lastSeq").GetInt64());
+
+        var warehouse = app.Services.GetRequiredService<Marquee.Analytics.Warehouse>();
+        async Task<List<string>> UserDaysAsync() => [.. (await warehouse.QueryAsync(
+                $"SELECT user_id, device, country, plan, first_ts FROM user_days WHERE day = DATE '{Day(day)}' ORDER BY user_id",
+                new Dictionary<string, object?>(), CancellationToken.None))
+            .Select(r => string.Join("|", r.Select(v => Convert.ToString(v, System.Globalization.CultureInfo.InvariantCulture))))];
+        var kept = await UserDaysAsync();
+        var mine = Assert.Single(kept, r => r.StartsWith("ud-viewer|", StringComparison.Ordinal));
+        Assert.StartsWith("ud-viewer|ios|", mine, StringComparison.Ordinal);
+
+        (await app.Client.PostAsync($"/api/analytics/rebuild?day={Day(day)}", null)).EnsureSuccessStatusCode();
+        Assert.Equal(kept, await UserDaysAsync()); // the same rows as a recompute from all the day's events
     }
 
     [Fact]

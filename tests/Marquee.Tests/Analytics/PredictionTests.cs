@@ -173,7 +173,7 @@ public sealed class GeneratedWarehouse : IAsyncLifetime
 
                 var dayTime = day.ToDateTime(TimeOnly.MinValue);
                 var ud = userDays.CreateRow();
-                ud.AppendValue((DateTime?)dayTime).AppendValue(user).AppendValue(device).AppendValue("FR").AppendValue(paying ? plan : "free").EndRow();
+                ud.AppendValue((DateTime?)dayTime).AppendValue(user).AppendValue(device).AppendValue("FR").AppendValue(paying ? plan : "free").AppendNullValue().EndRow(); // first_ts unknown
                 var watch = 1500 * m * (0.3 + random.NextDouble());
                 var stallMs = watch * 1000 * (beforeCancel ? 0.04 : 0.004) * random.NextDouble();
                 var row = sessions.CreateRow();

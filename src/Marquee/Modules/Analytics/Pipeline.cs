@@ -20,7 +20,7 @@ namespace Marquee.Analytics;
 /// Rows of the relational raw table (where events landed before the spool) are still taken first, from their own
 /// watermark (<c>raw_seq</c>), so an upgraded deployment loses nothing.
 /// </summary>
-internal sealed class Pipeline(IServiceScopeFactory scopes, Warehouse warehouse, EventSpool spool, IOptions<AnalyticsOptions> options)
+internal sealed class Pipeline(IServiceScopeFactory scopes, Warehouse warehouse, EventSpool spool, IOptions<AnalyticsOptions> options, ILogger<Pipeline> log)
 {
     private const int BatchRows = 100_000;
 
@@ -76,6 +76,11 @@ internal sealed class Pipeline(IServiceScopeFactory scopes, Warehouse warehouse,
 
     private async Task<int> RunSpoolOnceAsync(CancellationToken ct)
     {
+        if (File.Exists(LoadFile))
+        {
+            File.Delete(LoadFile); // one left by a step cut short (a crash): it holds loaded or replayable events, never the only copy
+        }
+
         var state = await StateAsync(ct);
         var existing = new HashSet<string>(StringComparer.Ordinal);
         foreach (var dir in spool.Directories())
@@ -134,61 +139,131 @@ internal sealed class Pipeline(IServiceScopeFactory scopes, Warehouse warehouse,
         return 0;
     }
 
+    /// <summary>The step's load file for DuckDB's JSON reader, beside the warehouse (deleted after each step).</summary>
+    private string LoadFile => Path.Combine(Path.GetDirectoryName(warehouse.FilePath)!, "load.ndjson");
+
     private async Task<int> LoadAsync(string name, List<EventSpool.SpoolRecord> records, CancellationToken ct)
     {
-        var events = new List<(AnalyticsEvent, DateTimeOffset)>(records.Sum(r => r.Count));
+        var phases = new PhaseTimer(log.IsEnabled(LogLevel.Debug));
         long spooled = 0, known = 0;
         foreach (var r in records)
         {
             spooled += r.Count;
             known += r.Duplicates;
+        }
+
+        // The records' NDJSON goes to DuckDB as it is (each line given its order and receive time), and DuckDB's own JSON
+        // reader fills the stage: the events are not parsed a second time in .NET nor appended value by value.
+        var file = LoadFile;
+        WriteLoadFile(file, records);
+        phases.Mark("write");
+        var last = records[^1].Number;
+        var staged = 0;
+        try
+        {
+            await warehouse.UseAsync(async c =>
+            {
+                await StageFromFileAsync(c, file, ct);
+                phases.Mark("stage");
+                staged = (int)await CountAsync(c, "SELECT count(*) FROM stage", ct);
+                await using var scope = scopes.CreateAsyncScope();
+                var ids = await Warehouse.QueryAsync(c, "SELECT DISTINCT title_id FROM stage WHERE title_id IS NOT NULL", new Dictionary<string, object?>(), ct);
+                var titles = await TitlesAsync(scope.ServiceProvider, ids.Select(r => Guid.Parse((string)r[0]!)), ct);
+                phases.Mark("titles");
+                await InTransactionAsync(c, async () =>
+                {
+                    await UpsertTitlesAsync(c, titles, ct);
+                    // Set-wise: the first of an id in the stage stays; an id already in the warehouse goes (a replay, another node, a late resend).
+                    await Warehouse.ExecuteAsync(c, "DELETE FROM stage WHERE rowid NOT IN (SELECT min(rowid) FROM stage GROUP BY event_id)", ct);
+                    await Warehouse.ExecuteAsync(c, "DELETE FROM stage WHERE event_id IN (SELECT e.event_id FROM events e SEMI JOIN stage s ON e.event_id = s.event_id)", ct);
+                    var duplicates = staged - await CountAsync(c, "SELECT count(*) FROM stage", ct) + known;
+                    phases.Mark("dedup");
+                    await AppendAndRecomputeAsync(c, phases, ct);
+                    await Warehouse.ExecuteAsync(c, "INSERT OR REPLACE INTO etl_state VALUES ($k, $v)", ct, ("k", "spool:" + name), ("v", last));
+                    await Warehouse.ExecuteAsync(c, "INSERT INTO etl_state VALUES ($k, $v) ON CONFLICT (name) DO UPDATE SET value = value + EXCLUDED.value", ct, ("k", "spool_ev:" + name), ("v", spooled));
+                    if (duplicates > 0)
+                    {
+                        await Warehouse.ExecuteAsync(c, "INSERT INTO etl_state VALUES ('duplicates', $v) ON CONFLICT (name) DO UPDATE SET value = value + EXCLUDED.value", ct, ("v", duplicates));
+                    }
+                }, ct);
+                phases.Mark("commit");
+                return 0;
+            }, ct);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+
+        if (phases.Enabled)
+        {
+            PipelineLog.Phases(log, staged, phases.ToString());
+        }
+
+        return staged;
+    }
+
+    /// <summary>
+    /// The records' events as one NDJSON file for DuckDB's reader: each line is the spooled event with its record's receive
+    /// time (<c>_t</c>, microseconds since the epoch) put in front; the bytes are copied, not parsed (the writer only spools
+    /// objects it serialised). DuckDB keeps the file's order in the stage (insertion order is preserved), so the first of a
+    /// duplicated id stays first.
+    /// </summary>
+    private static void WriteLoadFile(string path, List<EventSpool.SpoolRecord> records)
+    {
+        using var output = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
+        Span<byte> prefix = stackalloc byte[64];
+        foreach (var r in records)
+        {
+            var micros = (r.ReceivedAt.UtcTicks - DateTime.UnixEpoch.Ticks) / 10;
             var rest = r.Payload.AsSpan();
             while (!rest.IsEmpty)
             {
                 var end = rest.IndexOf((byte)'\n');
                 var line = end < 0 ? rest : rest[..end];
                 rest = end < 0 ? default : rest[(end + 1)..];
-                if (!line.IsEmpty)
+                if (line.Length < 2 || line[0] != (byte)'{')
                 {
-                    events.Add((JsonSerializer.Deserialize(line, AnalyticsJson.Default.AnalyticsEvent)!, r.ReceivedAt));
+                    continue;
                 }
+
+                System.Text.Unicode.Utf8.TryWrite(prefix, CultureInfo.InvariantCulture, $"{{\"_t\":{micros},", out var written);
+                output.Write(prefix[..written]);
+                output.Write(line[1..]);
+                output.WriteByte((byte)'\n');
             }
         }
-
-        await using var scope = scopes.CreateAsyncScope();
-        var titles = await TitlesAsync(scope.ServiceProvider, events.Select(e => e.Item1), ct);
-        var last = records[^1].Number;
-        await warehouse.UseAsync(async c =>
-        {
-            await StageAsync(c, events, ct);
-            await InTransactionAsync(c, async () =>
-            {
-                await UpsertTitlesAsync(c, titles, ct);
-                var before = await CountAsync(c, "SELECT count(*) FROM stage", ct);
-                // Set-wise: the first of an id in the stage stays; an id already in the warehouse goes (a replay, another node, a late resend).
-                await Warehouse.ExecuteAsync(c, "DELETE FROM stage WHERE rowid NOT IN (SELECT min(rowid) FROM stage GROUP BY event_id)", ct);
-                await Warehouse.ExecuteAsync(c, "DELETE FROM stage WHERE event_id IN (SELECT e.event_id FROM events e SEMI JOIN stage s ON e.event_id = s.event_id)", ct);
-                var duplicates = before - await CountAsync(c, "SELECT count(*) FROM stage", ct) + known;
-                await AppendAndRecomputeAsync(c, ct);
-                await Warehouse.ExecuteAsync(c, "INSERT OR REPLACE INTO etl_state VALUES ($k, $v)", ct, ("k", "spool:" + name), ("v", last));
-                await Warehouse.ExecuteAsync(c, "INSERT INTO etl_state VALUES ($k, $v) ON CONFLICT (name) DO UPDATE SET value = value + EXCLUDED.value", ct, ("k", "spool_ev:" + name), ("v", spooled));
-                if (duplicates > 0)
-                {
-                    await Warehouse.ExecuteAsync(c, "INSERT INTO etl_state VALUES ('duplicates', $v) ON CONFLICT (name) DO UPDATE SET value = value + EXCLUDED.value", ct, ("v", duplicates));
-                }
-            }, ct);
-            return 0;
-        }, ct);
-        return events.Count;
     }
+
+    /// <summary>The load file into the (temporary) stage table, read by DuckDB: the same columns the appender would give.</summary>
+    private static async Task StageFromFileAsync(DuckDBConnection c, string file, CancellationToken ct)
+    {
+        await StageAsync(c, [], ct);
+        await Warehouse.ExecuteAsync(c, $"""
+            INSERT INTO stage
+            SELECT id, type, CAST("time" AS TIMESTAMP), CAST(CAST("time" AS TIMESTAMP) AS DATE), make_timestamp(_t), "user", "session", title,
+                   device, country, "plan", "position", duration, bitrate, ms, amount, currency, status, code, "query", "path", channel,
+                   buffer, starved, throughput, cmcd, "plan"
+            FROM read_ndjson('{file.Replace("'", "''", StringComparison.Ordinal)}', format = 'newline_delimited', columns = {LoadColumns});
+            """, ct);
+    }
+
+    private const string LoadColumns = """
+        {'_t': 'BIGINT', 'id': 'VARCHAR', 'type': 'VARCHAR', 'time': 'VARCHAR', 'user': 'VARCHAR', 'session': 'VARCHAR',
+         'title': 'VARCHAR', 'device': 'VARCHAR', 'country': 'VARCHAR', 'plan': 'VARCHAR', 'position': 'DOUBLE', 'duration': 'DOUBLE',
+         'bitrate': 'INTEGER', 'ms': 'DOUBLE', 'amount': 'BIGINT', 'currency': 'VARCHAR', 'status': 'VARCHAR', 'code': 'VARCHAR',
+         'query': 'VARCHAR', 'path': 'VARCHAR', 'channel': 'VARCHAR', 'buffer': 'DOUBLE', 'starved': 'BOOLEAN', 'throughput': 'DOUBLE',
+         'cmcd': 'VARCHAR'}
+        """;
 
     private static async Task<long> CountAsync(DuckDBConnection c, string sql, CancellationToken ct) =>
         Convert.ToInt64((await Warehouse.QueryAsync(c, sql, new Dictionary<string, object?>(), ct))[0][0], CultureInfo.InvariantCulture);
 
     /// <summary>The stage (deduplicated) into <c>events</c>, then what it touches recomputed.</summary>
-    private static async Task AppendAndRecomputeAsync(DuckDBConnection c, CancellationToken ct)
+    private static async Task AppendAndRecomputeAsync(DuckDBConnection c, PhaseTimer phases, CancellationToken ct)
     {
         await Warehouse.ExecuteAsync(c, AppendStage("TRUE"), ct);
+        phases.Mark("append");
         await Warehouse.ExecuteAsync(c, $"""
             DELETE FROM touched_sessions; DELETE FROM touched_users; DELETE FROM touched_days;
             INSERT INTO touched_sessions SELECT DISTINCT day, session_id FROM stage WHERE session_id IS NOT NULL AND type IN ({PlayerTypes});
@@ -196,7 +271,8 @@ internal sealed class Pipeline(IServiceScopeFactory scopes, Warehouse warehouse,
             INSERT INTO touched_days SELECT DISTINCT day FROM stage;
             """, ct);
         await ReplanAsync(c, ct);
-        await RecomputeTouchedAsync(c, ct);
+        phases.Mark("replan");
+        await RecomputeTouchedAsync(c, phases, incremental: true, ct);
     }
 
     /// <summary>The legacy step: raw table rows past <c>raw_seq</c> (events that landed before the spool existed).</summary>
@@ -221,7 +297,7 @@ internal sealed class Pipeline(IServiceScopeFactory scopes, Warehouse warehouse,
         }
 
         var events = batch.Select(r => (Read(r.Json), r.ReceivedAt)).ToList();
-        var titles = await TitlesAsync(scope.ServiceProvider, events.Select(e => e.Item1), ct);
+        var titles = await TitlesAsync(scope.ServiceProvider, events.Where(e => e.Item1.Title is not null).Select(e => e.Item1.Title!.Value), ct);
         var last = batch[^1].Seq;
         await warehouse.UseAsync(async c =>
         {
@@ -229,7 +305,7 @@ internal sealed class Pipeline(IServiceScopeFactory scopes, Warehouse warehouse,
             await InTransactionAsync(c, async () =>
             {
                 await UpsertTitlesAsync(c, titles, ct);
-                await AppendAndRecomputeAsync(c, ct);
+                await AppendAndRecomputeAsync(c, PhaseTimer.Off, ct);
                 await Warehouse.ExecuteAsync(c, "INSERT OR REPLACE INTO etl_state VALUES ('raw_seq', $w)", ct, ("w", last));
             }, ct);
             return 0;
@@ -261,7 +337,7 @@ internal sealed class Pipeline(IServiceScopeFactory scopes, Warehouse warehouse,
                             INSERT INTO touched_users SELECT DISTINCT day, user_id FROM user_days WHERE day = CAST($d AS DATE)
                               UNION SELECT DISTINCT day, user_id FROM events WHERE day = CAST($d AS DATE);
                             """, ct, ("d", day));
-                        await RecomputeTouchedAsync(c, ct);
+                        await RecomputeTouchedAsync(c, PhaseTimer.Off, incremental: false, ct);
                     }, ct);
                     return 0;
                 }, ct);
@@ -365,11 +441,11 @@ internal sealed class Pipeline(IServiceScopeFactory scopes, Warehouse warehouse,
 
     private static AnalyticsEvent Read(string json) => JsonSerializer.Deserialize(json, AnalyticsJson.Default.AnalyticsEvent)!;
 
-    private static async Task<List<(string Id, string Name, string Genre, double? Duration)>> TitlesAsync(IServiceProvider services, IEnumerable<AnalyticsEvent> events, CancellationToken ct)
+    private static async Task<List<(string Id, string Name, string Genre, double? Duration)>> TitlesAsync(IServiceProvider services, IEnumerable<Guid> ids, CancellationToken ct)
     {
         var catalog = services.GetRequiredService<ICatalog>();
         var titles = new List<(string Id, string Name, string Genre, double? Duration)>();
-        foreach (var id in events.Where(e => e.Title is not null).Select(e => e.Title!.Value).Distinct())
+        foreach (var id in ids.Distinct())
         {
             var t = await catalog.FindAsync(id, ct);
             titles.Add(t is null
@@ -426,18 +502,29 @@ internal sealed class Pipeline(IServiceScopeFactory scopes, Warehouse warehouse,
         }
     }
 
-    /// <summary>The stage into the events table, with the viewer's plan as of each event (the last subscription change before it).</summary>
+    /// <summary>
+    /// The stage into the events table, with the viewer's plan as of each event (the last subscription change before it).
+    /// Only the events of users with a subscription event (in the warehouse or the stage) go through the ASOF join; the
+    /// others have none to find (their plan is the one they carry, else <c>free</c>), which is what the join would give.
+    /// </summary>
     private static string AppendStage(string where) => $"""
+        CREATE OR REPLACE TEMP TABLE stage_subs AS
+        SELECT user_id, ts, plan, status FROM events WHERE type = 'subscription' AND user_id IN (SELECT user_id FROM stage WHERE {where})
+        UNION ALL SELECT user_id, ts, plan, status FROM stage WHERE type = 'subscription';
+        INSERT INTO events
+        SELECT s.event_id, s.type, s.ts, s.day, s.received_at, s.user_id, s.session_id, s.title_id, coalesce(s.device, 'unknown'),
+               coalesce(s.country, 'unknown'), coalesce(s.plan, 'free'),
+               s.position, s.duration, s.bitrate, s.ms, s.amount, s.currency, s.status, s.code, s.query, s.path, s.channel,
+               s.buffer_ms, s.starved, s.throughput, s.cmcd, s.plan
+        FROM stage s WHERE ({where}) AND s.user_id NOT IN (SELECT user_id FROM stage_subs);
         INSERT INTO events
         SELECT s.event_id, s.type, s.ts, s.day, s.received_at, s.user_id, s.session_id, s.title_id, coalesce(s.device, 'unknown'),
                coalesce(s.country, 'unknown'),
                coalesce(s.plan, CASE WHEN sub.status IN ('active', 'pastdue', 'trialing') THEN sub.plan END, 'free'),
                s.position, s.duration, s.bitrate, s.ms, s.amount, s.currency, s.status, s.code, s.query, s.path, s.channel,
                s.buffer_ms, s.starved, s.throughput, s.cmcd, s.plan
-        FROM (SELECT * FROM stage WHERE {where}) s
-        ASOF LEFT JOIN (SELECT user_id, ts, plan, status FROM events WHERE type = 'subscription'
-                        UNION ALL SELECT user_id, ts, plan, status FROM stage WHERE type = 'subscription') sub
-          ON s.user_id = sub.user_id AND s.ts >= sub.ts;
+        FROM (SELECT * FROM stage WHERE ({where}) AND user_id IN (SELECT user_id FROM stage_subs)) s
+        ASOF LEFT JOIN stage_subs sub ON s.user_id = sub.user_id AND s.ts >= sub.ts;
         """;
 
     /// <summary>
@@ -461,7 +548,7 @@ internal sealed class Pipeline(IServiceScopeFactory scopes, Warehouse warehouse,
         """, ct);
 
     /// <summary>Recomputes the sessions and user days listed in the touched tables from the events, then the roll-ups of the touched days.</summary>
-    private static async Task RecomputeTouchedAsync(DuckDBConnection c, CancellationToken ct)
+    private static async Task RecomputeTouchedAsync(DuckDBConnection c, PhaseTimer phases, bool incremental, CancellationToken ct)
     {
         // Sessions (session-day grain): what the player reported, from play request to end.
         await Warehouse.ExecuteAsync(c, $"""
@@ -491,27 +578,83 @@ internal sealed class Pipeline(IServiceScopeFactory scopes, Warehouse warehouse,
                    s.tts_ms, s.rebuffers, s.rebuffer_ms, s.errors, s.avg_bitrate
             FROM s LEFT JOIN titles t ON t.title_id = s.title_id;
             """, ct);
+        phases.Mark("sessions");
 
-        // Active users of the day (any event of their own, not the server's bookkeeping).
-        await Warehouse.ExecuteAsync(c, $"""
-            DELETE FROM user_days USING touched_users t WHERE user_days.day = t.day AND user_days.user_id = t.user_id;
-            INSERT INTO user_days
-            SELECT e.day, e.user_id, arg_min(device, ts), arg_min(country, ts), arg_min(plan, ts)
-            FROM events e SEMI JOIN touched_users t ON e.day = t.day AND e.user_id = t.user_id
-            WHERE e.type NOT IN ({ServerBookkeeping})
-            GROUP BY e.day, e.user_id;
-            """, ct);
-
-        // Roll-ups of the touched days by each dimension (and 'all'): what dashboards read.
-        await Warehouse.ExecuteAsync(c, "DELETE FROM daily_rollup WHERE day IN (SELECT day FROM touched_days)", ct);
-        foreach (var (dim, expr) in Dimensions.Append(new KeyValuePair<string, string>("all", "'all'")))
+        // Active users of the day (any event of their own, not the server's bookkeeping): device, country and plan of the
+        // day's first such event, and its time (first_ts).
+        if (incremental)
+        {
+            await MergeUserDaysAsync(c, ct);
+        }
+        else
         {
             await Warehouse.ExecuteAsync(c, $"""
-                INSERT INTO daily_rollup
-                SELECT day, '{dim}', coalesce(CAST({expr} AS VARCHAR), 'unknown') AS value, count(*), count(*) FILTER (WHERE requested),
-                       count(*) FILTER (WHERE started), count(*) FILTER (WHERE completed), sum(watch_s), sum(rebuffers), sum(rebuffer_ms),
-                       sum(tts_ms), count(tts_ms), sum(errors), count(DISTINCT user_id)
-                FROM sessions WHERE day IN (SELECT day FROM touched_days) GROUP BY day, value;
+                DELETE FROM user_days USING touched_users t WHERE user_days.day = t.day AND user_days.user_id = t.user_id;
+                {UserDaysFrom("touched_users")}
+                """, ct);
+        }
+
+        phases.Mark("user_days");
+
+        // Roll-ups of the touched days by each dimension (and 'all'): what dashboards read. One pass over the days'
+        // sessions (grouping sets), one row per day x dimension x value.
+        var dims = Dimensions.ToList();
+        var dimName = "CASE " + string.Concat(dims.Select((d, i) => $"WHEN grouping(d{i}) = 0 THEN '{d.Key}' ")) + "ELSE 'all' END";
+        var dimValue = "CASE " + string.Concat(dims.Select((d, i) => $"WHEN grouping(d{i}) = 0 THEN d{i} ")) + "ELSE 'all' END";
+        await Warehouse.ExecuteAsync(c, $"""
+            DELETE FROM daily_rollup WHERE day IN (SELECT day FROM touched_days);
+            INSERT INTO daily_rollup
+            SELECT day, {dimName}, {dimValue}, count(*), count(*) FILTER (WHERE requested),
+                   count(*) FILTER (WHERE started), count(*) FILTER (WHERE completed), sum(watch_s), sum(rebuffers), sum(rebuffer_ms),
+                   sum(tts_ms), count(tts_ms), sum(errors), count(DISTINCT user_id)
+            FROM (SELECT *, {string.Join(", ", dims.Select((d, i) => $"coalesce(CAST({d.Value} AS VARCHAR), 'unknown') AS d{i}"))} FROM sessions WHERE day IN (SELECT day FROM touched_days))
+            GROUP BY GROUPING SETS ({string.Join(", ", dims.Select((_, i) => $"(day, d{i})"))}, (day));
+            """, ct);
+        phases.Mark("rollup");
+    }
+
+    /// <summary>The user days of the given (day, user_id) pairs computed from all their events in the warehouse.</summary>
+    private static string UserDaysFrom(string pairs) => $"""
+        INSERT INTO user_days
+        SELECT e.day, e.user_id, arg_min(device, ts), arg_min(country, ts), arg_min(plan, ts), min(ts)
+        FROM events e SEMI JOIN {pairs} t ON e.day = t.day AND e.user_id = t.user_id
+        WHERE e.type NOT IN ({ServerBookkeeping})
+        GROUP BY e.day, e.user_id;
+        """;
+
+    /// <summary>
+    /// Keeps <c>user_days</c> incrementally from the step's new events instead of re-reading every event of the touched
+    /// users' days: per (day, user) the first new event of their own (its plan as the ASOF join gave it in
+    /// <see cref="AppendStage"/>); it replaces the kept row only when it is earlier than the kept row's first event, and a
+    /// new (day, user) is added. The same result as a recompute from all events (the day's first event wins), except that
+    /// the pairs whose events were given another plan (a subscription event, <see cref="ReplanAsync"/>) and the rows kept
+    /// before first_ts existed are recomputed from all their events, as before.
+    /// </summary>
+    private static async Task MergeUserDaysAsync(DuckDBConnection c, CancellationToken ct)
+    {
+        await Warehouse.ExecuteAsync(c, $$"""
+            CREATE OR REPLACE TEMP TABLE ud_new AS
+            WITH f AS (
+              SELECT day, user_id, min(ts) AS first_ts,
+                     arg_min({'device': coalesce(device, 'unknown'), 'country': coalesce(country, 'unknown'), 'plan': plan}, ts) AS e
+              FROM stage WHERE type NOT IN ({{ServerBookkeeping}}) GROUP BY day, user_id)
+            SELECT f.day, f.user_id, struct_extract(f.e, 'device') AS device, struct_extract(f.e, 'country') AS country,
+                   coalesce(struct_extract(f.e, 'plan'), CASE WHEN sub.status IN ('active', 'pastdue', 'trialing') THEN sub.plan END, 'free') AS plan, f.first_ts
+            FROM f ASOF LEFT JOIN stage_subs sub ON f.user_id = sub.user_id AND f.first_ts >= sub.ts;
+            CREATE OR REPLACE TEMP TABLE ud_full AS
+            SELECT DISTINCT day, user_id FROM replanned
+            UNION SELECT u.day, u.user_id FROM user_days u SEMI JOIN ud_new n ON u.day = n.day AND u.user_id = n.user_id WHERE u.first_ts IS NULL;
+            DELETE FROM ud_new USING ud_full f WHERE ud_new.day = f.day AND ud_new.user_id = f.user_id;
+            DELETE FROM user_days USING ud_new n WHERE user_days.day = n.day AND user_days.user_id = n.user_id AND n.first_ts < user_days.first_ts;
+            INSERT INTO user_days
+            SELECT n.day, n.user_id, n.device, n.country, n.plan, n.first_ts FROM ud_new n
+            WHERE NOT EXISTS (SELECT 1 FROM user_days u WHERE u.day = n.day AND u.user_id = n.user_id);
+            """, ct);
+        if (await CountAsync(c, "SELECT count(*) FROM ud_full", ct) > 0)
+        {
+            await Warehouse.ExecuteAsync(c, $"""
+                DELETE FROM user_days USING ud_full t WHERE user_days.day = t.day AND user_days.user_id = t.user_id;
+                {UserDaysFrom("ud_full")}
                 """, ct);
         }
     }
@@ -550,8 +693,36 @@ internal sealed class PipelineWorker(Pipeline pipeline, EtlSignal signal, ILogge
 /// <summary>The spool side of the status: events loaded, events spooled and not loaded yet, the raw table's watermark, duplicates, warehouse events.</summary>
 internal sealed record SpoolStatus(long Loaded, long Pending, long RawWatermark, long Duplicates, long WarehouseEvents);
 
+/// <summary>Wall time of a pipeline step's phases, for the debug log (what the benchmarks profile).</summary>
+internal sealed class PhaseTimer(bool enabled)
+{
+    public static readonly PhaseTimer Off = new(false);
+    private readonly System.Diagnostics.Stopwatch clock = System.Diagnostics.Stopwatch.StartNew();
+    private readonly System.Text.StringBuilder text = new();
+    private TimeSpan last;
+
+    public bool Enabled => enabled;
+
+    public void Mark(string phase)
+    {
+        if (!enabled)
+        {
+            return;
+        }
+
+        var now = clock.Elapsed;
+        text.Append(CultureInfo.InvariantCulture, $"{phase} {(now - last).TotalMilliseconds:F0} ms, ");
+        last = now;
+    }
+
+    public override string ToString() => text.ToString() + string.Create(CultureInfo.InvariantCulture, $"total {clock.Elapsed.TotalMilliseconds:F0} ms");
+}
+
 internal static partial class PipelineLog
 {
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Analytics pipeline step: {Events} events; {Phases}")]
+    public static partial void Phases(ILogger logger, int events, string phases);
+
     [LoggerMessage(Level = LogLevel.Error, Message = "Analytics pipeline step failed; it is retried from its watermark.")]
     public static partial void Failed(ILogger logger, Exception exception);
 }

@@ -23,7 +23,7 @@ internal sealed class AnalyticsOptions
     public int RecentIds { get; set; } = 200_000;
 
     /// <summary>At most this many events per pipeline step (one DuckDB transaction).</summary>
-    public int LoadBatchEvents { get; set; } = 400_000;
+    public int LoadBatchEvents { get; set; } = 1_000_000;
 
     /// <summary>
     /// R32: after an erasure's pseudonymisation the warehouse file is rewritten (<see cref="Warehouse.RewriteAsync"/>), so the

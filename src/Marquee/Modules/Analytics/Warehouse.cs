@@ -49,7 +49,8 @@ internal sealed class Warehouse : IAsyncDisposable
           country VARCHAR, plan VARCHAR, started_at TIMESTAMP, ended_at TIMESTAMP, requested BOOLEAN, started BOOLEAN,
           completed BOOLEAN, max_position DOUBLE, duration DOUBLE, watch_s DOUBLE, tts_ms DOUBLE, rebuffers BIGINT,
           rebuffer_ms DOUBLE, errors BIGINT, avg_bitrate DOUBLE);
-        CREATE TABLE IF NOT EXISTS user_days (day DATE, user_id VARCHAR, device VARCHAR, country VARCHAR, plan VARCHAR);
+        CREATE TABLE IF NOT EXISTS user_days (day DATE, user_id VARCHAR, device VARCHAR, country VARCHAR, plan VARCHAR, first_ts TIMESTAMP);
+        ALTER TABLE user_days ADD COLUMN IF NOT EXISTS first_ts TIMESTAMP;
         CREATE TABLE IF NOT EXISTS daily_rollup (
           day DATE, dim VARCHAR, value VARCHAR, sessions BIGINT, requested BIGINT, started BIGINT, completed BIGINT,
           watch_s DOUBLE, rebuffers BIGINT, rebuffer_ms DOUBLE, tts_ms_sum DOUBLE, tts_n BIGINT, errors BIGINT, viewers BIGINT);
