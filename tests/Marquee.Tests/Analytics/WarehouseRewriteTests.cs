@@ -36,7 +36,7 @@ public sealed class WarehouseRewriteTests(ITestOutputHelper output) : IAsyncLife
             INSERT INTO events (event_id, type, ts, day, user_id, session_id, ms)
               SELECT 'e' || i, 'first_frame', TIMESTAMP '2026-11-02 08:00:00', DATE '2026-11-02',
                      CASE WHEN i % 97 = 0 THEN '{user}' ELSE uuid()::VARCHAR END, 's' || (i % 50), i % 1000 FROM range(20000) t(i);
-            INSERT INTO user_days VALUES (DATE '2026-11-02', '{user}', 'web', 'DE', 'free');
+            INSERT INTO user_days (day, user_id, device, country, plan) VALUES (DATE '2026-11-02', '{user}', 'web', 'DE', 'free');
             INSERT INTO etl_state VALUES ('raw_seq', 7);
             CHECKPOINT;
             """);

@@ -88,7 +88,9 @@ public sealed class OutboxCrashTests(ITestOutputHelper output)
                             acknowledged.Add((await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid());
                         }
                     }
-                    catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException or IOException)
+                    // A connection the kill resets just after it opened can surface as a bare SocketException ("Transport
+                    // endpoint is not connected", from the connection pool reading its remote end point): seen once in a full run.
+                    catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException or IOException or System.Net.Sockets.SocketException)
                     {
                         // cut off by the kill: not acknowledged, so it may or may not exist
                     }
