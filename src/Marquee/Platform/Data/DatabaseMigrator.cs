@@ -54,7 +54,7 @@ internal sealed class DatabaseMigrator(IServiceProvider services, DatabaseSettin
     {
         await using var connection = new NpgsqlConnection(settings.ConnectionString);
         await connection.OpenAsync(cancellationToken);
-        var me = (string)(await new NpgsqlCommand("SELECT current_user", connection).ExecuteScalarAsync(cancellationToken))!;
+        var me = await CurrentUserAsync(connection, cancellationToken);
         if (string.Equals(me, role, StringComparison.Ordinal))
         {
             // The app itself (MigrateOnStart, or the migrator run with the app's connection string and nothing pending):
@@ -135,11 +135,17 @@ internal sealed class DatabaseMigrator(IServiceProvider services, DatabaseSettin
 
         await using var connection = new NpgsqlConnection(settings.ConnectionString);
         await connection.OpenAsync(cancellationToken);
-        var me = (string)(await new NpgsqlCommand("SELECT current_user", connection).ExecuteScalarAsync(cancellationToken))!;
+        var me = await CurrentUserAsync(connection, cancellationToken);
         if (!string.Equals(me, role, StringComparison.Ordinal))
         {
             throw new StartupException($"ConnectionStrings:Marquee logs in as '{me}', but Marquee:Database:AppRole is '{role}': the app runs as that role ({settings.Describe()}).");
         }
+    }
+
+    private static async Task<string> CurrentUserAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        await using var who = new NpgsqlCommand("SELECT current_user", connection);
+        return (string)(await who.ExecuteScalarAsync(cancellationToken))!;
     }
 
     private static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
