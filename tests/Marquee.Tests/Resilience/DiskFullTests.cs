@@ -89,6 +89,7 @@ public sealed class DiskFullTests(ITestOutputHelper output)
                                  s["Marquee:Database:Provider"] = "Sqlite";
                                  s["ConnectionStrings:Marquee"] = null;
                                  s["Marquee:MinFreeDiskMb"] = "2";
+                                 s["Marquee:Media:MinFreeDiskMb"] = "2"; // the media store shares the 48 MiB data disk here
                                  s["Marquee:Events:MaxRetryDelay"] = "00:00:00.500";
                                  s["Marquee:Events:MaxAttempts"] = "100";
                              },

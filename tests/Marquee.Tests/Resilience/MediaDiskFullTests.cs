@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using Marquee.Media;
 using Marquee.Media.Contracts;
 using Marquee.Media.Data;
@@ -40,6 +41,7 @@ public sealed class MediaDiskFullTests(MediaSources sources, ITestOutputHelper o
                     s["Marquee:Media:EncoderThreads"] = "1";
                     s["Marquee:Media:MaxAttempts"] = "2";
                     s["Marquee:Media:RetryBaseDelay"] = "00:00:00.200";
+                    s["Marquee:Media:MinFreeDiskMb"] = "8"; // the 64 MiB volume below counts as having room
                 },
                 storage: storage);
             var sourcesFolder = Path.Combine(media, "sources");
@@ -59,9 +61,15 @@ public sealed class MediaDiskFullTests(MediaSources sources, ITestOutputHelper o
             Assert.False(Directory.Exists(Path.Combine(published, id.ToString("N"))), "a package was published from a full volume");
             Assert.Empty(Directory.Exists(published) ? Directory.GetDirectories(published) : []); // no staging folder left either
             Assert.Equal(System.Net.HttpStatusCode.OK, (await app.Client.GetAsync("/api/catalog/titles")).StatusCode); // the server goes on
+            // Health names the full media volume (the data folder's disk has room: only the media store is degraded).
+            var (status, media1, data1) = await MediaHealthAsync(app.Client);
+            output.WriteLine($"R4 media: /health/ready while full: {status}; media-store {media1}; data-dir {data1}");
+            Assert.Equal(("Degraded", "Degraded", "Healthy"), (status, media1.Split(':')[0], data1));
 
             // Room again (the volume grown, as an operator would): the operator's retry publishes the whole package.
             await DiskFullTests.RunToolAsync("mount", "-o", "remount,size=64m", media);
+            var (statusAfter, mediaAfter, _) = await MediaHealthAsync(app.Client);
+            Assert.Equal(("Healthy", "Healthy"), (statusAfter, mediaAfter));
             (await app.Client.PostAsync($"/api/media/assets/{id}/retry", null)).EnsureSuccessStatusCode();
             var ready = await Poll.UntilAsync(() => AssetAsync(app, id), a => a?.State is AssetState.Ready or AssetState.Failed or AssetState.Rejected,
                 TimeSpan.FromMinutes(2), "the retried transcode to settle");
@@ -75,6 +83,18 @@ public sealed class MediaDiskFullTests(MediaSources sources, ITestOutputHelper o
             Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
             await DiskFullTests.RunToolAsync("umount", "-l", media);
         }
+    }
+
+    /// <summary>The overall readiness, the media store's check (its status, and ": description" when it has one) and the data folder's status.</summary>
+    private static async Task<(string Status, string MediaStore, string DataDir)> MediaHealthAsync(HttpClient client)
+    {
+        using var response = await client.GetAsync("/health/ready");
+        var body = await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>();
+        var checks = body.GetProperty("checks");
+        var mediaStore = checks.GetProperty("media-store");
+        var description = mediaStore.TryGetProperty("description", out var d) && d.ValueKind == System.Text.Json.JsonValueKind.String ? ": " + d.GetString() : "";
+        return (body.GetProperty("status").GetString()!, mediaStore.GetProperty("status").GetString() + description,
+            checks.GetProperty("data-dir").GetProperty("status").GetString()!);
     }
 
     /// <summary>

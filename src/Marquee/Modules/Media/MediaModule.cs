@@ -21,6 +21,7 @@ public static class MediaModule
         services.AddSingleton<Packager>();
         services.AddScoped<AssetKeys>();
         services.AddSingleton<MediaStorage>();
+        services.AddHealthChecks().AddCheck<MediaStoreHealthCheck>("media-store", tags: ["ready"]); // its own volume, maybe (R4)
         services.AddSingleton<MediaPipelineSignal>();
         services.AddScoped<Assets>();
         services.AddSingleton<MediaPipeline>();

@@ -38,6 +38,13 @@ internal sealed class MediaOptions : IValidatableObject
     [Range(0, int.MaxValue)]
     public int ToolCpuLimitSeconds { get; set; }
 
+    /// <summary>
+    /// Free space the media store's file system should keep (MiB): below it <c>/health/ready</c> reports the
+    /// <c>media-store</c> check <c>Degraded</c> (a transcode writes about as much as its source again).
+    /// </summary>
+    [Range(0, int.MaxValue)]
+    public int MinFreeDiskMb { get; set; } = 1024;
+
     /// <summary>Sources longer than this are refused before any decoding.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "2.00:00:00")]
     public TimeSpan MaxDuration { get; set; } = TimeSpan.FromHours(6);

@@ -1,4 +1,5 @@
 using Marquee.Platform;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 
 namespace Marquee.Media;
@@ -28,4 +29,16 @@ internal sealed class MediaStorage(IOptions<MarqueeOptions> options)
             return (Guid.TryParseExact(name[..^Packager.StagingSuffix.Length], "N", out var id) ? (Guid?)id : null, folder);
         })];
     }
+}
+
+/// <summary>
+/// The media store (<c>&lt;DataDir&gt;/media</c>, often a volume of its own): writable and with room. Full or under
+/// <c>Marquee:Media:MinFreeDiskMb</c> is <c>Degraded</c>: playback of published titles goes on, transcodes fail and are
+/// retried by the operator once space is freed (R4).
+/// </summary>
+internal sealed class MediaStoreHealthCheck(MediaStorage storage, IOptions<MediaOptions> options) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        Marquee.Platform.Hosting.FolderProbe.CheckAsync(storage.Root, "media store", options.Value.MinFreeDiskMb, "Marquee:Media:MinFreeDiskMb",
+            "transcodes fail until space is freed; published titles still play", cancellationToken);
 }

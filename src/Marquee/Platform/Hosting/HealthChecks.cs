@@ -40,28 +40,40 @@ internal sealed class DatabaseHealthCheck(IServiceProvider services, IEnumerable
 /// </summary>
 internal sealed class DataDirHealthCheck(IOptions<MarqueeOptions> options) : IHealthCheck
 {
-    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        FolderProbe.CheckAsync(options.Value.FullDataDir, "data folder", options.Value.MinFreeDiskMb, "Marquee:MinFreeDiskMb",
+            "writes answer 503 until space is freed", cancellationToken);
+}
+
+/// <summary>
+/// A folder's health as a writer sees it: a probe file written and deleted (a full disk is <c>Degraded</c>, a folder
+/// that cannot be written <c>Unhealthy</c>), then the free space of its file system (statvfs) against a minimum. Used
+/// for the data folder and, by the Media module, for the media store (which may be a volume of its own).
+/// </summary>
+internal static class FolderProbe
+{
+    public static async Task<HealthCheckResult> CheckAsync(string dir, string what, int minFreeMb, string setting, string whenFull, CancellationToken ct)
     {
-        var dir = options.Value.FullDataDir;
         try
         {
+            Directory.CreateDirectory(dir);
             var probe = Path.Combine(dir, $".health-{Environment.ProcessId}");
-            await File.WriteAllTextAsync(probe, "ok", cancellationToken);
+            await File.WriteAllTextAsync(probe, "ok", ct);
             File.Delete(probe);
         }
         catch (IOException ex) when (StorageFaults.Classify(ex) == StorageFault.Full)
         {
-            return HealthCheckResult.Degraded("data folder's disk is full: writes answer 503 until space is freed");
+            return HealthCheckResult.Degraded($"{what}'s disk is full: {whenFull}");
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            return HealthCheckResult.Unhealthy("data folder not writable");
+            return HealthCheckResult.Unhealthy($"{what} not writable");
         }
 
         var free = FreeBytes(dir);
-        var minimum = (long)options.Value.MinFreeDiskMb * 1024 * 1024;
+        var minimum = (long)minFreeMb * 1024 * 1024;
         return free is { } bytes && bytes < minimum
-            ? HealthCheckResult.Degraded($"data folder's disk has {bytes / (1024 * 1024)} MiB free, under Marquee:MinFreeDiskMb ({options.Value.MinFreeDiskMb})")
+            ? HealthCheckResult.Degraded($"{what}'s disk has {bytes / (1024 * 1024)} MiB free, under {setting} ({minFreeMb})")
             : HealthCheckResult.Healthy();
     }
 
