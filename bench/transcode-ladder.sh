@@ -5,6 +5,7 @@
 #   bench/transcode-ladder.sh            # cases a, b, c
 #   PRESET=ultrafast SECONDS_SRC=10 TUNED= bench/transcode-ladder.sh   # a quick smoke run (not a measurement)
 #   TUNED="d1 d3" bench/transcode-ladder.sh                           # only some of the tuned variants (d1..d4)
+#   SOURCE=prores bench/transcode-ladder.sh                           # a ProRes 422 HQ mezzanine instead of H.264
 #
 # Reads ../shared/data/media/video/sintel-1080p24-10s-noaudio.mp4 (CC BY 3.0, Blender Foundation; see
 # ../shared/data/README.md) directly, or $MARQUEE_SHARED_DATA; exits 2 when it is absent.
@@ -38,8 +39,25 @@ mkdir -p "$cache"
 work="$(mktemp -d "$cache/run.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 
-# --- the source: Sintel 1080p24 looped to 60 s, re-encoded once to high-quality H.264 + AAC (sine), cached -----------
-src="$cache/sintel-1080p24-${SECONDS_SRC}s-aac.mp4"
+# --- the source: Sintel 1080p24 looped to 60 s, re-encoded once, cached ----------------------------------------------
+# SOURCE=h264 (default): high-quality H.264 (crf 16; ~5.7 Mbit/s for this clip) + AAC (sine), like an upload.
+# SOURCE=prores: Apple ProRes 422 HQ (10-bit 4:2:2, ~110 Mbit/s here) + PCM, the mezzanine a studio delivers to a
+# streaming service; its decode (and 10-bit 4:2:2 -> 8-bit 4:2:0 conversion) is what one decode saves.
+SOURCE="${SOURCE:-h264}"
+if [[ $SOURCE == prores ]]; then
+    src="$cache/sintel-1080p24-${SECONDS_SRC}s-prores.mov"
+    if [[ ! -s "$src" ]]; then
+        echo "Making the ${SECONDS_SRC} s ProRes source (once, cached at $src) ..."
+        ffmpeg -nostdin -v error -y -stream_loop -1 -i "$clip" -f lavfi -i "sine=frequency=440:sample_rate=48000" \
+            -map 0:v:0 -map 1:a:0 -t "$SECONDS_SRC" \
+            -c:v prores_ks -profile:v 3 -pix_fmt yuv422p10le -r "$FPS" -c:a pcm_s16le -ac 2 "$src.tmp.mov"
+        mv "$src.tmp.mov" "$src"
+    fi
+elif [[ $SOURCE != h264 ]]; then
+    echo "transcode-ladder: SOURCE is h264 or prores" >&2
+    exit 2
+fi
+src="${src:-$cache/sintel-1080p24-${SECONDS_SRC}s-aac.mp4}"
 if [[ ! -s "$src" ]]; then
     echo "Making the ${SECONDS_SRC} s source (once, cached at $src) ..."
     ffmpeg -nostdin -v error -y -stream_loop -1 -i "$clip" -f lavfi -i "sine=frequency=440:sample_rate=48000" \
@@ -118,7 +136,7 @@ for spec in "${rungs[@]}" audio; do
 done
 per_par+="wait"
 
-echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), ffmpeg $(ffmpeg -version | head -1 | awk '{print $3}'), preset $PRESET, source ${SECONDS_SRC} s 1920x1080 ${FPS} fps"
+echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), ffmpeg $(ffmpeg -version | head -1 | awk '{print $3}'), preset $PRESET, source ${SECONDS_SRC} s 1920x1080 ${FPS} fps ($SOURCE: $(basename "$src"), $(ffprobe -v error -show_entries format=bit_rate -of csv=p=0 "$src") bit/s)"
 
 # Each case is its own bash so that GNU time counts every ffmpeg it waits for.
 lad() { # label desc in_extra(quoted string) out_extra...
