@@ -206,14 +206,14 @@ public sealed partial class PrivacyTests(LoggedBillingApp fixture, ITestOutputHe
         return export;
     }
 
-    private sealed record Person(Guid Id, string Email, string Phone, string Password, string DisplayName, string ProfileName, Guid ProfileId, Guid TitleId, string Plan, string? InvoiceNumber, HttpClient Client)
+    internal sealed record Person(Guid Id, string Email, string Phone, string Password, string DisplayName, string ProfileName, Guid ProfileId, Guid TitleId, string Plan, string? InvoiceNumber, HttpClient Client)
     {
         /// <summary>What must never be in a log line: the e-mail (looked for in any case), the display name, the phone number, the profile's name.</summary>
         public string[] DirectIdentifiers => [Email, DisplayName, Phone, ProfileName];
     }
 
     /// <summary>An account with data everywhere: display name, phone, a profile, a subscription paid with the sandbox card, a playback session, two analytics events, audit lines.</summary>
-    private static async Task<Person> PersonAsync(MarqueeApp app, bool withPurchase, bool viaSignUp = false)
+    internal static async Task<Person> PersonAsync(MarqueeApp app, bool withPurchase, bool viaSignUp = false)
     {
         var email = $"privacy-{Guid.NewGuid():N}@example.com";
         var password = Marquee.Identity.Accounts.RandomPassword();
@@ -277,14 +277,14 @@ public sealed partial class PrivacyTests(LoggedBillingApp fixture, ITestOutputHe
     }
 
     /// <summary>The export once the asynchronous parts (audit lines, analytics from other modules' events) have arrived.</summary>
-    private static async Task<JsonObject> ExportWhenCompleteAsync(Person person) =>
+    internal static async Task<JsonObject> ExportWhenCompleteAsync(Person person) =>
         await Poll.UntilAsync(
             async () => JsonNode.Parse(await person.Client.GetStringAsync("/api/identity/export"))!.AsObject(),
             e => e["compliance"] is not null && e["analytics"]?["events"]?.AsArray().Count >= 2,
             TimeSpan.FromSeconds(30), "the export with audit lines and analytics events");
 
     /// <summary>Waits until every module has handled the account's erasure (its outbox message delivered, its payload blanked).</summary>
-    private static async Task ErasureDeliveredAsync(MarqueeApp app, Guid id) =>
+    internal static async Task ErasureDeliveredAsync(MarqueeApp app, Guid id) =>
         await Poll.UntilAsync(
             () => app.ScopedAsync(async sp => await sp.GetRequiredService<IdentityDb>().Set<OutboxMessage>().AsNoTracking()
                 .Where(m => m.EventName == "identity.account-deleted.v1" && m.Payload.Contains(id.ToString())).CountAsync()),
