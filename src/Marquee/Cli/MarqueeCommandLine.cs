@@ -244,6 +244,7 @@ public static class MarqueeCommandLine
         {
             var builder = MarqueeHost.CreateBuilder(DemoArgs(ConfigArgs(result), demo), overrides);
             await using var app = MarqueeHost.Build(builder);
+            app.Services.GetRequiredService<DataFolderLock>().Acquire(); // before the migrations: not during a backup or restore
             await PrepareDatabaseAsync(app, builder.Configuration, cancellationToken);
 
             if (demo)

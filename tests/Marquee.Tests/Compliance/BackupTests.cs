@@ -172,6 +172,16 @@ public sealed class BackupRefusalTests(ITestOutputHelper output)
             Assert.Equal($"marquee: a server is using the data folder {storage.DataDir}: stop every server on it before restoring; nothing was restored.", stderr.Trim());
         }
 
+        // While a backup or restore holds the folder, a server does not start (and does not migrate the database first).
+        using (var held = Marquee.Platform.Hosting.DataFolderLock.TryExclusive(storage.DataDir))
+        {
+            Assert.NotNull(held);
+            (code, _, stderr) = await MarqueeProcess.RunAsync(["serve", "--urls", "http://127.0.0.1:0"], env);
+            output.WriteLine("serve during a restore: " + stderr);
+            Assert.Equal(2, code);
+            Assert.Contains($"marquee: The data folder {storage.DataDir} is held by 'marquee backup'", stderr, StringComparison.Ordinal);
+        }
+
         // Control: the same restore with the server stopped goes through.
         (code, stdout, stderr) = await MarqueeProcess.RunAsync(["backup", "restore", "--from", good], env);
         output.WriteLine("stopped: " + stdout + stderr);

@@ -15,8 +15,14 @@ internal sealed class DataFolderLock(IOptions<MarqueeOptions> options) : IHosted
 
     public static string PathIn(string fullDataDir) => Path.Combine(fullDataDir, "marquee.lock");
 
-    public Task StartAsync(CancellationToken cancellationToken)
+    /// <summary>Takes the shared lock (once); throws <see cref="StartupException"/> while a backup or restore holds the folder.</summary>
+    public void Acquire()
     {
+        if (held is not null)
+        {
+            return;
+        }
+
         var dir = options.Value.FullDataDir;
         Directory.CreateDirectory(dir);
         try
@@ -27,7 +33,11 @@ internal sealed class DataFolderLock(IOptions<MarqueeOptions> options) : IHosted
         {
             throw new StartupException($"The data folder {dir} is held by 'marquee backup' (a backup or a restore is running): start when it has finished.");
         }
+    }
 
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        Acquire();
         return Task.CompletedTask;
     }
 

@@ -102,7 +102,8 @@ public static class MarqueeHost
     {
         services.AddSingleton(TimeProvider.System);
         // First of the hosted services: a host that runs holds the data folder (shared), so 'marquee backup' can tell.
-        services.AddHostedService<DataFolderLock>();
+        services.AddSingleton<DataFolderLock>();
+        services.AddHostedService(sp => sp.GetRequiredService<DataFolderLock>());
         services.AddSingleton<Marquee.Platform.Privacy.ErasureRegister>();
         services.AddOptions<MarqueeOptions>().Bind(configuration.GetSection(MarqueeOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<WebOptions>().Bind(configuration.GetSection(WebOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
