@@ -8,7 +8,6 @@ using Marquee.Platform.Events;
 using Marquee.Platform.Hosting;
 using Marquee.Platform.Privacy;
 using Microsoft.Data.Sqlite;
-using Microsoft.EntityFrameworkCore;
 
 namespace Marquee.Cli;
 
@@ -272,17 +271,15 @@ internal static class Backups
         while (true)
         {
             var handled = await dispatcher.DispatchDueAsync(ct);
-            await using var scope = app.Services.CreateAsyncScope();
-            var identity = scope.ServiceProvider.GetRequiredService<Identity.Data.IdentityDb>();
-            var waiting = await identity.Outbox.AsNoTracking().Where(m => m.EventName == "identity.account-deleted.v1" && m.DeliveredAt == null).ToListAsync(ct);
-            if (waiting.Count == 0)
+            var (waiting, failed) = await Identity.IdentityModule.UndeliveredErasuresAsync(app.Services, ct);
+            if (waiting == 0)
             {
                 return;
             }
 
-            if (waiting.Any(m => m.FailedAt != null) || TimeProvider.System.GetUtcNow() > deadline)
+            if (failed > 0 || TimeProvider.System.GetUtcNow() > deadline)
             {
-                throw new StartupException($"{waiting.Count} erasure(s) could not be handled by every module (see the event outbox, /console/events): do not start the server until they are.");
+                throw new StartupException($"{waiting} erasure(s) could not be handled by every module (see the event outbox, /console/events): do not start the server until they are.");
             }
 
             if (handled == 0)

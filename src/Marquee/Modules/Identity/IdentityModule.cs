@@ -199,6 +199,17 @@ public static class IdentityModule
         return await scope.ServiceProvider.GetRequiredService<AccountEraser>().EraseAgainAsync(accountId, erasedAt, cancellationToken);
     }
 
+    /// <summary>The erasures (<c>AccountDeleted</c>) in Identity's outbox not yet handled by every module, and how many of them gave up.</summary>
+    public static async Task<(int Waiting, int Failed)> UndeliveredErasuresAsync(IServiceProvider services, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        await using var scope = services.CreateAsyncScope();
+        var waiting = await scope.ServiceProvider.GetRequiredService<IdentityDb>().Outbox.AsNoTracking()
+            .Where(m => m.EventName == "identity.account-deleted.v1" && m.DeliveredAt == null)
+            .Select(m => m.FailedAt).ToListAsync(cancellationToken);
+        return (waiting.Count, waiting.Count(f => f != null));
+    }
+
     /// <summary>Whether the database has this account (a restore asks before erasing it again).</summary>
     public static async Task<bool> HasAccountAsync(IServiceProvider services, Guid accountId, CancellationToken cancellationToken)
     {
