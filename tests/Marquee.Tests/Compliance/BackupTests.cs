@@ -13,8 +13,9 @@ namespace Marquee.Tests.Compliance;
 /// host's data folder and database. A restored backup taken before an erasure gets the erasure again (the erasure register
 /// outlives the restore) before any server serves it: the table scan and the data folder's byte scan of
 /// <see cref="PersonalDataScan"/> find nothing of the person, and the other account is whole. Negative control: the same
-/// restore with the re-application switched off brings the person back. SQLite and PostgreSQL (there the database itself
-/// is the operator's pg_dump and is not rolled back: the restored data folder, the warehouse, is what brings the person back).
+/// restore with the re-application switched off brings the person back. SQLite and PostgreSQL (there the database is the
+/// operator's half: pg_dump beside the backup, pg_restore before <c>marquee backup restore</c>; the negative control
+/// restores the data folder only, and its warehouse brings the person back).
 /// </summary>
 public sealed class BackupTests(ITestOutputHelper output)
 {
@@ -59,6 +60,12 @@ public sealed class BackupTests(ITestOutputHelper output)
 
         var (code, stdout, stderr) = await MarqueeProcess.RunAsync(["backup", "create", "--to", backup], env);
         output.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s: backup create: {stdout}{stderr}");
+        var dump = backup + ".dump";
+        if (TestDatabase.IsPostgres)
+        {
+            await PostgresToolAsync(storage, "pg_dump", "-Fc", "-f", dump); // the operator's half of the backup
+        }
+
         Assert.True(code == 0, stderr + stdout);
         Assert.True(File.Exists(Path.Combine(backup, "manifest.json")));
 
@@ -69,6 +76,16 @@ public sealed class BackupTests(ITestOutputHelper output)
             await PrivacyTests.ErasureDeliveredAsync(app, a.Id);
             Assert.Empty((await scan.ScanDatabaseAsync(app)).Found);
         }
+
+        // A backup taken after the erasure holds nothing of the person (byte scan of every file of it).
+        var later = backup + "-after";
+        (code, stdout, stderr) = await MarqueeProcess.RunAsync(["backup", "create", "--to", later], env);
+        Assert.True(code == 0, stderr + stdout);
+        var inLater = scan.ScanFiles(later);
+        output.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s: a backup after the erasure; files with the person: {string.Join(", ", inLater)}");
+        Assert.Empty(inLater);
+        Assert.NotEmpty(scan.ScanFiles(backup)); // the one taken before holds them (the scan can fail)
+        Directory.Delete(later, recursive: true);
 
         var register = await File.ReadAllTextAsync(Path.Combine(storage.DataDir, "privacy", "erasures.log"));
         Assert.Contains(a.Id.ToString(), register, StringComparison.Ordinal);
@@ -87,11 +104,18 @@ public sealed class BackupTests(ITestOutputHelper output)
             Assert.Contains("marquee.db", control);
         }
 
-        // The restore as an operator runs it: the erasure made since the backup is applied again before it returns.
+        // The restore as an operator runs it (PostgreSQL: pg_restore first): the erasure made since the backup is applied again before it returns.
+        if (TestDatabase.IsPostgres)
+        {
+            await PostgresToolAsync(storage, "pg_restore", "--clean", "--if-exists", dump);
+            File.Delete(dump);
+        }
+
         (code, stdout, stderr) = await MarqueeProcess.RunAsync(["backup", "restore", "--from", backup], env);
         output.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s: restore: {stdout}{stderr}");
         Assert.True(code == 0, stderr + stdout);
-        Assert.Contains("Erased again 1 account(s)", stdout, StringComparison.Ordinal);
+        Assert.Contains("Erased again 1 account(s) of 1 recorded", stdout, StringComparison.Ordinal);
+        Assert.Contains("(1 were in the restored database)", stdout, StringComparison.Ordinal);
         Assert.Empty(scan.ScanFiles(storage.DataDir)); // before any server started
 
         await using (var app = await BillingHost.StartAsync(package, requireEntitlement: false, storage: storage))
@@ -112,6 +136,18 @@ public sealed class BackupTests(ITestOutputHelper output)
         }
 
         Directory.Delete(backup, recursive: true);
+    }
+
+    /// <summary>pg_dump or pg_restore on the test database (the newest PostgreSQL client installed).</summary>
+    private static async Task PostgresToolAsync(TestStorage storage, string tool, params string[] arguments)
+    {
+        var cs = new Npgsql.NpgsqlConnectionStringBuilder(storage.Database.ConnectionString);
+        var exe = Directory.Exists("/usr/lib/postgresql") ? Directory.GetFiles("/usr/lib/postgresql", tool, SearchOption.AllDirectories).Order().LastOrDefault() ?? tool : tool;
+        string[] connection = ["-h", cs.Host!, "-p", cs.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-U", cs.Username!];
+        var (exit, stdout, stderr) = tool == "pg_restore"
+            ? await Tools.RunAsync(exe, [.. connection, "-d", cs.Database!, .. arguments], storage.DataDir)
+            : await Tools.RunAsync(exe, [.. connection, .. arguments, cs.Database!], storage.DataDir);
+        Assert.True(exit == 0, $"{tool} failed: {stdout}{stderr}");
     }
 
     internal static void CopyFolder(string from, string to)
