@@ -151,6 +151,35 @@ public static class MarqueeCommandLine
             return await Marquee.Analytics.AnalyticsModule.SimulateAsync(app.Services, result.GetValue(simViewers), result.GetValue(simDays), result.GetValue(simSeed), Console.Out, ct);
         }));
 
+        var backup = new Command("backup", "Backups of the installation's state (stop the server first).");
+        var backupCreate = new Command("create", "Copy the SQLite database (SQLite's backup API), the analytics warehouse, the key ring, the audit and contract head files and the rest of the data folder's state, with a manifest of SHA-256 checksums. Refuses while a server uses the data folder. PostgreSQL: back the database up with pg_dump.");
+        var backupTo = new Option<string?>("--to") { Description = "A new (or empty) folder outside the data folder (default: ./marquee-backup-<UTC time>)." };
+        var backupMedia = new Option<bool>("--include-media") { Description = "Also copy media (sources, uploads, published renditions, the asset library)." };
+        backupCreate.Options.Add(backupTo);
+        backupCreate.Options.Add(backupMedia);
+        backupCreate.TreatUnmatchedTokensAsErrors = false;
+        backupCreate.SetAction((result, ct) => Guard(async () =>
+        {
+            var builder = MarqueeHost.CreateBuilder(ConfigArgs(result), QuietLogs);
+            return await Backups.CreateAsync(builder.Configuration, result.GetValue(backupTo), result.GetValue(backupMedia), Console.Out, Console.Error, ct);
+        }));
+        var backupRestore = new Command("restore", "Verify a backup's checksums, put it in place of the data folder's state (and the SQLite database), then erase again every account the erasure register names as erased since the backup, before any server starts. Refuses while a server uses the data folder. PostgreSQL: pg_restore the database first.");
+        var restoreFrom = new Option<string>("--from") { Description = "The backup's folder (made by 'marquee backup create').", Required = true };
+        backupRestore.Options.Add(restoreFrom);
+        backupRestore.TreatUnmatchedTokensAsErrors = false;
+        backupRestore.SetAction((result, ct) => Guard(async () =>
+        {
+            var builder = MarqueeHost.CreateBuilder(ConfigArgs(result), QuietLogs);
+            return await Backups.RestoreAsync(builder.Configuration, result.GetValue(restoreFrom)!, async () =>
+            {
+                var app = MarqueeHost.Build(builder);
+                await PrepareDatabaseAsync(app, builder.Configuration, ct);
+                return app;
+            }, Console.Out, Console.Error, ct);
+        }));
+        backup.Subcommands.Add(backupCreate);
+        backup.Subcommands.Add(backupRestore);
+
         root.Subcommands.Add(serve);
         root.Subcommands.Add(admin);
         root.Subcommands.Add(playbackUrl);
@@ -162,6 +191,7 @@ public static class MarqueeCommandLine
         root.Subcommands.Add(billing);
         root.Subcommands.Add(kpi);
         root.Subcommands.Add(simulate);
+        root.Subcommands.Add(backup);
 
         var parsed = root.Parse(args);
         var code = await parsed.InvokeAsync();
@@ -214,6 +244,7 @@ public static class MarqueeCommandLine
         {
             var builder = MarqueeHost.CreateBuilder(DemoArgs(ConfigArgs(result), demo), overrides);
             await using var app = MarqueeHost.Build(builder);
+            app.Services.GetRequiredService<DataFolderLock>().Acquire(); // before the migrations: not during a backup or restore
             await PrepareDatabaseAsync(app, builder.Configuration, cancellationToken);
 
             if (demo)

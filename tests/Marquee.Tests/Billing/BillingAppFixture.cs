@@ -17,10 +17,13 @@ public abstract class BillingAppFixture : IAsyncLifetime
     /// <summary>Playback needs an entitlement (<c>Marquee:Billing:RequireEntitlement</c>); off unless a fixture says so.</summary>
     protected bool RequireEntitlement { get; init; }
 
+    /// <summary>Every log line the host writes, when a fixture asks for it (R32's log scan).</summary>
+    public LogCapture? Logs { get; protected init; }
+
     public async Task InitializeAsync()
     {
         await package.InitializeAsync();
-        app = await BillingHost.StartAsync(package, Time, requireEntitlement: RequireEntitlement);
+        app = await BillingHost.StartAsync(package, Time, requireEntitlement: RequireEntitlement, services: Logs is null ? null : Logs.AddTo);
     }
 
     public async Task DisposeAsync()
@@ -36,6 +39,12 @@ public abstract class BillingAppFixture : IAsyncLifetime
 
 /// <summary>A billing host on the real clock.</summary>
 public sealed class BillingApp : BillingAppFixture;
+
+/// <summary>A billing host on the real clock that keeps every log line it writes (<see cref="BillingAppFixture.Logs"/>).</summary>
+public sealed class LoggedBillingApp : BillingAppFixture
+{
+    public LoggedBillingApp() => Logs = new LogCapture();
+}
 
 /// <summary>A billing host on a fake clock starting 2027-03-10 12:00 UTC.</summary>
 public sealed class BillingClockApp : BillingAppFixture

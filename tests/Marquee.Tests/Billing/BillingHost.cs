@@ -6,6 +6,7 @@ using Marquee.Identity;
 using Marquee.Platform.Web;
 using Marquee.Tests.Rights;
 using Marquee.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Marquee.Tests.Billing;
@@ -15,7 +16,7 @@ internal static class BillingHost
 {
     public const string Secret = "whsec_test_billing";
 
-    public static Task<MarqueeApp> StartAsync(TestPackage package, FakeTimeProvider? time = null, bool requireEntitlement = true, Action<IDictionary<string, string?>>? configure = null) =>
+    public static Task<MarqueeApp> StartAsync(TestPackage package, FakeTimeProvider? time = null, bool requireEntitlement = true, Action<IDictionary<string, string?>>? configure = null, Action<IServiceCollection>? services = null, TestStorage? storage = null) =>
         RightsHost.StartAsync(package, time, c =>
         {
             c["Marquee:Billing:RequireEntitlement"] = requireEntitlement ? "true" : "false";
@@ -23,7 +24,7 @@ internal static class BillingHost
             c["Marquee:Billing:TaxRates:FR"] = "0.20";
             c["Marquee:Billing:Sandbox:WebhookSecret"] = Secret;
             configure?.Invoke(c);
-        });
+        }, storage: storage, services: services);
 
     public static async Task CreatePlanAsync(this MarqueeApp app, string code, string period, long eur, int trialDays = 0, int maxHeight = 1080, int streams = 2)
     {

@@ -61,13 +61,31 @@ internal sealed record PersonalDataScan(Guid AccountId, IReadOnlyList<string> Te
     }
 
     /// <summary>Files of the data folder (relative paths) whose bytes hold an identifier, optionally outside some folders.</summary>
+    /// <remarks>
+    /// The erasure register (<c>privacy/erasures.log</c>) is the one file allowed to keep the account id (and the time of its
+    /// erasure): a restore of an older backup needs it to erase the account again. It is searched for everything else.
+    /// </remarks>
     public List<string> ScanFiles(string dataDir)
     {
-        var needles = Texts.SelectMany(t => new[] { Encoding.UTF8.GetBytes(t), Encoding.UTF8.GetBytes(t.ToUpperInvariant()), Encoding.Unicode.GetBytes(t) })
-            .Concat([AccountId.ToByteArray(), AccountId.ToByteArray(bigEndian: true)]).ToList();
+        var texts = Texts.SelectMany(t => new[] { Encoding.UTF8.GetBytes(t), Encoding.UTF8.GetBytes(t.ToUpperInvariant()), Encoding.Unicode.GetBytes(t) }).ToList();
+        var ids = new[] { AccountId.ToString(), AccountId.ToString("N") };
+        var notIds = Texts.Where(t => !ids.Contains(t, StringComparer.OrdinalIgnoreCase))
+            .SelectMany(t => new[] { Encoding.UTF8.GetBytes(t), Encoding.UTF8.GetBytes(t.ToUpperInvariant()), Encoding.Unicode.GetBytes(t) }).ToList();
+        var needles = texts.Concat([AccountId.ToByteArray(), AccountId.ToByteArray(bigEndian: true)]).ToList();
         var found = new List<string>();
         foreach (var file in Directory.EnumerateFiles(dataDir, "*", SearchOption.AllDirectories))
         {
+            if (Path.GetRelativePath(dataDir, file).Replace('\\', '/') == "privacy/erasures.log")
+            {
+                var register = File.ReadAllBytes(file);
+                if (notIds.Any(n => register.AsSpan().IndexOf(n) >= 0))
+                {
+                    found.Add(Path.GetRelativePath(dataDir, file));
+                }
+
+                continue;
+            }
+
             byte[] bytes;
             try
             {

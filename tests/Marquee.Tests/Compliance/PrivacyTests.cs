@@ -14,6 +14,7 @@ using Marquee.Tests.Rights;
 using Marquee.Tests.Support;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Xunit.Abstractions;
 
 namespace Marquee.Tests.Compliance;
@@ -24,7 +25,7 @@ namespace Marquee.Tests.Compliance;
 /// of the data folder is searched for its identifiers; only the legally kept rows remain, under the pseudonym.
 /// SQLite and PostgreSQL.
 /// </summary>
-public sealed partial class PrivacyTests(BillingApp fixture, ITestOutputHelper output) : IClassFixture<BillingApp>
+public sealed partial class PrivacyTests(LoggedBillingApp fixture, ITestOutputHelper output) : IClassFixture<LoggedBillingApp>
 {
     [Fact]
     public async Task Export_is_complete_and_after_erasure_nothing_of_the_account_remains_but_pseudonymised_ledger_and_audit()
@@ -85,6 +86,51 @@ public sealed partial class PrivacyTests(BillingApp fixture, ITestOutputHelper o
         var files = scan.ScanFiles(app.DataDir);
         output.WriteLine("files with identifiers: " + string.Join(", ", files));
         Assert.Empty(files);
+
+        // The logs (every line of every level and category, with structured values and scopes): no direct identifier.
+        var logged = fixture.Logs!.Holding(person.DirectIdentifiers);
+        Assert.True(logged.Count == 0, "log lines with the person's identifiers:\n" + string.Join('\n', logged));
+    }
+
+    [Fact]
+    public async Task Logs_of_sign_up_checkout_playback_export_and_erasure_hold_no_direct_identifier_and_a_logged_email_is_found()
+    {
+        var app = fixture.App;
+        var logs = fixture.Logs!;
+        var before = logs.Lines.Count;
+        var person = await PersonAsync(app, withPurchase: true, viaSignUp: true);
+        // The paths that fail on the person's e-mail: a wrong password, a second sign-up with the address in another case.
+        using (var failed = await app.AnonymousClient.PostAsJsonAsync("/api/identity/signin", new { email = person.Email, password = "not the password" }))
+        {
+            Assert.False(failed.IsSuccessStatusCode);
+        }
+
+        Assert.Equal(HttpStatusCode.Accepted, (await app.AnonymousClient.PostAsJsonAsync("/api/identity/signup",
+            new { email = person.Email.ToUpperInvariant(), password = person.Password, acceptTerms = true, acceptPrivacy = true })).StatusCode);
+        await ExportWhenCompleteAsync(person);
+        Assert.Equal(HttpStatusCode.NoContent, (await person.Client.PostAsJsonAsync("/api/identity/erasure", new { password = person.Password })).StatusCode);
+        await ErasureDeliveredAsync(app, person.Id);
+
+        var lines = logs.Lines.Count - before;
+        var withId = logs.Holding([person.Id.ToString(), person.Id.ToString("N")]);
+        output.WriteLine($"{logs.Lines.Count} log lines captured ({lines} during this test, {logs.Lines.Select(l => l.Split(':')[0]).Distinct().Count()} level/category/event kinds); {withId.Count} with the account id");
+        foreach (var line in withId.Take(20))
+        {
+            output.WriteLine("  id: " + line);
+        }
+
+        var found = logs.Holding(person.DirectIdentifiers);
+        Assert.True(found.Count == 0, "log lines with the person's identifiers:\n" + string.Join('\n', found));
+
+        // Negative control: the e-mail logged on purpose (upper case in the message, lower case in a scope) is found by the same scan.
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Marquee.Identity.Control");
+        using (logger.BeginScope(new Dictionary<string, object?> { ["Subject"] = person.Email.ToLowerInvariant() }))
+        {
+            logger.LogDebug("Control line for {Who}", "nobody");
+        }
+
+        logger.LogInformation("Control line for {Email}", person.Email.ToUpperInvariant());
+        Assert.Equal(2, logs.Holding(person.DirectIdentifiers).Count);
     }
 
     [Fact]
@@ -160,14 +206,35 @@ public sealed partial class PrivacyTests(BillingApp fixture, ITestOutputHelper o
         return export;
     }
 
-    private sealed record Person(Guid Id, string Email, string Phone, string Password, string DisplayName, string ProfileName, Guid ProfileId, Guid TitleId, string Plan, string? InvoiceNumber, HttpClient Client);
+    internal sealed record Person(Guid Id, string Email, string Phone, string Password, string DisplayName, string ProfileName, Guid ProfileId, Guid TitleId, string Plan, string? InvoiceNumber, HttpClient Client)
+    {
+        /// <summary>What must never be in a log line: the e-mail (looked for in any case), the display name, the phone number, the profile's name.</summary>
+        public string[] DirectIdentifiers => [Email, DisplayName, Phone, ProfileName];
+    }
 
     /// <summary>An account with data everywhere: display name, phone, a profile, a subscription paid with the sandbox card, a playback session, two analytics events, audit lines.</summary>
-    private static async Task<Person> PersonAsync(MarqueeApp app, bool withPurchase)
+    internal static async Task<Person> PersonAsync(MarqueeApp app, bool withPurchase, bool viaSignUp = false)
     {
         var email = $"privacy-{Guid.NewGuid():N}@example.com";
         var password = Marquee.Identity.Accounts.RandomPassword();
-        var id = await app.CreateAccountAsync(email, password, [Roles.Viewer]);
+        Guid id;
+        if (viaSignUp)
+        {
+            // The public sign-up: e-mail, password, consents; the code from the mail pickup folder.
+            email = $"Privacy.SignUp-{Guid.NewGuid():N}@Example.com";
+            Assert.Equal(HttpStatusCode.Accepted, (await app.AnonymousClient.PostAsJsonAsync("/api/identity/signup", new { email, password, acceptTerms = true, acceptPrivacy = true })).StatusCode);
+            var code = await Marquee.Tests.Identity.SignUpAndSignInTests.CodeFromMailAsync(app, email);
+            using var verifier = new HttpClient(new HttpClientHandler { UseCookies = false }) { BaseAddress = app.BaseAddress };
+            var verified = await verifier.PostAsJsonAsync("/api/identity/signup/verify", new { email, code });
+            Assert.Equal(HttpStatusCode.NoContent, verified.StatusCode);
+            using var signedUp = app.ClientWith(MarqueeApp.SessionCookie(verified));
+            id = (await signedUp.GetFromJsonAsync<JsonElement>("/api/identity/me")).GetProperty("id").GetGuid();
+        }
+        else
+        {
+            id = await app.CreateAccountAsync(email, password, [Roles.Viewer]);
+        }
+
         var phone = $"+49 151 {Random.Shared.Next(10_000_000, 99_999_999)}";
         await app.ScopedAsync(async sp =>
         {
@@ -210,14 +277,14 @@ public sealed partial class PrivacyTests(BillingApp fixture, ITestOutputHelper o
     }
 
     /// <summary>The export once the asynchronous parts (audit lines, analytics from other modules' events) have arrived.</summary>
-    private static async Task<JsonObject> ExportWhenCompleteAsync(Person person) =>
+    internal static async Task<JsonObject> ExportWhenCompleteAsync(Person person) =>
         await Poll.UntilAsync(
             async () => JsonNode.Parse(await person.Client.GetStringAsync("/api/identity/export"))!.AsObject(),
             e => e["compliance"] is not null && e["analytics"]?["events"]?.AsArray().Count >= 2,
             TimeSpan.FromSeconds(30), "the export with audit lines and analytics events");
 
     /// <summary>Waits until every module has handled the account's erasure (its outbox message delivered, its payload blanked).</summary>
-    private static async Task ErasureDeliveredAsync(MarqueeApp app, Guid id) =>
+    internal static async Task ErasureDeliveredAsync(MarqueeApp app, Guid id) =>
         await Poll.UntilAsync(
             () => app.ScopedAsync(async sp => await sp.GetRequiredService<IdentityDb>().Set<OutboxMessage>().AsNoTracking()
                 .Where(m => m.EventName == "identity.account-deleted.v1" && m.Payload.Contains(id.ToString())).CountAsync()),

@@ -11,7 +11,7 @@ namespace Marquee.Tests.Rights;
 /// <summary>The real host with a stub package playable for every title, 127.0.0.1 as a trusted proxy (so the country header counts).</summary>
 internal static class RightsHost
 {
-    public static Task<MarqueeApp> StartAsync(TestPackage package, FakeTimeProvider? time = null, Action<IDictionary<string, string?>>? configure = null, TestStorage? storage = null) =>
+    public static Task<MarqueeApp> StartAsync(TestPackage package, FakeTimeProvider? time = null, Action<IDictionary<string, string?>>? configure = null, TestStorage? storage = null, Action<IServiceCollection>? services = null) =>
         MarqueeApp.StartAsync(
             c =>
             {
@@ -23,13 +23,15 @@ internal static class RightsHost
 
                 configure?.Invoke(c);
             },
-            services =>
+            s =>
             {
-                services.AddSingleton<IMediaPackages>(new AnyTitle(package));
+                s.AddSingleton<IMediaPackages>(new AnyTitle(package));
                 if (time is not null)
                 {
-                    services.AddSingleton<TimeProvider>(time);
+                    s.AddSingleton<TimeProvider>(time);
                 }
+
+                services?.Invoke(s);
             },
             storage: storage);
 

@@ -84,11 +84,35 @@ internal static class PrivacyJson
 /// Connect grants, the outbox messages that name it), then the account row itself (cascading to roles, claims, logins,
 /// tokens, passkeys, recovery codes, sessions, profiles) with <see cref="AccountDeleted"/> in the same transaction, so
 /// that every other module erases its part at least once, through the outbox; then the messages to it kept in the mail
-/// pickup folder. Safe to repeat until the last step commits.
+/// pickup folder. Safe to repeat until the last step commits. Before the commit the account id and time go to the
+/// <see cref="ErasureRegister"/>, so that a restore of an older backup erases the account again.
 /// </summary>
-internal sealed class AccountEraser(IdentityDb db, RiskDb risk, OidcDb oidc, IMailSender mail, TimeProvider clock)
+internal sealed class AccountEraser(IdentityDb db, RiskDb risk, OidcDb oidc, IMailSender mail, ErasureRegister register, TimeProvider clock)
 {
-    public async Task EraseAsync(Account account, CancellationToken cancellationToken)
+    public async Task EraseAsync(Account account, CancellationToken cancellationToken) => await EraseAsync(account, record: true, cancellationToken);
+
+    /// <summary>
+    /// After a restore: erases again an account the register names (erased after the backup was taken), through the same
+    /// steps as the first time (not recorded again). When the restored database no longer has the account, its erasure's
+    /// event is published again (without e-mail or name, which are gone): every module's eraser runs for the id once more,
+    /// for data restored from a copy taken at another time (the analytics warehouse beside a PostgreSQL dump). True when
+    /// the account was there.
+    /// </summary>
+    public async Task<bool> EraseAgainAsync(Guid accountId, DateTimeOffset erasedAt, CancellationToken cancellationToken)
+    {
+        if (await db.Accounts.SingleOrDefaultAsync(a => a.Id == accountId, cancellationToken) is { } account)
+        {
+            account.DeletionRequestedAt ??= erasedAt;
+            await EraseAsync(account, record: false, cancellationToken);
+            return true;
+        }
+
+        db.Publish(new AccountDeleted(accountId, erasedAt, clock.GetUtcNow(), null, null, Guid.NewGuid()));
+        await db.SaveChangesAsync(cancellationToken);
+        return false;
+    }
+
+    private async Task EraseAsync(Account account, bool record, CancellationToken cancellationToken)
     {
         var now = clock.GetUtcNow();
         var subject = new DataSubject(account.Id, account.Email, account.DisplayName, Guid.NewGuid());
@@ -107,6 +131,11 @@ internal sealed class AccountEraser(IdentityDb db, RiskDb risk, OidcDb oidc, IMa
         db.Accounts.Remove(account);
         db.Publish(new AccountDeleted(account.Id, account.DeletionRequestedAt ?? now, now, account.Email, account.DisplayName, subject.Pseudonym));
         await db.SaveChangesAsync(cancellationToken);
+        if (record)
+        {
+            register.Record(account.Id, now);
+        }
+
         await tx.CommitAsync(cancellationToken);
 
         // The messages kept in the pickup folder (no SMTP server configured) go too.

@@ -10,6 +10,7 @@ using Marquee.Platform.Hosting;
 using Marquee.Platform.Web;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
 namespace Marquee.Identity;
@@ -190,6 +191,33 @@ public static class IdentityModule
             .ExcludeFromDescription();
 
     /// <summary>For <c>marquee admin create</c>: an account with the admin role. Null on success, else the problem in words.</summary>
+    /// <summary>After a restore (<c>marquee backup restore</c>): erases again an account the erasure register names; true when the restored database had it.</summary>
+    public static async Task<bool> EraseAgainAsync(IServiceProvider services, Guid accountId, DateTimeOffset erasedAt, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        await using var scope = services.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<AccountEraser>().EraseAgainAsync(accountId, erasedAt, cancellationToken);
+    }
+
+    /// <summary>The erasures (<c>AccountDeleted</c>) in Identity's outbox not yet handled by every module, and how many of them gave up.</summary>
+    public static async Task<(int Waiting, int Failed)> UndeliveredErasuresAsync(IServiceProvider services, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        await using var scope = services.CreateAsyncScope();
+        var waiting = await scope.ServiceProvider.GetRequiredService<IdentityDb>().Outbox.AsNoTracking()
+            .Where(m => m.EventName == "identity.account-deleted.v1" && m.DeliveredAt == null)
+            .Select(m => m.FailedAt).ToListAsync(cancellationToken);
+        return (waiting.Count, waiting.Count(f => f != null));
+    }
+
+    /// <summary>Whether the database has this account (a restore asks before erasing it again).</summary>
+    public static async Task<bool> HasAccountAsync(IServiceProvider services, Guid accountId, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        await using var scope = services.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<IdentityDb>().Accounts.AnyAsync(a => a.Id == accountId, cancellationToken);
+    }
+
     public static async Task<string?> CreateAdminAsync(IServiceProvider services, string email, string password, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(services);

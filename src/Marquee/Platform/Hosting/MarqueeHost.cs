@@ -101,6 +101,10 @@ public static class MarqueeHost
     private static void ConfigureServices(IServiceCollection services, IConfiguration configuration, IHostEnvironment environment)
     {
         services.AddSingleton(TimeProvider.System);
+        // First of the hosted services: a host that runs holds the data folder (shared), so 'marquee backup' can tell.
+        services.AddSingleton<DataFolderLock>();
+        services.AddHostedService(sp => sp.GetRequiredService<DataFolderLock>());
+        services.AddSingleton<Marquee.Platform.Privacy.ErasureRegister>();
         services.AddOptions<MarqueeOptions>().Bind(configuration.GetSection(MarqueeOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<WebOptions>().Bind(configuration.GetSection(WebOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddOutboundHttp(configuration);
