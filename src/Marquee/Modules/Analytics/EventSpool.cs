@@ -373,6 +373,7 @@ internal sealed class EventSpool : IAsyncDisposable
         Cursor? cursor = hint;
         var header = new byte[HeaderBytes];
         Span<byte> sum = stackalloc byte[4];
+        Span<byte> stored = stackalloc byte[4];
         for (; index < segments.Length && events < maxEvents; index++, offset = 0)
         {
             FileStream file;
@@ -401,17 +402,18 @@ internal sealed class EventSpool : IAsyncDisposable
                         break;
                     }
 
-                    var body = new byte[length + 4];
-                    if (file.ReadAtLeast(body, body.Length, throwOnEndOfStream: false) < body.Length)
+                    // The payload read into an array of its own size (the record keeps it: no second copy), then its CRC.
+                    var body = new byte[length];
+                    if (file.ReadAtLeast(body, length, throwOnEndOfStream: false) < length || file.ReadAtLeast(stored, 4, throwOnEndOfStream: false) < 4)
                     {
                         break;
                     }
 
                     var crc = new Crc32();
                     crc.Append(header);
-                    crc.Append(body.AsSpan(0, length));
+                    crc.Append(body);
                     crc.GetCurrentHash(sum);
-                    if (!sum.SequenceEqual(body.AsSpan(length)))
+                    if (!sum.SequenceEqual(stored))
                     {
                         break; // torn: a crash cut this record before it was acknowledged
                     }
@@ -426,7 +428,7 @@ internal sealed class EventSpool : IAsyncDisposable
                     var count = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(24));
                     records.Add(new SpoolRecord(number, BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(16)), count,
                         BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(28)),
-                        new DateTimeOffset(BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(32)), TimeSpan.Zero), body[..length]));
+                        new DateTimeOffset(BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(32)), TimeSpan.Zero), body));
                     events += count;
                 }
             }
