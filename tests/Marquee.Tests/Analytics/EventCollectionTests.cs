@@ -99,6 +99,48 @@ public sealed class EventCollectionTests(AnalyticsHost host) : IClassFixture<Ana
     }
 
     [Fact]
+    public async Task An_event_copied_to_the_spool_as_sent_reaches_the_warehouse_as_the_serializer_would_have_written_it()
+    {
+        // The common shape goes to the spool as its bytes (EventSchema.Parse's copyable text): raw UTF-8, escapes, a raw
+        // U+2028, exponent numbers, 7 fraction digits at +00:00, explicit nulls. Beside it the same event with the time
+        // at Z is written again by the serializer (not copyable): both must land alike.
+        var at = new DateTimeOffset(Today.AddDays(-6).ToDateTime(new TimeOnly(3, 4, 5)), TimeSpan.Zero).AddTicks(1234567);
+        var line = "{\"id\":\"copy-\\\"q\\\" é\\u00e9\",\"type\":\"heartbeat\",\"time\":\"" + at.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'+00:00'", System.Globalization.CultureInfo.InvariantCulture)
+            + "\",\"user\":\"viewer-copy\",\"session\":\"s-c\u2028\",\"title\":\"" + Title + "\",\"position\":6.15e1,\"bitrate\":3200,\"duration\":null,"
+            + "\"device\":\"web\",\"country\":\"FR\",\"starved\":false,\"amount\":12345678901}";
+        var other = line.Replace("copy-", "serialized-", StringComparison.Ordinal).Replace("+00:00", "Z", StringComparison.Ordinal);
+        Assert.True(Marquee.Analytics.EventSchema.Parse(Encoding.UTF8.GetBytes(line), out var copyable).Event is not null && copyable > 0);
+        Assert.True(Marquee.Analytics.EventSchema.Parse(Encoding.UTF8.GetBytes(other), out var notCopyable).Event is not null && notCopyable < 0);
+        using var content = new StringContent(line + "\n" + other + "\n", Encoding.UTF8, "application/x-ndjson");
+        var response = await app.AnonymousClient.PostAsync("/api/analytics/events", content);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(2, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("accepted").GetInt32());
+        await CaughtUpAsync(app, (await StatusAsync()).GetProperty("lastSeq").GetInt64());
+
+        var rows = await app.Services.GetRequiredService<Marquee.Analytics.Warehouse>().QueryAsync("""
+            SELECT event_id, type, ts, day, user_id, session_id, title_id, device, country, plan, position, duration, bitrate, amount, starved, given_plan
+            FROM events WHERE user_id = 'viewer-copy' ORDER BY event_id
+            """, new Dictionary<string, object?>(), CancellationToken.None);
+        Assert.Equal(2, rows.Count);
+        Assert.Equal("copy-\"q\" éé", rows[0][0]);
+        Assert.Equal("serialized-\"q\" éé", rows[1][0]);
+        foreach (var r in rows)
+        {
+            Assert.Equal("heartbeat", r[1]);
+            var utc = at.UtcDateTime;
+            Assert.Equal(new DateTime(utc.Ticks - utc.Ticks % 10), (DateTime)r[2]!);
+            Assert.Equal(DateOnly.FromDateTime(utc), r[3] is DateOnly d ? d : DateOnly.FromDateTime((DateTime)r[3]!));
+            Assert.Equal(["viewer-copy", "s-c\u2028", Title.ToString(), "web", "FR", "free"], r[4..10]);
+            Assert.Equal(61.5, (double)r[10]!);
+            Assert.Null(r[11]);
+            Assert.Equal(3200, Convert.ToInt32(r[12]));
+            Assert.Equal(12345678901L, Convert.ToInt64(r[13]));
+            Assert.Equal(false, r[14]);
+            Assert.Null(r[15]);
+        }
+    }
+
+    [Fact]
     public async Task User_days_kept_incrementally_match_a_rebuild_of_the_day_and_an_earlier_late_event_takes_the_first_place()
     {
         var day = Today.AddDays(-3);

@@ -73,7 +73,8 @@ public static partial class AnalyticsModule
                 try
                 {
                     var gzip = http.Request.Headers.ContentEncoding.ToString().Contains("gzip", StringComparison.OrdinalIgnoreCase);
-                    var (items, error) = await Collector.ReadBodyAsync(http.Request.Body, gzip, ct);
+                    using var body = new PooledBuffer(); // the items point into it until the batch is stored
+                    var (items, error) = await Collector.ReadBodyAsync(http.Request.Body, gzip, body, ct);
                     if (items is null)
                     {
                         await collector.QuarantineRequestAsync(error!, ct);

@@ -11,8 +11,12 @@ internal sealed record IngestResult(int Accepted, int Duplicates, int Quarantine
 
 internal sealed record QuarantineNote(int Index, string? Id, string Reason);
 
-/// <summary>One item of a request body: the event read from it, or why it could not be read; its text as sent (for the quarantine).</summary>
-internal sealed record Incoming(AnalyticsEvent? Event, string? Reason, string Raw)
+/// <summary>
+/// One item of a request body: the event read from it, or why it could not be read; its text as sent (for the quarantine).
+/// <paramref name="Json"/>: the event's bytes as sent when they can go to the spool as they are (see <see cref="EventSchema.Parse(ReadOnlySpan{byte}, out int)"/>);
+/// they point into the request's body buffer, which lives until the batch is stored.
+/// </summary>
+internal sealed record Incoming(AnalyticsEvent? Event, string? Reason, string Raw, ReadOnlyMemory<byte> Json = default)
 {
     public static Incoming Of(AnalyticsEvent e) => new(e, null, "");
 }
@@ -32,22 +36,27 @@ internal sealed class Collector(EventSpool spool, QuarantineStore quarantineStor
     public const long MaxBodyBytes = 16 * 1024 * 1024;
 
     /// <summary>Reads a body of a JSON array or NDJSON (one object a line), gzip when <paramref name="gzip"/>. Null: not readable.</summary>
-    public static async Task<(List<Incoming>? Items, string? Error)> ReadBodyAsync(Stream body, bool gzip, CancellationToken ct)
+    public static Task<(List<Incoming>? Items, string? Error)> ReadBodyAsync(Stream body, bool gzip, CancellationToken ct) =>
+        ReadBodyAsync(body, gzip, new PooledBuffer(), ct); // not given back to the pool: the items point into it
+
+    /// <summary>
+    /// As above, the body read into <paramref name="buffer"/> (pooled: no large array per request). The items' bytes point
+    /// into it: the caller disposes it once the batch is stored.
+    /// </summary>
+    public static async Task<(List<Incoming>? Items, string? Error)> ReadBodyAsync(Stream body, bool gzip, PooledBuffer buffer, CancellationToken ct)
     {
         await using var source = gzip ? new GZipStream(body, CompressionMode.Decompress) : body;
-        using var buffer = new MemoryStream();
-        var chunk = new byte[81920];
         try
         {
             int n;
-            while ((n = await source.ReadAsync(chunk, ct)) > 0)
+            while ((n = await source.ReadAsync(buffer.Free(16 * 1024), ct)) > 0)
             {
                 if (buffer.Length + n > MaxBodyBytes)
                 {
                     return (null, $"The body is larger than {MaxBodyBytes / 1024 / 1024} MiB once decompressed.");
                 }
 
-                buffer.Write(chunk, 0, n);
+                buffer.Advance(n);
             }
         }
         catch (InvalidDataException)
@@ -55,7 +64,7 @@ internal sealed class Collector(EventSpool spool, QuarantineStore quarantineStor
             return (null, "The body is not valid gzip.");
         }
 
-        return Read(buffer.GetBuffer().AsMemory(0, (int)buffer.Length));
+        return Read(buffer.Written);
     }
 
     private static (List<Incoming>? Items, string? Error) Read(ReadOnlyMemory<byte> memory)
@@ -90,7 +99,9 @@ internal sealed class Collector(EventSpool spool, QuarantineStore quarantineStor
 
                 foreach (var element in document.RootElement.EnumerateArray())
                 {
-                    items.Add(Item(JsonMarshal.GetRawUtf8Value(element)));
+                    // The element's bytes are a slice of the body (the document reads it in place): the same bytes as memory.
+                    var raw = JsonMarshal.GetRawUtf8Value(element);
+                    items.Add(Item(memory.Span.Overlaps(raw, out var offset) && offset + raw.Length <= memory.Length ? memory.Slice(offset, raw.Length) : raw.ToArray()));
                 }
             }
             catch (JsonException ex)
@@ -105,9 +116,9 @@ internal sealed class Collector(EventSpool spool, QuarantineStore quarantineStor
         while (start < bytes.Length)
         {
             var end = bytes[start..].IndexOf((byte)'\n');
-            var line = end < 0 ? bytes[start..] : bytes.Slice(start, end);
+            var line = end < 0 ? memory[start..] : memory.Slice(start, end);
             start = end < 0 ? bytes.Length : start + end + 1;
-            if (line.Trim(" \t\r"u8).IsEmpty)
+            if (line.Span.Trim(" \t\r"u8).IsEmpty)
             {
                 continue;
             }
@@ -123,10 +134,17 @@ internal sealed class Collector(EventSpool spool, QuarantineStore quarantineStor
         return items.Count == 0 ? (null, "The body is empty: send a JSON array of events or NDJSON (one event per line).") : (items, null);
     }
 
-    private static Incoming Item(ReadOnlySpan<byte> utf8)
+    private static Incoming Item(ReadOnlyMemory<byte> utf8)
     {
-        var (e, reason) = EventSchema.Parse(utf8);
-        return new Incoming(e, reason, e is null ? Encoding.UTF8.GetString(utf8[..Math.Min(utf8.Length, 4000)]) : "");
+        var span = utf8.Span;
+        var (e, reason) = EventSchema.Parse(span, out var canonical);
+        if (e is null)
+        {
+            return new Incoming(e, reason, Encoding.UTF8.GetString(span[..Math.Min(span.Length, 4000)]));
+        }
+
+        var start = span.IndexOf((byte)'{');
+        return new Incoming(e, reason, "", canonical > 0 ? utf8.Slice(start, canonical) : default);
     }
 
     private static bool IsSpace(byte b) => b is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n';
@@ -142,26 +160,35 @@ internal sealed class Collector(EventSpool spool, QuarantineStore quarantineStor
     public async Task<IngestResult> IngestAsync(IReadOnlyList<Incoming> items, bool trusted, string? defaultCountry, string? defaultUser, bool backfill, CancellationToken ct)
     {
         var events = new List<AnalyticsEvent>(items.Count);
+        using var lines = new SpoolLines(items.Count);
         var refused = new List<QuarantineNote>();
         var now = time.GetUtcNow();
         var quarantine = new List<QuarantinedEvent>();
         for (var i = 0; i < items.Count; i++)
         {
-            var (e, reason, raw) = items[i];
+            var (e, reason, raw, json) = items[i];
             if (e is not null)
             {
-                e = e with
+                // Missing required members come out null from the reader (not the initialisers' "").
+                var id = e.Id ?? "";
+                var type = (e.Type ?? "").Trim();
+                var at = e.Time.ToUniversalTime();
+                var user = string.IsNullOrEmpty(e.User) && defaultUser is not null ? defaultUser : e.User;
+                var country = (e.Country ?? defaultCountry)?.ToUpperInvariant();
+                var device = e.Device?.ToLowerInvariant();
+                var status = e.Status?.ToLowerInvariant();
+                var currency = e.Currency?.ToUpperInvariant();
+
+                // The case and trim changes return the same string when there is nothing to change: then the event is as
+                // sent, and its bytes (when copyable) go to the spool as they are instead of being written again.
+                var same = ReferenceEquals(id, e.Id) && ReferenceEquals(type, e.Type) && at.Offset == e.Time.Offset && ReferenceEquals(user, e.User)
+                    && ReferenceEquals(country, e.Country) && ReferenceEquals(device, e.Device) && ReferenceEquals(status, e.Status) && ReferenceEquals(currency, e.Currency);
+                if (!same)
                 {
-                    // Missing required members come out null from the source-generated reader (not the initialisers' "").
-                    Id = e.Id ?? "",
-                    Type = (e.Type ?? "").Trim(),
-                    Time = e.Time.ToUniversalTime(),
-                    User = string.IsNullOrEmpty(e.User) && defaultUser is not null ? defaultUser : e.User,
-                    Country = (e.Country ?? defaultCountry)?.ToUpperInvariant(),
-                    Device = e.Device?.ToLowerInvariant(),
-                    Status = e.Status?.ToLowerInvariant(),
-                    Currency = e.Currency?.ToUpperInvariant(),
-                };
+                    e = e with { Id = id, Type = type, Time = at, User = user, Country = country, Device = device, Status = status, Currency = currency };
+                    json = default;
+                }
+
                 reason = EventSchema.Check(e, trusted);
                 if (reason is null && !backfill && e.Time < now - MaxLateness)
                 {
@@ -186,11 +213,12 @@ internal sealed class Collector(EventSpool spool, QuarantineStore quarantineStor
             else
             {
                 events.Add(e!);
+                lines.Add(e!, json.Span);
             }
         }
 
         await quarantineStore.WriteAsync(quarantine, ct);
-        var (accepted, duplicates) = await spool.AppendAsync(events, now, ct);
+        var (accepted, duplicates) = await spool.AppendAsync(lines, now, ct);
         if (accepted > 0)
         {
             signal.Raise();

@@ -64,20 +64,28 @@ internal sealed class EventSpool : IAsyncDisposable
     /// <summary>Events this process's writer has made durable.</summary>
     public long EventsWritten => Interlocked.Read(ref eventsWritten);
 
-    private sealed record Pending(List<AnalyticsEvent>? Events, DateTimeOffset Now)
+    private sealed record Pending(SpoolLines? Events, DateTimeOffset Now)
     {
         public TaskCompletionSource<(int Accepted, int Duplicates)> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     /// <summary>Appends the events durably; completes after the fsync with how many were new and how many known duplicates.</summary>
-    public async Task<(int Accepted, int Duplicates)> AppendAsync(List<AnalyticsEvent> events, DateTimeOffset now, CancellationToken ct)
+    public async Task<(int Accepted, int Duplicates)> AppendAsync(List<AnalyticsEvent> events, DateTimeOffset now, CancellationToken ct) =>
+        await AppendAsync(SpoolLines.Of(events), now, ct);
+
+    /// <summary>
+    /// As above, the events already as spool lines. The spool owns <paramref name="lines"/> from here: the writer gives
+    /// their buffer back once it has copied them (not the caller, whose request may be cancelled while they wait).
+    /// </summary>
+    public async Task<(int Accepted, int Duplicates)> AppendAsync(SpoolLines lines, DateTimeOffset now, CancellationToken ct)
     {
-        if (events.Count == 0)
+        if (lines.Count == 0)
         {
+            lines.Dispose();
             return (0, 0);
         }
 
-        return await EnqueueAsync(new Pending(events, now), ct);
+        return await EnqueueAsync(new Pending(lines, now), ct);
     }
 
     /// <summary>Closes the current segment and starts a new one, so that the closed one can be removed once loaded (an erasure).</summary>
@@ -94,6 +102,7 @@ internal sealed class EventSpool : IAsyncDisposable
         EnsureStarted();
         if (!channel.Writer.TryWrite(pending))
         {
+            pending.Events?.Dispose();
             throw new StoreBusyException("The analytics ingest queue is full.");
         }
 
@@ -117,8 +126,7 @@ internal sealed class EventSpool : IAsyncDisposable
     private async Task RunAsync()
     {
         var group = new List<Pending>();
-        var buffer = new ArrayBufferWriter<byte>(1 << 20);
-        var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { SkipValidation = true });
+        var buffer = new ArrayBufferWriter<byte>(1 << 22);
         var added = new List<string>();
         while (await channel.Reader.WaitToReadAsync())
         {
@@ -151,18 +159,21 @@ internal sealed class EventSpool : IAsyncDisposable
 
                     received = p.Now > received ? p.Now : received;
                     var accepted = 0;
-                    foreach (var e in p.Events)
+                    var lines = p.Events;
+                    for (var k = 0; k < lines.Count; k++)
                     {
-                        if (!recent.Add(e.Id))
+                        var id = lines.Id(k);
+                        if (!recent.Add(id))
                         {
                             continue;
                         }
 
-                        added.Add(e.Id);
-                        json.Reset(buffer);
-                        JsonSerializer.Serialize(json, e, AnalyticsJson.Default.AnalyticsEvent);
-                        json.Flush();
-                        buffer.Write("\n"u8);
+                        added.Add(id);
+                        var line = lines.Line(k);
+                        var to = buffer.GetSpan(line.Length + 1);
+                        line.CopyTo(to);
+                        to[line.Length] = (byte)'\n';
+                        buffer.Advance(line.Length + 1);
                         accepted++;
                     }
 
@@ -202,6 +213,7 @@ internal sealed class EventSpool : IAsyncDisposable
 
                 for (var i = 0; i < group.Count; i++)
                 {
+                    group[i].Events?.Dispose(); // copied into the record: the buffer goes back to the pool
                     group[i].Done.TrySetResult(results[i]);
                 }
             }
@@ -210,6 +222,11 @@ internal sealed class EventSpool : IAsyncDisposable
                 foreach (var id in added)
                 {
                     recent.Remove(id);
+                }
+
+                foreach (var p in group)
+                {
+                    p.Events?.Dispose();
                 }
 
                 if (start >= 0)
@@ -356,6 +373,7 @@ internal sealed class EventSpool : IAsyncDisposable
         Cursor? cursor = hint;
         var header = new byte[HeaderBytes];
         Span<byte> sum = stackalloc byte[4];
+        Span<byte> stored = stackalloc byte[4];
         for (; index < segments.Length && events < maxEvents; index++, offset = 0)
         {
             FileStream file;
@@ -384,17 +402,18 @@ internal sealed class EventSpool : IAsyncDisposable
                         break;
                     }
 
-                    var body = new byte[length + 4];
-                    if (file.ReadAtLeast(body, body.Length, throwOnEndOfStream: false) < body.Length)
+                    // The payload read into an array of its own size (the record keeps it: no second copy), then its CRC.
+                    var body = new byte[length];
+                    if (file.ReadAtLeast(body, length, throwOnEndOfStream: false) < length || file.ReadAtLeast(stored, 4, throwOnEndOfStream: false) < 4)
                     {
                         break;
                     }
 
                     var crc = new Crc32();
                     crc.Append(header);
-                    crc.Append(body.AsSpan(0, length));
+                    crc.Append(body);
                     crc.GetCurrentHash(sum);
-                    if (!sum.SequenceEqual(body.AsSpan(length)))
+                    if (!sum.SequenceEqual(stored))
                     {
                         break; // torn: a crash cut this record before it was acknowledged
                     }
@@ -409,7 +428,7 @@ internal sealed class EventSpool : IAsyncDisposable
                     var count = BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(24));
                     records.Add(new SpoolRecord(number, BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(16)), count,
                         BinaryPrimitives.ReadInt32LittleEndian(header.AsSpan(28)),
-                        new DateTimeOffset(BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(32)), TimeSpan.Zero), body[..length]));
+                        new DateTimeOffset(BinaryPrimitives.ReadInt64LittleEndian(header.AsSpan(32)), TimeSpan.Zero), body));
                     events += count;
                 }
             }

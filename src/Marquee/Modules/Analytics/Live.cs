@@ -13,7 +13,27 @@ internal sealed class LiveView(TimeProvider time)
 {
     private static readonly TimeSpan Window = TimeSpan.FromMinutes(1);
     private readonly Lock gate = new();
-    private readonly Queue<(DateTimeOffset At, string Type, string? Session, double Ms)> recent = new();
+    // Entries hold no references (the session as a 64-bit hash, the type as a kind): a minute of events (up to 200,000)
+    // kept here would otherwise keep their strings alive into the oldest generation and make the collector trace them.
+    private readonly Queue<(long At, Kind Type, ulong Session, double Ms)> recent = new();
+
+    private enum Kind : byte { Other, FirstFrame, Heartbeat, RebufferStart, RebufferEnd, BitrateSwitch, Error, End }
+
+    private static Kind KindOf(string type) => type switch
+    {
+        EventSchema.FirstFrame => Kind.FirstFrame,
+        EventSchema.Heartbeat => Kind.Heartbeat,
+        EventSchema.RebufferStart => Kind.RebufferStart,
+        EventSchema.RebufferEnd => Kind.RebufferEnd,
+        EventSchema.BitrateSwitch => Kind.BitrateSwitch,
+        EventSchema.Error => Kind.Error,
+        EventSchema.End => Kind.End,
+        _ => Kind.Other,
+    };
+
+    /// <summary>0 for no session; else the session id's 64-bit hash (a collision merges two sessions in the count: 1 in 2^64 per pair).</summary>
+    private static ulong SessionKey(string? session) =>
+        session is null ? 0 : System.IO.Hashing.XxHash3.HashToUInt64(System.Runtime.InteropServices.MemoryMarshal.AsBytes(session.AsSpan())) | 1;
 
     public void Observe(IEnumerable<AnalyticsEvent> events)
     {
@@ -22,7 +42,7 @@ internal sealed class LiveView(TimeProvider time)
         {
             foreach (var e in events)
             {
-                recent.Enqueue((now, e.Type, e.Session, e.Ms ?? 0));
+                recent.Enqueue((now.UtcTicks, KindOf(e.Type), SessionKey(e.Session), e.Ms ?? 0));
             }
 
             Trim(now);
@@ -35,25 +55,25 @@ internal sealed class LiveView(TimeProvider time)
         lock (gate)
         {
             Trim(now);
-            var sessions = new HashSet<string>(StringComparer.Ordinal);
-            var ended = new HashSet<string>(StringComparer.Ordinal);
+            var sessions = new HashSet<ulong>();
+            var ended = new HashSet<ulong>();
             int starts = 0, errors = 0;
             double stallMs = 0;
             foreach (var (_, type, session, ms) in recent)
             {
                 switch (type)
                 {
-                    case EventSchema.FirstFrame: starts++; break;
-                    case EventSchema.Error: errors++; break;
-                    case EventSchema.RebufferEnd: stallMs += ms; break;
+                    case Kind.FirstFrame: starts++; break;
+                    case Kind.Error: errors++; break;
+                    case Kind.RebufferEnd: stallMs += ms; break;
                 }
 
-                if (session is not null && type is EventSchema.FirstFrame or EventSchema.Heartbeat or EventSchema.RebufferStart or EventSchema.RebufferEnd or EventSchema.BitrateSwitch)
+                if (session != 0 && type is Kind.FirstFrame or Kind.Heartbeat or Kind.RebufferStart or Kind.RebufferEnd or Kind.BitrateSwitch)
                 {
                     sessions.Add(session);
                 }
 
-                if (session is not null && type is EventSchema.End or EventSchema.Error)
+                if (session != 0 && type is Kind.End or Kind.Error)
                 {
                     ended.Add(session);
                 }
@@ -67,7 +87,7 @@ internal sealed class LiveView(TimeProvider time)
 
     private void Trim(DateTimeOffset now)
     {
-        while (recent.Count > 0 && (recent.Peek().At < now - Window || recent.Count > 200_000))
+        while (recent.Count > 0 && (recent.Peek().At < (now - Window).UtcTicks || recent.Count > 200_000))
         {
             recent.Dequeue();
         }

@@ -205,8 +205,9 @@ internal sealed class Pipeline(IServiceScopeFactory scopes, Warehouse warehouse,
 
     /// <summary>
     /// The records' events as one NDJSON file for DuckDB's reader: each line is the spooled event with its record's receive
-    /// time (<c>_t</c>, microseconds since the epoch) put in front; the bytes are copied, not parsed (the writer only spools
-    /// objects it serialised). DuckDB keeps the file's order in the stage (insertion order is preserved), so the first of a
+    /// time (<c>_t</c>, microseconds since the epoch) put in front; the bytes are copied, not parsed (every spooled line is
+    /// one object of the schema's members: serialised, or copied as sent when the collector found it copyable, see
+    /// <see cref="EventSchema.Parse(ReadOnlySpan{byte}, out int)"/>). DuckDB keeps the file's order in the stage (insertion order is preserved), so the first of a
     /// duplicated id stays first.
     /// </summary>
     private static void WriteLoadFile(string path, List<EventSpool.SpoolRecord> records)
