@@ -85,12 +85,23 @@ internal sealed class AccountSelf(
         return count;
     }
 
-    /// <summary>Marks the account for deletion after the grace period, ends every session and signs out; when it will be erased.</summary>
-    public async Task<DateTimeOffset?> RequestDeletionAsync(ClaimsPrincipal principal, CancellationToken cancellationToken)
+    /// <summary>
+    /// Marks the account for deletion after the grace period, ends every session and signs out: when it will be erased,
+    /// or the reason it was refused (nothing changed). An account with a password re-confirms it (re-authentication,
+    /// ASVS 6.x/7.5: an open or stolen session alone does not delete the account; <c>POST /api/identity/erasure</c> asks
+    /// the same). An account without one (external sign-in, passkeys or sign-in links only) has nothing to re-confirm:
+    /// its session asks, and the grace period, in which signing in again keeps the account, is its safety net.
+    /// </summary>
+    public async Task<(DateTimeOffset? DeleteAfter, string? Problem)> RequestDeletionAsync(ClaimsPrincipal principal, string? password, CancellationToken cancellationToken)
     {
         if (await users.GetUserAsync(principal) is not { } user)
         {
-            return null;
+            return (null, "Sign in again.");
+        }
+
+        if (await users.HasPasswordAsync(user) && (string.IsNullOrEmpty(password) || !await users.CheckPasswordAsync(user, password)))
+        {
+            return (null, "The password is not right. Your account is not deleted.");
         }
 
         var now = clock.GetUtcNow();
@@ -105,8 +116,12 @@ internal sealed class AccountSelf(
 
         await sessions.RevokeAllAsync(user.Id, keep: null, cancellationToken);
         await signIn.SignOutAsync();
-        return user.DeleteAfter;
+        return (user.DeleteAfter, null);
     }
+
+    /// <summary>Whether deleting the account asks for its password (it has one).</summary>
+    public async Task<bool> DeletionNeedsPasswordAsync(ClaimsPrincipal principal) =>
+        await users.GetUserAsync(principal) is { } user && await users.HasPasswordAsync(user);
 
     public async Task<bool> CancelDeletionAsync(ClaimsPrincipal principal, CancellationToken cancellationToken)
     {
