@@ -189,6 +189,34 @@ public sealed partial class AccountSecurityTests
     }
 
     [Fact]
+    public async Task AccountPage_OpenedTheFirstTime_DoesNotSignOutTheAccountsOtherSessions()
+    {
+        // R31 (found by the crawls of bench/web-scan.sh: every signed-in crawl was signed out 30 minutes after its sign-in):
+        // the first view of /account made the authenticator enrolment key through ResetAuthenticatorKeyAsync, which also
+        // renews the security stamp, so every session of the account failed its next stamp check.
+        var clock = new FakeTimeProvider(TimeProvider.System.GetUtcNow());
+        await using var app = await MarqueeApp.StartAsync(c => c["Marquee:Roles"] = "web", s => s.AddSingleton<TimeProvider>(clock));
+        var (email, cookie) = await ViewerAsync(app);
+        var other = app.ClientWith(await app.SignInAsync(email, Password));
+        var page = await app.ClientWith(cookie).GetAsync("/account");
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Contains("id=\"totp-key\"", await page.Content.ReadAsStringAsync(), StringComparison.Ordinal); // the key was made
+
+        clock.Advance(TimeSpan.FromMinutes(31)); // past the stamp check's interval (30 minutes)
+        Assert.Equal(HttpStatusCode.OK, (await other.GetAsync("/api/identity/me")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await app.ClientWith(cookie).GetAsync("/api/identity/me")).StatusCode);
+
+        // Control: a renewed stamp does end the sessions at their next check (the check runs, under this clock).
+        await app.ScopedAsync(async sp =>
+        {
+            var users = sp.GetRequiredService<UserManager<Account>>();
+            return await users.UpdateSecurityStampAsync((await users.FindByEmailAsync(email))!);
+        });
+        clock.Advance(TimeSpan.FromMinutes(31));
+        Assert.Equal(HttpStatusCode.Unauthorized, (await other.GetAsync("/api/identity/me")).StatusCode);
+    }
+
+    [Fact]
     public async Task PasswordChange_NeedsTheCurrentPasswordAndSignsOutOtherDevices()
     {
         await using var app = await MarqueeApp.StartAsync();

@@ -16,8 +16,29 @@ internal sealed class AccountSelf(
     SignInFlow flow,
     DeviceSessions sessions,
     IOptions<AccountOptions> options,
-    TimeProvider clock)
+    TimeProvider clock,
+    IUserStore<Account> store)
 {
+    /// <summary>
+    /// The key to enrol an authenticator app with (MFA off), made the first time it is shown. Made through the store, not
+    /// <see cref="UserManager{TUser}.ResetAuthenticatorKeyAsync"/>, which also renews the security stamp: merely opening the
+    /// account page then signed out every other session of the account at its next stamp check (within 30 minutes, found
+    /// by the R31 crawls). A key not yet confirmed by a code protects nothing, so nothing needs to end; turning MFA on or
+    /// off still renews the stamp.
+    /// </summary>
+    public async Task<string?> EnrolmentKeyAsync(Account user)
+    {
+        var key = await users.GetAuthenticatorKeyAsync(user);
+        if (!string.IsNullOrEmpty(key))
+        {
+            return key;
+        }
+
+        await ((IUserAuthenticatorKeyStore<Account>)store).SetAuthenticatorKeyAsync(user, users.GenerateNewAuthenticatorKey(), CancellationToken.None);
+        var result = await users.UpdateAsync(user);
+        return result.Succeeded ? await users.GetAuthenticatorKeyAsync(user) : throw new InvalidOperationException(Accounts.Describe(result));
+    }
+
     /// <summary>Null when changed, else the reason. Other sessions end; this one goes on.</summary>
     public async Task<string?> ChangePasswordAsync(ClaimsPrincipal principal, string? current, string? next)
     {
