@@ -166,8 +166,8 @@ wapiti_run() { # name, extra args...
     phase "$name" "$before"
     echo "   $(grep -aoE 'Wapiti found [0-9]+ URLs and forms' "$tmp/wapiti-$name.log" || echo 'crawl count not reported'); modules run: $(grep -aoE 'Launching module [a-z]+' "$tmp/wapiti-$name.log" | awk '{print $3}' | tr '\n' ' ')"
     echo "   bounds reached: $({ grep -aE 'was reached' "$tmp/wapiti-$name.log" || true; } | sed 's/, stopping\.//' | tr '\n' ';' | sed 's/;$//')"
-    if ((rc == 124 || rc == 137)); then
-        echo "   (killed at the hard bound of $((SCAN_SECONDS + 60)) s: the module running then did not finish, no report)"
+    if ((rc == 124 || rc == 137 || rc == 143)); then
+        echo "   (killed (at the hard bound of $((SCAN_SECONDS + 60)) s, or by hand): the module running then did not finish, no report)"
     elif [[ -z "$(grep -a 'was reached' "$tmp/wapiti-$name.log" || true)" ]]; then
         echo "   (none: every module ran to its end)"
     fi
