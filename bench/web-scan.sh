@@ -11,7 +11,11 @@
 # Python 3.11 refuses ("global flags not at the start"); the wrapper builds the same pattern with the flags first. The
 # signed-in crawls exclude the sign-out endpoints (otherwise the crawler posts the header's sign-out form while exploring,
 # and the rest of the crawl runs signed out).
-# Each tool is bounded (SCAN_SECONDS, default 150 s per wapiti run, 120 s per sqlmap URL).
+# Each tool is bounded (SCAN_SECONDS, default 150 s per wapiti run, each module at most a third of it; SQLMAP_SECONDS,
+# default 120 s per sqlmap URL); each wapiti run prints the bounds it reached ("Max ... time was reached") or says that
+# every module ran to its end. wapiti's own bounds are soft: --max-scan-time bounds the crawl (exploration) only, and
+# --max-attack-time is checked between attacked resources, so a module attacking a page with many parameters runs on;
+# the hard bound is `timeout` at SCAN_SECONDS + 60 s (a run killed by it writes no report: "wapiti exit 124").
 # Prints: requests the server answered (from its request log) per phase and by status, wapiti findings per module
 # (vulnerabilities and anomalies), sqlmap's verdict per URL, every 500, every unhandled exception in the server log,
 # and every captured response (sqlmap's full traffic) that holds a stack trace, database error text or a server path.
@@ -20,6 +24,7 @@
 #   bench/web-scan.sh
 #   SCAN_SECONDS=60 bench/web-scan.sh
 #   CONFIGURATION=Release bench/web-scan.sh   # default Debug (the build the tests use)
+#   CRAWLS=admin SQLMAP=0 SCAN_SECONDS=3000 bench/web-scan.sh   # one crawl only (of anonymous, admin, viewer), no sqlmap
 #
 # Installs wapiti and sqlmap (apt) if missing. Everything lives in a temp folder deleted at the end (KEEP=1 keeps it).
 # Not part of CI.
@@ -29,6 +34,8 @@ here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
 SCAN_SECONDS="${SCAN_SECONDS:-150}"
 SQLMAP_SECONDS="${SQLMAP_SECONDS:-120}"
+CRAWLS="${CRAWLS:-anonymous admin viewer}"
+SQLMAP="${SQLMAP:-1}"
 CONFIGURATION="${CONFIGURATION:-Debug}"
 for tool in wapiti sqlmap; do
     if ! command -v "$tool" >/dev/null; then
@@ -147,15 +154,26 @@ starts=(-s "$base/api/catalog/titles?kind=Film&skip=0&take=5" -s "$base/api/cata
     -s "$base/api/catalog/search?q=sintel&take=5" -s "$base/api/catalog/genres" -s "$base/signin" -s "$base/browse")
 wapiti_run() { # name, extra args...
     local name="$1"; shift
+    [[ " $CRAWLS " == *" $name "* ]] || { echo "== wapiti ($name): skipped (CRAWLS=$CRAWLS)"; return 0; }
     local before; before=$(requests)
     local t0; t0=$(date +%s)
+    local rc=0
     echo "== wapiti ($name), at most ${SCAN_SECONDS}s"
     timeout -k 10 $((SCAN_SECONDS + 60)) $wapiti_python "$wapiti_py" -u "$base/" --scope folder "${starts[@]}" -m xss,exec,file,ssrf,redirect --flush-session -d 4 \
         --max-scan-time "$SCAN_SECONDS" --max-attack-time $((SCAN_SECONDS / 3)) -t 10 \
         -f json -o "$tmp/wapiti-$name.json" --store-session "$tmp/wapiti-session-$name" "$@" \
-        >"$tmp/wapiti-$name.log" 2>&1 || echo "   wapiti exit $? (see its log: $(tail -1 "$tmp/wapiti-$name.log"))"
+        >"$tmp/wapiti-$name.log" 2>&1 || { rc=$?; echo "   wapiti exit $rc (see its log: $(tail -1 "$tmp/wapiti-$name.log"))"; }
     phase "$name" "$before"
     echo "   $(grep -aoE 'Wapiti found [0-9]+ URLs and forms' "$tmp/wapiti-$name.log" || echo 'crawl count not reported'); modules run: $(grep -aoE 'Launching module [a-z]+' "$tmp/wapiti-$name.log" | awk '{print $3}' | tr '\n' ' ')"
+    echo "   bounds reached: $({ grep -aE 'was reached' "$tmp/wapiti-$name.log" || true; } | sed 's/, stopping\.//' | tr '\n' ';' | sed 's/;$//')"
+    if ((rc == 124 || rc == 137 || rc == 143)); then
+        echo "   (killed (at the hard bound of $((SCAN_SECONDS + 60)) s, or by hand): the module running then did not finish, no report)"
+    elif [[ -z "$(grep -a 'was reached' "$tmp/wapiti-$name.log" || true)" ]]; then
+        echo "   (none: every module ran to its end)"
+    fi
+    # The account page's form posts (the signed-in crawls): 200 is the page answering signed in, 302 the sign-in redirect.
+    echo "   POST /account answers by status: $({ grep -a 'Request finished' "$tmp/server.log" || true; } | tail -n +$((before + 1)) |
+        grep -aE 'Request finished [^ ]+ POST [^ ]+/account - ' | finished_status | sort | uniq -c | awk '{printf "%s×%s ", $1, $2}')"
     echo "   took $(( $(date +%s) - t0 )) s"
     [[ -f "$tmp/wapiti-$name.json" ]] && python3 - "$tmp/wapiti-$name.json" <<'EOF'
 import json, sys
@@ -187,6 +205,7 @@ sql_urls=("anon|$base/api/catalog/search?q=sintel&take=5" "anon|$base/api/catalo
     "admin|$base/api/media/library?q=x&kind=Source&tag=t&codec=h264&resolution=480p&status=Ready&take=5"
     "viewer|$base/api/catalog/search?q=sintel&take=5" "viewer|$base/api/catalog/genres/film?skip=0&take=5")
 sql_findings=0
+[[ "$SQLMAP" == 1 ]] || { sql_urls=(); echo "   skipped (SQLMAP=$SQLMAP)"; }
 for entry in "${sql_urls[@]}"; do
     who="${entry%%|*}" url="${entry#*|}"
     before=$(requests); t0=$(date +%s)
@@ -238,6 +257,7 @@ EOF
 )
 echo "   captured responses: $(grep -c '^HTTP response' "$tmp/sqlmap-traffic.txt" 2>/dev/null || echo 0) (sqlmap traffic), with a stack trace, database error text or a server path: $leaks"
 
+shopt -s nullglob
 wfindings=$(python3 - "$tmp"/wapiti-*.json <<'EOF'
 import json, sys
 n = 0

@@ -68,7 +68,7 @@ public sealed class AuditGrantTests(ITestOutputHelper output)
             var id = await app.CreateAccountAsync(email, accountPassword, [Roles.Viewer]);
             using (var client = app.ClientWith(await app.SignInAsync(email, accountPassword)))
             {
-                Assert.Equal(HttpStatusCode.OK, (await client.PostAsync("/api/identity/deletion", null)).StatusCode);
+                Assert.Equal(HttpStatusCode.OK, (await client.PostAsJsonAsync("/api/identity/deletion", new { password = accountPassword })).StatusCode);
             }
 
             await Poll.UntilAsync(() => app.Client.GetFromJsonAsync<JsonElement>($"/api/compliance/audit?actor={Uri.EscapeDataString(email)}"),

@@ -149,7 +149,7 @@ public sealed partial class PrivacyTests(LoggedBillingApp fixture, ITestOutputHe
         var id = await app.CreateAccountAsync(email, password, [Roles.Viewer]);
         using var client = app.ClientWith(await app.SignInAsync(email, password));
         (await client.PutAsJsonAsync("/api/identity/profile", new { displayName = "Control Person" })).EnsureSuccessStatusCode();
-        Assert.Equal(HttpStatusCode.OK, (await client.PostAsync("/api/identity/deletion", null)).StatusCode); // a security event: an audit line with the e-mail
+        Assert.Equal(HttpStatusCode.OK, (await client.PostAsJsonAsync("/api/identity/deletion", new { password })).StatusCode); // a security event: an audit line with the e-mail
         await Poll.UntilAsync(() => app.Client.GetFromJsonAsync<JsonElement>($"/api/compliance/audit?actor={Uri.EscapeDataString(email)}"),
             a => a.GetArrayLength() > 0, TimeSpan.FromSeconds(30), "the audit line of the deletion request");
         var now = TimeProvider.System.GetUtcNow().ToString("O", System.Globalization.CultureInfo.InvariantCulture);
@@ -244,7 +244,7 @@ public sealed partial class PrivacyTests(LoggedBillingApp fixture, ITestOutputHe
         // Asking for deletion and cancelling it: two security events, so audit lines about the account.
         using (var first = app.ClientWith(await app.SignInAsync(email, password)))
         {
-            Assert.Equal(HttpStatusCode.OK, (await first.PostAsync("/api/identity/deletion", null)).StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await first.PostAsJsonAsync("/api/identity/deletion", new { password })).StatusCode);
         }
 
         var client = app.ClientWith(await app.SignInAsync(email, password));

@@ -189,6 +189,34 @@ public sealed partial class AccountSecurityTests
     }
 
     [Fact]
+    public async Task AccountPage_OpenedTheFirstTime_DoesNotSignOutTheAccountsOtherSessions()
+    {
+        // R31 (found by the crawls of bench/web-scan.sh: every signed-in crawl was signed out 30 minutes after its sign-in):
+        // the first view of /account made the authenticator enrolment key through ResetAuthenticatorKeyAsync, which also
+        // renews the security stamp, so every session of the account failed its next stamp check.
+        var clock = new FakeTimeProvider(TimeProvider.System.GetUtcNow());
+        await using var app = await MarqueeApp.StartAsync(c => c["Marquee:Roles"] = "web", s => s.AddSingleton<TimeProvider>(clock));
+        var (email, cookie) = await ViewerAsync(app);
+        var other = app.ClientWith(await app.SignInAsync(email, Password));
+        var page = await app.ClientWith(cookie).GetAsync("/account");
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Contains("id=\"totp-key\"", await page.Content.ReadAsStringAsync(), StringComparison.Ordinal); // the key was made
+
+        clock.Advance(TimeSpan.FromMinutes(31)); // past the stamp check's interval (30 minutes)
+        Assert.Equal(HttpStatusCode.OK, (await other.GetAsync("/api/identity/me")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await app.ClientWith(cookie).GetAsync("/api/identity/me")).StatusCode);
+
+        // Control: a renewed stamp does end the sessions at their next check (the check runs, under this clock).
+        await app.ScopedAsync(async sp =>
+        {
+            var users = sp.GetRequiredService<UserManager<Account>>();
+            return await users.UpdateSecurityStampAsync((await users.FindByEmailAsync(email))!);
+        });
+        clock.Advance(TimeSpan.FromMinutes(31));
+        Assert.Equal(HttpStatusCode.Unauthorized, (await other.GetAsync("/api/identity/me")).StatusCode);
+    }
+
+    [Fact]
     public async Task PasswordChange_NeedsTheCurrentPasswordAndSignsOutOtherDevices()
     {
         await using var app = await MarqueeApp.StartAsync();
@@ -244,14 +272,14 @@ public sealed partial class AccountSecurityTests
         var (keptEmail, keptCookie) = await ViewerAsync(app);
         var client = app.ClientWith(cookie);
 
-        var asked = await client.PostAsync("/api/identity/deletion", null);
+        var asked = await client.PostAsJsonAsync("/api/identity/deletion", new { password = Password });
         Assert.Equal(HttpStatusCode.OK, asked.StatusCode);
         Assert.Equal(clock.GetUtcNow().AddDays(30), (await asked.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("deleteAfter").GetDateTimeOffset());
         Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/api/identity/me")).StatusCode);
 
         // The other account asks too, then signs in again within the grace period and keeps its account.
         var kept = app.ClientWith(keptCookie);
-        Assert.Equal(HttpStatusCode.OK, (await kept.PostAsync("/api/identity/deletion", null)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await kept.PostAsJsonAsync("/api/identity/deletion", new { password = Password })).StatusCode);
         var back = app.ClientWith(await app.SignInAsync(keptEmail, Password));
         Assert.Equal(HttpStatusCode.NoContent, (await back.DeleteAsync("/api/identity/deletion")).StatusCode);
 
@@ -267,6 +295,107 @@ public sealed partial class AccountSecurityTests
         Assert.Single(events);
         await Assert.ThrowsAsync<InvalidOperationException>(() => app.SignInAsync(email, Password));
     }
+
+    [Fact]
+    public async Task Deletion_AsksForThePasswordOfAnAccountThatHasOne_AndAWrongOneChangesNothing()
+    {
+        // Re-authentication before deleting (R31: the viewer crawl of bench/web-scan.sh ticked the box and deleted its account).
+        await using var app = await MarqueeApp.StartAsync();
+        var (email, cookie) = await ViewerAsync(app);
+        var client = app.ClientWith(cookie);
+
+        var none = await client.PostAsync("/api/identity/deletion", null);
+        var wrong = await client.PostAsJsonAsync("/api/identity/deletion", new { password = "not it at all" });
+
+        foreach (var refused in new[] { none, wrong })
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
+            Assert.Contains("deletion-refused", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/identity/me")).StatusCode);
+        Assert.Null((await FindAsync(app, email))!.DeleteAfter);
+
+        // Control: the right one marks it and signs out.
+        Assert.Equal(HttpStatusCode.OK, (await client.PostAsJsonAsync("/api/identity/deletion", new { password = Password })).StatusCode);
+        Assert.NotNull((await FindAsync(app, email))!.DeleteAfter);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/api/identity/me")).StatusCode);
+    }
+
+    [Fact]
+    public async Task DeletionForm_WithOnlyTheBoxTickedOrAWrongPassword_ChangesNothingAndStaysSignedIn()
+    {
+        // The account page's form asks for the password too (it asked for a ticked box only, so a crawler posting its
+        // forms, or anyone at an open session, deleted the account).
+        await using var app = await MarqueeApp.StartAsync();
+        var (email, cookie) = await ViewerAsync(app);
+        using var page = PageBrowser(app, cookie);
+        var form = await AccountFormAsync(page);
+        Assert.Contains("id=\"delete-password\"", form.Html, StringComparison.Ordinal);
+
+        var boxOnly = await PostDeleteAsync(page, form.Token, new() { ["Delete.Confirm"] = "true" });
+        var wrong = await PostDeleteAsync(page, form.Token, new() { ["Delete.Confirm"] = "true", ["Delete.Password"] = "not it at all" });
+
+        foreach (var refused in new[] { boxOnly, wrong })
+        {
+            Assert.Equal(HttpStatusCode.OK, refused.StatusCode);
+            var html = await refused.Content.ReadAsStringAsync();
+            Assert.Contains("The password is not right. Your account is not deleted.", html, StringComparison.Ordinal);
+            Assert.DoesNotContain("not it at all", html, StringComparison.Ordinal); // the typed password is not shown back
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await app.ClientWith(cookie).GetAsync("/api/identity/me")).StatusCode);
+        Assert.Null((await FindAsync(app, email))!.DeleteAfter);
+
+        // Control: the right password (box ticked) marks it, signs out and goes to the sign-in page.
+        var done = await PostDeleteAsync(page, form.Token, new() { ["Delete.Confirm"] = "true", ["Delete.Password"] = Password });
+        Assert.Equal(HttpStatusCode.Redirect, done.StatusCode);
+        Assert.Equal("/signin?deleted=1", done.Headers.Location?.PathAndQuery);
+        Assert.NotNull((await FindAsync(app, email))!.DeleteAfter);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await app.ClientWith(cookie).GetAsync("/api/identity/me")).StatusCode);
+    }
+
+    [Fact]
+    public async Task DeletionForm_OfAnAccountWithoutPassword_AsksForTheTickedBoxOnly()
+    {
+        // Nothing to re-confirm (external sign-in, passkeys or links only): as POST /api/identity/deletion, the session
+        // asks and the grace period is the safety net.
+        await using var app = await MarqueeApp.StartAsync();
+        var (email, cookie) = await ViewerAsync(app);
+        await app.ScopedAsync(sp => sp.GetRequiredService<IdentityDb>().Accounts.Where(a => a.Email == email).ExecuteUpdateAsync(u => u.SetProperty(a => a.PasswordHash, (string?)null)));
+        using var page = PageBrowser(app, cookie);
+        var form = await AccountFormAsync(page);
+        Assert.DoesNotContain("id=\"delete-password\"", form.Html, StringComparison.Ordinal);
+
+        var unticked = await PostDeleteAsync(page, form.Token, []);
+        Assert.Contains("Tick the box", await unticked.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Null((await FindAsync(app, email))!.DeleteAfter);
+
+        var done = await PostDeleteAsync(page, form.Token, new() { ["Delete.Confirm"] = "true" });
+        Assert.Equal(HttpStatusCode.Redirect, done.StatusCode);
+        Assert.NotNull((await FindAsync(app, email))!.DeleteAfter);
+    }
+
+    /// <summary>A browser on the pages (its own cookie jar, redirects not followed), signed in with <paramref name="cookie"/>.</summary>
+    private static HttpClient PageBrowser(MarqueeApp app, string cookie) =>
+        new(new CookieJar { InnerHandler = new HttpClientHandler { UseCookies = false, AllowAutoRedirect = false } }.With(cookie)) { BaseAddress = app.BaseAddress };
+
+    private static async Task<(string Html, string Token)> AccountFormAsync(HttpClient page)
+    {
+        var response = await page.GetAsync("/account");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var html = await response.Content.ReadAsStringAsync();
+        var token = AntiforgeryField().Match(html);
+        Assert.True(token.Success, "no antiforgery token on /account");
+        return (html, WebUtility.HtmlDecode(token.Groups[1].Value));
+    }
+
+    private static Task<HttpResponseMessage> PostDeleteAsync(HttpClient page, string token, Dictionary<string, string> fields) =>
+        page.PostAsync("/account", new FormUrlEncodedContent(new Dictionary<string, string>(fields) { ["_handler"] = "delete", ["__RequestVerificationToken"] = token }));
+
+    [GeneratedRegex("name=\"__RequestVerificationToken\" value=\"([^\"]+)\"")]
+    private static partial Regex AntiforgeryField();
 
     private static Task<int> SweepAsync(MarqueeApp app) =>
         app.ScopedAsync(sp => sp.GetRequiredService<AccountDeletions>().SweepAsync(100, CancellationToken.None));

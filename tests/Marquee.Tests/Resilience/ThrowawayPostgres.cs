@@ -43,6 +43,13 @@ public sealed class ThrowawayPostgres : IAsyncLifetime
     /// <summary><c>pg_ctl -m immediate restart</c>: the server stops without a checkpoint (as on a crash), recovers from its WAL and is back when this returns.</summary>
     public Task RestartImmediateAsync() => PgAsync("pg_ctl", "-D", Data, "-l", Path.Combine(dir, "server.log"), "-m", "immediate", "-w", "-t", "60", "restart");
 
+    /// <summary><c>pg_ctl -m immediate stop</c>: the server is gone (connections refused) when this returns.</summary>
+    public Task StopAsync() => PgAsync("pg_ctl", "-D", Data, "-m", "immediate", "-w", "-t", "60", "stop");
+
+    /// <summary>Starts it again after <see cref="StopAsync"/> (recovering from its WAL); up when this returns.</summary>
+    public Task StartAgainAsync() => PgAsync("pg_ctl", "-D", Data, "-l", Path.Combine(dir, "server.log"), "-w", "-t", "60",
+        "-o", $"-p {Port} -k {dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100", "start");
+
     public async Task DisposeAsync()
     {
         try

@@ -229,11 +229,16 @@ internal static class AccountApi
             .WithName("SetDisplayName")
             .WithSummary("Sets the account's display name (1-100 characters, or empty for none).");
 
-        group.MapPost("/deletion", async (ClaimsPrincipal principal, AccountSelf self, CancellationToken ct) =>
-                TypedResults.Ok(new { deleteAfter = await self.RequestDeletionAsync(principal, ct) }))
+        group.MapPost("/deletion", async (ErasureConfirm? input, ClaimsPrincipal principal, AccountSelf self, CancellationToken ct) =>
+                await self.RequestDeletionAsync(principal, input?.Password, ct) switch
+                {
+                    (var deleteAfter, null) => Results.Ok(new { deleteAfter }),
+                    (_, var problem) => IdentityModule.Problem(400, "Account not marked for deletion", problem, "deletion-refused"),
+                })
             .RequireAuthorization()
+            .RequireRateLimiting(IdentityModule.RateLimitPolicy)
             .WithName("RequestAccountDeletion")
-            .WithSummary("Marks the account for deletion after the grace period (Marquee:Identity:DeletionGracePeriod) and signs out everywhere; signing in again and cancelling keeps it.");
+            .WithSummary("Marks the account for deletion after the grace period (Marquee:Identity:DeletionGracePeriod) and signs out everywhere; an account with a password re-confirms it ({\"password\"}); signing in again and cancelling keeps it.");
 
         group.MapGet("/export", async (ClaimsPrincipal principal, PersonalDataExport export, CancellationToken ct) =>
                 TypedResults.Json(await export.ExportAsync(AccountId(principal), ct), PrivacyJson.Options))

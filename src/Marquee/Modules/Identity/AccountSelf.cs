@@ -16,8 +16,29 @@ internal sealed class AccountSelf(
     SignInFlow flow,
     DeviceSessions sessions,
     IOptions<AccountOptions> options,
-    TimeProvider clock)
+    TimeProvider clock,
+    IUserStore<Account> store)
 {
+    /// <summary>
+    /// The key to enrol an authenticator app with (MFA off), made the first time it is shown. Made through the store, not
+    /// <see cref="UserManager{TUser}.ResetAuthenticatorKeyAsync"/>, which also renews the security stamp: merely opening the
+    /// account page then signed out every other session of the account at its next stamp check (within 30 minutes, found
+    /// by the R31 crawls). A key not yet confirmed by a code protects nothing, so nothing needs to end; turning MFA on or
+    /// off still renews the stamp.
+    /// </summary>
+    public async Task<string?> EnrolmentKeyAsync(Account user)
+    {
+        var key = await users.GetAuthenticatorKeyAsync(user);
+        if (!string.IsNullOrEmpty(key))
+        {
+            return key;
+        }
+
+        await ((IUserAuthenticatorKeyStore<Account>)store).SetAuthenticatorKeyAsync(user, users.GenerateNewAuthenticatorKey(), CancellationToken.None);
+        var result = await users.UpdateAsync(user);
+        return result.Succeeded ? await users.GetAuthenticatorKeyAsync(user) : throw new InvalidOperationException(Accounts.Describe(result));
+    }
+
     /// <summary>Null when changed, else the reason. Other sessions end; this one goes on.</summary>
     public async Task<string?> ChangePasswordAsync(ClaimsPrincipal principal, string? current, string? next)
     {
@@ -85,12 +106,23 @@ internal sealed class AccountSelf(
         return count;
     }
 
-    /// <summary>Marks the account for deletion after the grace period, ends every session and signs out; when it will be erased.</summary>
-    public async Task<DateTimeOffset?> RequestDeletionAsync(ClaimsPrincipal principal, CancellationToken cancellationToken)
+    /// <summary>
+    /// Marks the account for deletion after the grace period, ends every session and signs out: when it will be erased,
+    /// or the reason it was refused (nothing changed). An account with a password re-confirms it (re-authentication,
+    /// ASVS 6.x/7.5: an open or stolen session alone does not delete the account; <c>POST /api/identity/erasure</c> asks
+    /// the same). An account without one (external sign-in, passkeys or sign-in links only) has nothing to re-confirm:
+    /// its session asks, and the grace period, in which signing in again keeps the account, is its safety net.
+    /// </summary>
+    public async Task<(DateTimeOffset? DeleteAfter, string? Problem)> RequestDeletionAsync(ClaimsPrincipal principal, string? password, CancellationToken cancellationToken)
     {
         if (await users.GetUserAsync(principal) is not { } user)
         {
-            return null;
+            return (null, "Sign in again.");
+        }
+
+        if (await users.HasPasswordAsync(user) && (string.IsNullOrEmpty(password) || !await users.CheckPasswordAsync(user, password)))
+        {
+            return (null, "The password is not right. Your account is not deleted.");
         }
 
         var now = clock.GetUtcNow();
@@ -105,8 +137,12 @@ internal sealed class AccountSelf(
 
         await sessions.RevokeAllAsync(user.Id, keep: null, cancellationToken);
         await signIn.SignOutAsync();
-        return user.DeleteAfter;
+        return (user.DeleteAfter, null);
     }
+
+    /// <summary>Whether deleting the account asks for its password (it has one).</summary>
+    public async Task<bool> DeletionNeedsPasswordAsync(ClaimsPrincipal principal) =>
+        await users.GetUserAsync(principal) is { } user && await users.HasPasswordAsync(user);
 
     public async Task<bool> CancelDeletionAsync(ClaimsPrincipal principal, CancellationToken cancellationToken)
     {

@@ -56,7 +56,7 @@ internal sealed record LibraryItemView(
     Guid Id, Guid? TitleId, LibraryKind Kind, string Name, LibraryStatus Status, string? Note, IReadOnlyList<string> Tags,
     LibraryVersionView? Current, IReadOnlyList<LibraryVersionView>? Versions, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt)
 {
-    public static LibraryItemView Of(LibraryItem i, bool withVersions) => new(i.Id, i.TitleId, i.Kind, i.Name, i.Status, i.Note,
+    public static LibraryItemView Of(LibraryItem i, bool withVersions) => new(i.Id, i.TitleId, i.Kind, i.Name, i.Status, FailureReason.ForPeople(i.Note),
         [.. i.Tags.Select(t => t.Tag).Order(StringComparer.Ordinal)],
         i.Versions.FirstOrDefault(v => v.Number == i.CurrentVersion) is { } c ? LibraryVersionView.Of(c) : null,
         withVersions ? [.. i.Versions.OrderByDescending(v => v.Number).Select(LibraryVersionView.Of)] : null,

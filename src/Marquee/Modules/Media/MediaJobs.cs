@@ -20,7 +20,7 @@ internal sealed record MediaJob(Guid AssetId, Guid TitleId, string Source, Asset
     /// <summary>Queued and running jobs can be cancelled.</summary>
     public bool CanCancel => State is AssetState.Received or AssetState.Probing or AssetState.Transcoding && !CancelRequested;
 
-    internal static MediaJob Of(Asset a) => new(a.Id, a.TitleId, a.SourcePath, a.State, a.Reason, a.Priority, a.Attempts, a.CancelRequested,
+    internal static MediaJob Of(Asset a) => new(a.Id, a.TitleId, a.SourcePath, a.State, FailureReason.ForPeople(a.Reason), a.Priority, a.Attempts, a.CancelRequested,
         a.CreatedAt, a.UpdatedAt,
         a.ProgressPercent is { } p && a.ProgressAt is { } at && a.State is AssetState.Probing or AssetState.Transcoding
             ? new JobProgress(p, a.ProgressFps, a.ProgressSpeed, a.ProgressRemainingMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null, at)

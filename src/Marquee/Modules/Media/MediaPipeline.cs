@@ -320,15 +320,16 @@ internal sealed partial class MediaPipeline(
 
     private async Task FailAsync(MediaDb db, Guid id, int attempts, Exception e)
     {
-        var reason = e is TranscodeFailedException or InvalidOperationException ? e.Message : $"{e.GetType().Name}: {e.Message}";
+        // Shown to operators (jobs API, console, library) and to the command line: one line, no server path (R31).
+        var reason = FailureReason.ForPeople(e is TranscodeFailedException or InvalidOperationException ? e.Message : $"{e.GetType().Name}: {e.Message}", storage.ServerFolders)!;
         var now = clock.GetUtcNow();
         if (attempts < options.Value.MaxAttempts)
         {
             var delay = RetryDelay(attempts);
-            var note = $"Attempt {attempts} of {options.Value.MaxAttempts} failed: {reason} Retrying after {delay}.";
+            var note = FailureReason.ForPeople($"Attempt {attempts} of {options.Value.MaxAttempts} failed: {reason} Retrying after {delay}.")!;
             await Mine(db, id).ExecuteUpdateAsync(s => s
                 .SetProperty(a => a.State, AssetState.Received)
-                .SetProperty(a => a.Reason, note.Length > 2000 ? note[..2000] : note)
+                .SetProperty(a => a.Reason, note)
                 .SetProperty(a => a.NotBefore, now + delay)
                 .SetProperty(a => a.LeaseOwner, (string?)null)
                 .SetProperty(a => a.LeaseExpiresAt, (DateTimeOffset?)null)
@@ -338,7 +339,7 @@ internal sealed partial class MediaPipeline(
 
         await Mine(db, id).ExecuteUpdateAsync(s => s
             .SetProperty(a => a.State, AssetState.Failed)
-            .SetProperty(a => a.Reason, reason.Length > 2000 ? reason[..2000] : reason)
+            .SetProperty(a => a.Reason, reason)
             .SetProperty(a => a.LeaseOwner, (string?)null)
             .SetProperty(a => a.LeaseExpiresAt, (DateTimeOffset?)null)
             .SetProperty(a => a.UpdatedAt, now), CancellationToken.None);
@@ -356,6 +357,7 @@ internal sealed partial class MediaPipeline(
         var outcome = await probe.InspectAsync(storage.Sources, asset.SourcePath, cancellationToken);
         if (outcome is MediaRejected rejected)
         {
+            rejected = rejected with { Reason = FailureReason.ForPeople(rejected.Reason, storage.ServerFolders)! };
             asset.State = AssetState.Rejected;
             asset.Reason = rejected.Reason;
             asset.LeaseOwner = null;

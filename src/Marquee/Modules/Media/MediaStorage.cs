@@ -12,6 +12,9 @@ internal sealed class MediaStorage(IOptions<MarqueeOptions> options)
     /// <summary>Uploaded sources; the only folder the probe and transcoder read from.</summary>
     public string Sources => Path.Combine(Root, "sources");
 
+    /// <summary>The server's folders a tool's message may name (the data folder, the media store, the temp folder): cut from failure reasons (<see cref="FailureReason"/>).</summary>
+    public IReadOnlyList<string> ServerFolders => [Root, options.Value.FullDataDir, Path.GetTempPath()];
+
     /// <summary>Published titles, one folder per asset (and <c>&lt;asset&gt;.staging</c> folders while one is being made).</summary>
     public string Published => Path.Combine(Root, "published");
 
