@@ -113,6 +113,7 @@ antiforgery() { # cookie header -> the same with the antiforgery cookie
     if [[ -n "$af" ]]; then echo "$1; $af"; else echo "$1"; fi
 }
 vcookie="$(antiforgery "$vcookie")"
+cookie="$(antiforgery "$cookie")" # the admin's form attacks too (its sqlmap sends only the query parameters)
 # It is a viewer: its own account answers, the audit log (admins) does not.
 [[ "$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: $vcookie" "$base/api/identity/me")" == 200 ]] || { echo "viewer session not accepted"; exit 2; }
 [[ "$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: $vcookie" "$base/api/compliance/audit")" == 403 ]] || { echo "viewer session is not a viewer's"; exit 2; }
