@@ -33,6 +33,12 @@ internal sealed class OutboxDispatcher(
     // dispatcher wakes for it instead of waiting a whole poll interval.
     private long nextRetryTicks = long.MaxValue;
 
+    // Per module (schema): messages this worker claimed and handled whose settle (delivered, or failed with a retry time)
+    // could not be written (a storage fault), with the lease value this worker set. The next pass releases those leases
+    // (only where the lease is still this worker's value), so the message is tried again as soon as storage is back rather
+    // than when the lease lapses. Bounded: a pass that cannot release them fails before it claims anything new.
+    private readonly ConcurrentDictionary<string, ConcurrentDictionary<Guid, DateTimeOffset>> unsettled = new(StringComparer.Ordinal);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         logger.LogInformation("Event dispatcher started for modules {Modules}", string.Join(", ", modules.Select(m => m.Schema)));
@@ -119,6 +125,7 @@ internal sealed class OutboxDispatcher(
         var settings = options.CurrentValue;
         await using var scope = services.CreateAsyncScope();
         var db = (ModuleDbContext)scope.ServiceProvider.GetRequiredService(module.ContextType);
+        await ReleaseUnsettledAsync(db, module, cancellationToken);
         var now = time.GetUtcNow();
         var due = await db.Outbox.AsNoTracking()
             .Where(m => m.DeliveredAt == null && m.FailedAt == null && m.NextAttemptAt <= now
@@ -130,30 +137,60 @@ internal sealed class OutboxDispatcher(
         var attempted = 0;
         foreach (var message in due)
         {
-            if (!await ClaimAsync(db, message, settings, cancellationToken))
+            if (await ClaimAsync(db, message, settings, cancellationToken) is not { } lease)
             {
                 continue; // another worker has it
             }
 
             attempted++;
-            await DeliverAsync(db, module, message, settings, cancellationToken);
+            await DeliverAsync(db, module, message, lease, settings, cancellationToken);
         }
 
         return attempted;
     }
 
-    private async Task<bool> ClaimAsync(ModuleDbContext db, OutboxMessage message, EventsOptions settings, CancellationToken cancellationToken)
+    /// <summary>
+    /// Releases the leases of this module's messages whose settle failed in an earlier pass, where the lease is still the
+    /// value this worker set (a lease another worker took since, after this one lapsed, is left alone), then forgets them.
+    /// A delivered but unsettled message is thus handled again at once: at least once, the outbox's contract (handlers are
+    /// idempotent). If storage still fails, they stay remembered and the pass fails here, before claiming anything.
+    /// </summary>
+    private async Task ReleaseUnsettledAsync(ModuleDbContext db, ModuleDatabase module, CancellationToken cancellationToken)
+    {
+        if (!unsettled.TryGetValue(module.Schema, out var leases) || leases.IsEmpty)
+        {
+            return;
+        }
+
+        foreach (var (id, until) in leases)
+        {
+            var released = await db.Outbox
+                .Where(m => m.Id == id && m.LockedUntil == until)
+                .ExecuteUpdateAsync(s => s.SetProperty(m => m.LockedUntil, (DateTimeOffset?)null), cancellationToken);
+            leases.TryRemove(new KeyValuePair<Guid, DateTimeOffset>(id, until));
+            logger.LogInformation("Released the lease of {MessageId} in {Module}, whose outcome could not be written ({Released} row)", id, module.Schema, released);
+        }
+    }
+
+    private void RememberUnsettled(ModuleDatabase module, Guid id, DateTimeOffset lease) =>
+        unsettled.GetOrAdd(module.Schema, _ => new ConcurrentDictionary<Guid, DateTimeOffset>())[id] = lease;
+
+    /// <summary>Claims the message with a lease; returns the lease's end, or null when another worker has it.</summary>
+    private async Task<DateTimeOffset?> ClaimAsync(ModuleDbContext db, OutboxMessage message, EventsOptions settings, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
+        // Whole milliseconds: stored exactly by both providers (SQLite keeps 0.1 ms, PostgreSQL 1 µs), so the lease can be
+        // matched by value when it is released (ReleaseUnsettledAsync).
         var until = now + settings.LeaseDuration;
+        until = until.AddTicks(-(until.UtcTicks % TimeSpan.TicksPerMillisecond));
         var id = message.Id;
         var claimed = await db.Outbox
             .Where(m => m.Id == id && m.DeliveredAt == null && m.FailedAt == null && (m.LockedUntil == null || m.LockedUntil < now))
             .ExecuteUpdateAsync(s => s.SetProperty(m => m.LockedUntil, until), cancellationToken);
-        return claimed == 1;
+        return claimed == 1 ? until : null;
     }
 
-    private async Task DeliverAsync(ModuleDbContext db, ModuleDatabase module, OutboxMessage message, EventsOptions settings, CancellationToken cancellationToken)
+    private async Task DeliverAsync(ModuleDbContext db, ModuleDatabase module, OutboxMessage message, DateTimeOffset lease, EventsOptions settings, CancellationToken cancellationToken)
     {
         var attempt = message.Attempts + 1;
         string? error = null;
@@ -201,11 +238,11 @@ internal sealed class OutboxDispatcher(
         {
             // An event that carries personal data keeps no copy of it once handled (Privacy.RedactAfterDeliveryAttribute).
             var redact = EventRegistry.TypeOf(message.EventName)?.IsDefined(typeof(Privacy.RedactAfterDeliveryAttribute), false) == true;
-            await db.Outbox.Where(m => m.Id == id).ExecuteUpdateAsync(s => s
+            await SettleAsync(module, id, lease, () => db.Outbox.Where(m => m.Id == id).ExecuteUpdateAsync(s => s
                 .SetProperty(m => m.Payload, m => redact ? "{}" : m.Payload)
                 .SetProperty(m => m.DeliveredAt, now)
                 .SetProperty(m => m.Attempts, attempt)
-                .SetProperty(m => m.LockedUntil, (DateTimeOffset?)null), CancellationToken.None);
+                .SetProperty(m => m.LockedUntil, (DateTimeOffset?)null), CancellationToken.None));
             Delivered.Add(1, new KeyValuePair<string, object?>("event", message.EventName));
             if (redact && db.Database.IsSqlite()
                 && EventRegistry.TypeOf(message.EventName)?.GetCustomAttributes(typeof(Privacy.RedactAfterDeliveryAttribute), false) is [Privacy.RedactAfterDeliveryAttribute { Erasure: true }])
@@ -219,12 +256,12 @@ internal sealed class OutboxDispatcher(
         Failures.Add(1, new KeyValuePair<string, object?>("event", message.EventName));
         DateTimeOffset? failedAt = attempt >= settings.MaxAttempts ? now : null;
         var next = now + settings.RetryDelay(attempt);
-        await db.Outbox.Where(m => m.Id == id).ExecuteUpdateAsync(s => s
+        await SettleAsync(module, id, lease, () => db.Outbox.Where(m => m.Id == id).ExecuteUpdateAsync(s => s
             .SetProperty(m => m.Attempts, attempt)
             .SetProperty(m => m.LastError, error)
             .SetProperty(m => m.NextAttemptAt, next)
             .SetProperty(m => m.FailedAt, failedAt)
-            .SetProperty(m => m.LockedUntil, (DateTimeOffset?)null), CancellationToken.None);
+            .SetProperty(m => m.LockedUntil, (DateTimeOffset?)null), CancellationToken.None));
         if (failedAt is null)
         {
             RememberRetry(next);
@@ -232,6 +269,24 @@ internal sealed class OutboxDispatcher(
         else
         {
             logger.LogError("Gave up delivering {Event} {MessageId} after {Attempts} attempts: {Error}", message.EventName, message.Id, attempt, error);
+        }
+    }
+
+    /// <summary>
+    /// Writes a delivery's outcome. If the write fails (a storage fault: disk full, database down), the message would keep
+    /// this worker's lease until it lapses (<see cref="EventsOptions.LeaseDuration"/>); it is remembered instead, and the
+    /// next pass releases the lease (<see cref="ReleaseUnsettledAsync"/>). The failure still ends this pass.
+    /// </summary>
+    private async Task SettleAsync(ModuleDatabase module, Guid id, DateTimeOffset lease, Func<Task<int>> write)
+    {
+        try
+        {
+            await write();
+        }
+        catch (Exception)
+        {
+            RememberUnsettled(module, id, lease);
+            throw;
         }
     }
 
