@@ -17,7 +17,7 @@ namespace Marquee.Billing;
 /// worker then renews what is due (one renewal fails into dunning, one subscription was cancelled at period end).
 /// Idempotent: what exists is left alone.
 /// </summary>
-internal sealed class BillingDemo(BillingDb db, Offers offers, IPaymentGateway gateway, IOptions<BillingOptions> options, ICatalog catalog, IFraudSignalSource fraudSignals, FraudModels fraudModels, TimeProvider time) : IDemoContent
+internal sealed class BillingDemo(BillingDb db, Offers offers, IPaymentGateway gateway, IOptions<BillingOptions> options, ICatalog catalog, IFraudSignalSource fraudSignals, FraudModels fraudModels, TvodLicensing licensing, TimeProvider time) : IDemoContent
 {
     public const string CustomerDomain = "customers.demo.marquee.test";
 
@@ -83,7 +83,7 @@ internal sealed class BillingDemo(BillingDb db, Offers offers, IPaymentGateway g
             var clock = new DemoClock(time.GetUtcNow().AddDays(-c.DaysAgo));
             // The demo's history is seeded, not attempted: its payments are not scored (the fraud check is off for them).
             var unscored = Options.Create(new BillingOptions { Fraud = new FraudOptions { Enabled = false } });
-            var checkouts = new Checkouts(db, new Books(db, options, clock), gateway, new FraudCheck(db, fraudSignals, fraudModels, unscored, clock), new Coupons(db, clock), clock);
+            var checkouts = new Checkouts(db, new Books(db, options, clock), gateway, new FraudCheck(db, fraudSignals, fraudModels, unscored, clock), new Coupons(db, clock), licensing, clock);
             var email = $"{c.Name}@{CustomerDomain}";
             await checkouts.CheckoutAsync(account, email, new CheckoutInput(c.Plan, c.Currency, SandboxGateway.Success, c.Country), $"demo-{c.Name}", cancellationToken);
             await db.SaveChangesAsync(cancellationToken);
@@ -99,7 +99,7 @@ internal sealed class BillingDemo(BillingDb db, Offers offers, IPaymentGateway g
                 case "rent" or "buy" when forSale.Count > 0:
                     var title = forSale[c.Name.Length % forSale.Count].Id;
                     await checkouts.BuyTitleAsync(account, email, title, c.Then == "rent" ? GrantKind.Rental : GrantKind.Purchase,
-                        new TitlePurchaseInput(SandboxGateway.Success, c.Country), $"demo-{c.Then}-{c.Name}", cancellationToken);
+                        new TitlePurchaseInput(SandboxGateway.Success, c.Country), $"demo-{c.Then}-{c.Name}", c.Country, cancellationToken);
                     break;
             }
 

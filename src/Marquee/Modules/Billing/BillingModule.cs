@@ -28,6 +28,7 @@ public static class BillingModule
         services.AddScoped<Offers>();
         services.AddScoped<Books>();
         services.AddScoped<Checkouts>();
+        services.AddScoped<TvodLicensing>();
         services.AddScoped<WebhookReceiver>();
         services.AddScoped<LedgerVerifier>();
         services.AddScoped<BillingQueries>();
@@ -129,16 +130,18 @@ public static class BillingModule
             .WithSummary("Replaces the card on file; a subscription in dunning is charged again at once (Idempotency-Key required).");
 
         viewer.MapPost("/titles/{id:guid}/rent", (Guid id, HttpContext http) => Idempotent.RunAsync<TitlePurchaseInput>(http, Scope(http), (sp, input, key, ct) =>
-                sp.GetRequiredService<Checkouts>().BuyTitleAsync(AccountOf(http), EmailOf(http), id, GrantKind.Rental, input, key, ct)))
+                sp.GetRequiredService<Checkouts>().BuyTitleAsync(AccountOf(http), EmailOf(http), id, GrantKind.Rental, input, key, sp.GetRequiredService<IClientCountry>().Of(http), ct)))
             .Accepts<TitlePurchaseInput>("application/json")
             .WithName("RentTitle")
-            .WithSummary("Rents a title: 30 days to start, 48 hours from the first play (Idempotency-Key required).");
+            .WithSummary("Rents a title: 30 days to start, 48 hours from the first play (Idempotency-Key required). 409 when no licence in force lets the viewer rent it in their country (nothing charged).")
+            .ProducesProblem(402).ProducesProblem(404).ProducesProblem(409).ProducesProblem(422);
 
         viewer.MapPost("/titles/{id:guid}/buy", (Guid id, HttpContext http) => Idempotent.RunAsync<TitlePurchaseInput>(http, Scope(http), (sp, input, key, ct) =>
-                sp.GetRequiredService<Checkouts>().BuyTitleAsync(AccountOf(http), EmailOf(http), id, GrantKind.Purchase, input, key, ct)))
+                sp.GetRequiredService<Checkouts>().BuyTitleAsync(AccountOf(http), EmailOf(http), id, GrantKind.Purchase, input, key, sp.GetRequiredService<IClientCountry>().Of(http), ct)))
             .Accepts<TitlePurchaseInput>("application/json")
             .WithName("BuyTitle")
-            .WithSummary("Buys a title to keep (Idempotency-Key required).");
+            .WithSummary("Buys a title to keep (Idempotency-Key required). 409 when no licence in force lets the viewer buy it in their country (nothing charged).")
+            .ProducesProblem(402).ProducesProblem(404).ProducesProblem(409).ProducesProblem(422);
 
         viewer.MapGet("/invoices/mine", async (HttpContext http, BillingQueries q, CancellationToken ct) => TypedResults.Ok(await q.InvoicesAsync(AccountOf(http), ct)))
             .WithName("ListMyInvoices")

@@ -60,7 +60,7 @@ internal sealed record InvoiceLineView(string Description, long Amount, bool Tax
 /// (<see cref="FulfilAsync"/>), shared by the direct answer, the 3-D Secure return, webhooks and the scheduler. Methods
 /// that return an <see cref="Answer"/> add to the context and do not save: the caller saves with the idempotency record.
 /// </summary>
-internal sealed class Checkouts(BillingDb db, Books books, IPaymentGateway gateway, FraudCheck fraud, Coupons coupons, TimeProvider time)
+internal sealed class Checkouts(BillingDb db, Books books, IPaymentGateway gateway, FraudCheck fraud, Coupons coupons, TvodLicensing licensing, TimeProvider time)
 {
     public static readonly SubscriptionStatus[] Playing = [SubscriptionStatus.Trialing, SubscriptionStatus.Active, SubscriptionStatus.PastDue];
 
@@ -249,13 +249,23 @@ internal sealed class Checkouts(BillingDb db, Books books, IPaymentGateway gatew
         await ChangedAsync(free, await db.Plans.FirstAsync(p => p.Id == free.PlanId, cancellationToken), cancellationToken);
     }
 
-    public async Task<Answer> BuyTitleAsync(Guid accountId, string email, Guid titleId, GrantKind kind, TitlePurchaseInput input, string key, CancellationToken cancellationToken)
+    /// <param name="viewerCountry">
+    /// The viewer's country as playback resolves it from the request (<see cref="IClientCountry"/>; null when unknown), not
+    /// the billing country of <paramref name="input"/>: a title no licence in force lets this viewer rent or buy here is
+    /// refused before anything is charged or written (<see cref="TvodLicensing"/>).
+    /// </param>
+    public async Task<Answer> BuyTitleAsync(Guid accountId, string email, Guid titleId, GrantKind kind, TitlePurchaseInput input, string key, string? viewerCountry, CancellationToken cancellationToken)
     {
         var offer = await db.TitleOffers.AsNoTracking().FirstOrDefaultAsync(o => o.TitleId == titleId, cancellationToken);
         var net = kind == GrantKind.Rental ? offer?.RentalPrice : offer?.PurchasePrice;
         if (offer is null || net is null)
         {
             return Answer.Problem(404, kind == GrantKind.Rental ? "Not for rent" : "Not for sale", "This title has no such offer.");
+        }
+
+        if (!await licensing.GrantedAsync(titleId, viewerCountry, cancellationToken))
+        {
+            return TvodLicensing.Refusal(viewerCountry);
         }
 
         var method = await gateway.TokenizeAsync(input.Card, $"{(kind == GrantKind.Rental ? "rental" : "purchase")}:{accountId:N}:{key}:card", cancellationToken);
