@@ -117,7 +117,7 @@ public sealed class GeneratedWarehouse : IAsyncLifetime
             }
 
             row.AppendValue(status);
-            for (var i = 0; i < 9; i++) // code, query, path, channel, then the CMCD columns and given_plan
+            for (var i = 0; i < 11; i++) // code, query, path, channel, the CMCD columns, given_plan, step and id_hash
             {
                 row.AppendNullValue();
             }

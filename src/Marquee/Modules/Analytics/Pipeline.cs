@@ -152,38 +152,29 @@ internal sealed class Pipeline(IServiceScopeFactory scopes, Warehouse warehouse,
             known += r.Duplicates;
         }
 
-        // The records' NDJSON goes to DuckDB as it is (each line given its order and receive time), and DuckDB's own JSON
-        // reader fills the stage: the events are not parsed a second time in .NET nor appended value by value.
+        // The records' NDJSON goes to DuckDB as it is (each line given its receive time), and DuckDB's own JSON reader puts
+        // the events straight into the events table: they are not parsed a second time in .NET, appended value by value,
+        // nor copied through a stage table.
         var file = LoadFile;
         WriteLoadFile(file, records);
         phases.Mark("write");
         var last = records[^1].Number;
-        var staged = 0;
+        var loaded = 0;
         try
         {
             await warehouse.UseAsync(async c =>
             {
-                await StageFromFileAsync(c, file, ct);
-                phases.Mark("stage");
-                staged = (int)await CountAsync(c, "SELECT count(*) FROM stage", ct);
-                await using var scope = scopes.CreateAsyncScope();
-                var ids = await Warehouse.QueryAsync(c, "SELECT DISTINCT title_id FROM stage WHERE title_id IS NOT NULL", new Dictionary<string, object?>(), ct);
-                var titles = await TitlesAsync(scope.ServiceProvider, ids.Select(r => Guid.Parse((string)r[0]!)), ct);
-                phases.Mark("titles");
+                await TempTablesAsync(c, ct);
                 await InTransactionAsync(c, async () =>
                 {
-                    await UpsertTitlesAsync(c, titles, ct);
-                    // Set-wise: the first of an id in the stage stays; an id already in the warehouse goes (a replay, another node, a late resend).
-                    await Warehouse.ExecuteAsync(c, "DELETE FROM stage WHERE rowid NOT IN (SELECT min(rowid) FROM stage GROUP BY event_id)", ct);
-                    await Warehouse.ExecuteAsync(c, "DELETE FROM stage WHERE event_id IN (SELECT e.event_id FROM events e SEMI JOIN stage s ON e.event_id = s.event_id)", ct);
-                    var duplicates = staged - await CountAsync(c, "SELECT count(*) FROM stage", ct) + known;
-                    phases.Mark("dedup");
-                    await AppendAndRecomputeAsync(c, phases, ct);
+                    var (step, staged, duplicates) = await LoadStepAsync(c, file, phases, ct);
+                    loaded = staged;
+                    await PlanAndRecomputeAsync(c, step, phases, ct);
                     await Warehouse.ExecuteAsync(c, "INSERT OR REPLACE INTO etl_state VALUES ($k, $v)", ct, ("k", "spool:" + name), ("v", last));
                     await Warehouse.ExecuteAsync(c, "INSERT INTO etl_state VALUES ($k, $v) ON CONFLICT (name) DO UPDATE SET value = value + EXCLUDED.value", ct, ("k", "spool_ev:" + name), ("v", spooled));
-                    if (duplicates > 0)
+                    if (duplicates + known > 0)
                     {
-                        await Warehouse.ExecuteAsync(c, "INSERT INTO etl_state VALUES ('duplicates', $v) ON CONFLICT (name) DO UPDATE SET value = value + EXCLUDED.value", ct, ("v", duplicates));
+                        await Warehouse.ExecuteAsync(c, "INSERT INTO etl_state VALUES ('duplicates', $v) ON CONFLICT (name) DO UPDATE SET value = value + EXCLUDED.value", ct, ("v", duplicates + known));
                     }
                 }, ct);
                 phases.Mark("commit");
@@ -197,10 +188,68 @@ internal sealed class Pipeline(IServiceScopeFactory scopes, Warehouse warehouse,
 
         if (phases.Enabled)
         {
-            PipelineLog.Phases(log, staged, phases.ToString());
+            PipelineLog.Phases(log, loaded, phases.ToString());
         }
 
-        return staged;
+        return loaded;
+    }
+
+    /// <summary>
+    /// Inside the step's transaction: the load file's events into <c>events</c> under a new step number, the titles they
+    /// name known, and the duplicates among them removed (an id twice in the step, or already in the warehouse: a replay,
+    /// another node, a late resend). The step's rows are then the <c>stage</c> view. Returns the step, the events read, and
+    /// the duplicates removed.
+    /// </summary>
+    private async Task<(long Step, int Staged, long Duplicates)> LoadStepAsync(DuckDBConnection c, string file, PhaseTimer phases, CancellationToken ct)
+    {
+        var step = await CountAsync(c, "SELECT coalesce(max(value), 0) + 1 FROM etl_state WHERE name = 'load_step'", ct);
+        await Warehouse.ExecuteAsync(c, "INSERT OR REPLACE INTO etl_state VALUES ('load_step', $s)", ct, ("s", step));
+        await InsertFromFileAsync(c, file, step, ct);
+        await Warehouse.ExecuteAsync(c, $"""
+            CREATE OR REPLACE TEMP VIEW stage AS
+            SELECT event_id, type, ts, day, received_at, user_id, session_id, title_id, device, country, given_plan AS plan, position,
+                   duration, bitrate, ms, amount, currency, status, code, query, path, channel, buffer_ms, starved, throughput, cmcd
+            FROM events WHERE step = {step};
+            """, ct);
+        phases.Mark("load");
+        var staged = (int)await CountAsync(c, "SELECT count(*) FROM stage", ct);
+        var duplicates = await RemoveDuplicatesAsync(c, step, ct);
+        phases.Mark("dedup");
+        await using var scope = scopes.CreateAsyncScope();
+        var ids = await Warehouse.QueryAsync(c, "SELECT DISTINCT title_id FROM stage WHERE title_id IS NOT NULL", new Dictionary<string, object?>(), ct);
+        await UpsertTitlesAsync(c, await TitlesAsync(scope.ServiceProvider, ids.Select(r => Guid.Parse((string)r[0]!)), ct), ct);
+        phases.Mark("titles");
+        return (step, staged, duplicates);
+    }
+
+    /// <summary>
+    /// Removes the step's duplicates set-wise: the first of an id in the step stays (by receive time, then row), and an id
+    /// already in the warehouse goes. Candidates are found by <c>id_hash</c> (integers: the step's against the warehouse's)
+    /// and confirmed on the id itself, so a hash collision removes nothing.
+    /// </summary>
+    private static async Task<long> RemoveDuplicatesAsync(DuckDBConnection c, long step, CancellationToken ct)
+    {
+        await Warehouse.ExecuteAsync(c, $"""
+            CREATE OR REPLACE TEMP TABLE dup_hashes AS
+            SELECT id_hash FROM events WHERE step = {step} GROUP BY id_hash HAVING count(*) > 1
+            UNION
+            SELECT e.id_hash FROM events e WHERE (e.step < {step} OR e.step IS NULL) AND e.id_hash IN (SELECT id_hash FROM events WHERE step = {step});
+            """, ct);
+        if (await CountAsync(c, "SELECT count(*) FROM dup_hashes", ct) == 0)
+        {
+            return 0;
+        }
+
+        var before = await CountAsync(c, $"SELECT count(*) FROM events WHERE step = {step}", ct);
+        await Warehouse.ExecuteAsync(c, $"""
+            DELETE FROM events WHERE step = {step} AND rowid IN (
+              SELECT x.r FROM (
+                SELECT s.rowid AS r, s.event_id, row_number() OVER (PARTITION BY s.event_id ORDER BY s.received_at, s.rowid) AS k
+                FROM events s WHERE s.step = {step} AND s.id_hash IN (SELECT id_hash FROM dup_hashes)) x
+              WHERE x.k > 1 OR x.event_id IN (
+                SELECT e.event_id FROM events e WHERE (e.step < {step} OR e.step IS NULL) AND e.id_hash IN (SELECT id_hash FROM dup_hashes)));
+            """, ct);
+        return before - await CountAsync(c, $"SELECT count(*) FROM events WHERE step = {step}", ct);
     }
 
     /// <summary>
@@ -236,18 +285,22 @@ internal sealed class Pipeline(IServiceScopeFactory scopes, Warehouse warehouse,
         }
     }
 
-    /// <summary>The load file into the (temporary) stage table, read by DuckDB: the same columns the appender would give.</summary>
-    private static async Task StageFromFileAsync(DuckDBConnection c, string file, CancellationToken ct)
-    {
-        await StageAsync(c, [], ct);
+    /// <summary>
+    /// The load file into the events table, read by DuckDB, as step <paramref name="step"/>: device and country
+    /// <c>unknown</c> and the plan <c>free</c> when the event did not say (a subscriber's plan is set after, see
+    /// <see cref="PlanAndRecomputeAsync"/>). The insertion order is not kept (DuckDB then writes the rows on every thread);
+    /// nothing depends on it: a step's first of a duplicated id is the first received, see <see cref="RemoveDuplicatesAsync"/>.
+    /// </summary>
+    private static async Task InsertFromFileAsync(DuckDBConnection c, string file, long step, CancellationToken ct) =>
         await Warehouse.ExecuteAsync(c, $"""
-            INSERT INTO stage
+            SET preserve_insertion_order = false;
+            INSERT INTO events
             SELECT id, type, CAST("time" AS TIMESTAMP), CAST(CAST("time" AS TIMESTAMP) AS DATE), make_timestamp(_t), "user", "session", title,
-                   device, country, "plan", "position", duration, bitrate, ms, amount, currency, status, code, "query", "path", channel,
-                   buffer, starved, throughput, cmcd, "plan"
+                   coalesce(device, 'unknown'), coalesce(country, 'unknown'), coalesce("plan", 'free'), "position", duration, bitrate, ms, amount,
+                   currency, status, code, "query", "path", channel, buffer, starved, throughput, cmcd, "plan", {step}, hash(id)
             FROM read_ndjson('{file.Replace("'", "''", StringComparison.Ordinal)}', format = 'newline_delimited', columns = {LoadColumns});
+            RESET preserve_insertion_order;
             """, ct);
-    }
 
     private const string LoadColumns = """
         {'_t': 'BIGINT', 'id': 'VARCHAR', 'type': 'VARCHAR', 'time': 'VARCHAR', 'user': 'VARCHAR', 'session': 'VARCHAR',
@@ -260,18 +313,18 @@ internal sealed class Pipeline(IServiceScopeFactory scopes, Warehouse warehouse,
     private static async Task<long> CountAsync(DuckDBConnection c, string sql, CancellationToken ct) =>
         Convert.ToInt64((await Warehouse.QueryAsync(c, sql, new Dictionary<string, object?>(), ct))[0][0], CultureInfo.InvariantCulture);
 
-    /// <summary>The stage (deduplicated) into <c>events</c>, then what it touches recomputed.</summary>
-    private static async Task AppendAndRecomputeAsync(DuckDBConnection c, PhaseTimer phases, CancellationToken ct)
+    /// <summary>The step's rows (deduplicated, in <c>events</c>) given their subscribers' plans, then what they touch recomputed.</summary>
+    private static async Task PlanAndRecomputeAsync(DuckDBConnection c, long step, PhaseTimer phases, CancellationToken ct)
     {
-        await Warehouse.ExecuteAsync(c, AppendStage("TRUE"), ct);
-        phases.Mark("append");
+        await Warehouse.ExecuteAsync(c, PlanStep(step), ct);
+        phases.Mark("plan");
         await Warehouse.ExecuteAsync(c, $"""
             DELETE FROM touched_sessions; DELETE FROM touched_users; DELETE FROM touched_days;
             INSERT INTO touched_sessions SELECT DISTINCT day, session_id FROM stage WHERE session_id IS NOT NULL AND type IN ({PlayerTypes});
             INSERT INTO touched_users SELECT DISTINCT day, user_id FROM stage;
             INSERT INTO touched_days SELECT DISTINCT day FROM stage;
             """, ct);
-        await ReplanAsync(c, ct);
+        await ReplanAsync(c, step, ct);
         phases.Mark("replan");
         await RecomputeTouchedAsync(c, phases, incremental: true, ct);
     }
@@ -297,20 +350,44 @@ internal sealed class Pipeline(IServiceScopeFactory scopes, Warehouse warehouse,
             return 0;
         }
 
-        var events = batch.Select(r => (Read(r.Json), r.ReceivedAt)).ToList();
-        var titles = await TitlesAsync(scope.ServiceProvider, events.Where(e => e.Item1.Title is not null).Select(e => e.Item1.Title!.Value), ct);
-        var last = batch[^1].Seq;
-        await warehouse.UseAsync(async c =>
+        // The same load as the spool's: each row's event (serialised again, in today's shape) with its receive time.
+        var file = LoadFile;
+        await using (var output = new FileStream(file, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
         {
-            await StageAsync(c, events, ct);
-            await InTransactionAsync(c, async () =>
+            foreach (var r in batch)
             {
-                await UpsertTitlesAsync(c, titles, ct);
-                await AppendAndRecomputeAsync(c, PhaseTimer.Off, ct);
-                await Warehouse.ExecuteAsync(c, "INSERT OR REPLACE INTO etl_state VALUES ('raw_seq', $w)", ct, ("w", last));
+                var json = JsonSerializer.SerializeToUtf8Bytes(Read(r.Json), AnalyticsJson.Default.AnalyticsEvent);
+                var micros = (r.ReceivedAt.UtcTicks - DateTime.UnixEpoch.Ticks) / 10;
+                await output.WriteAsync(System.Text.Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{{\"_t\":{micros},")), ct);
+                await output.WriteAsync(json.AsMemory(1), ct);
+                output.WriteByte((byte)'\n');
+            }
+        }
+
+        var last = batch[^1].Seq;
+        try
+        {
+            await warehouse.UseAsync(async c =>
+            {
+                await TempTablesAsync(c, ct);
+                await InTransactionAsync(c, async () =>
+                {
+                    var (loadStep, _, duplicates) = await LoadStepAsync(c, file, PhaseTimer.Off, ct);
+                    await PlanAndRecomputeAsync(c, loadStep, PhaseTimer.Off, ct);
+                    await Warehouse.ExecuteAsync(c, "INSERT OR REPLACE INTO etl_state VALUES ('raw_seq', $w)", ct, ("w", last));
+                    if (duplicates > 0)
+                    {
+                        await Warehouse.ExecuteAsync(c, "INSERT INTO etl_state VALUES ('duplicates', $v) ON CONFLICT (name) DO UPDATE SET value = value + EXCLUDED.value", ct, ("v", duplicates));
+                    }
+                }, ct);
+                return 0;
             }, ct);
-            return 0;
-        }, ct);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+
         return batch.Count;
     }
 
@@ -327,7 +404,7 @@ internal sealed class Pipeline(IServiceScopeFactory scopes, Warehouse warehouse,
             {
                 await warehouse.UseAsync(async c =>
                 {
-                    await StageAsync(c, [], ct);
+                    await TempTablesAsync(c, ct);
                     await InTransactionAsync(c, async () =>
                     {
                         await Warehouse.ExecuteAsync(c, $"""
@@ -442,51 +519,69 @@ internal sealed class Pipeline(IServiceScopeFactory scopes, Warehouse warehouse,
 
     private static AnalyticsEvent Read(string json) => JsonSerializer.Deserialize(json, AnalyticsJson.Default.AnalyticsEvent)!;
 
-    private static async Task<List<(string Id, string Name, string Genre, double? Duration)>> TitlesAsync(IServiceProvider services, IEnumerable<Guid> ids, CancellationToken ct)
+    /// <summary>How long a title's catalogue entry is reused before it is asked again (a rename reaches the warehouse within it).</summary>
+    private static readonly TimeSpan TitleCacheLife = TimeSpan.FromSeconds(60);
+
+    private readonly Dictionary<Guid, ((string Id, string Name, string Genre, double? Duration) Title, long At)> titleCache = [];
+
+    /// <summary>The titles' names, kinds and durations from the catalogue (asked at most once a minute per title).</summary>
+    private async Task<List<(string Id, string Name, string Genre, double? Duration)>> TitlesAsync(IServiceProvider services, IEnumerable<Guid> ids, CancellationToken ct)
     {
         var catalog = services.GetRequiredService<ICatalog>();
         var titles = new List<(string Id, string Name, string Genre, double? Duration)>();
+        var now = Environment.TickCount64;
         foreach (var id in ids.Distinct())
         {
+            if (titleCache.TryGetValue(id, out var kept) && now - kept.At < TitleCacheLife.TotalMilliseconds)
+            {
+                titles.Add(kept.Title);
+                continue;
+            }
+
             var t = await catalog.FindAsync(id, ct);
-            titles.Add(t is null
+            var title = t is null
                 ? (id.ToString(), id.ToString()[..8], "unknown", null)
-                : (id.ToString(), t.Name, t.Kind.ToString().ToLowerInvariant(), t.Duration?.TotalSeconds));
+                : (id.ToString(), t.Name, t.Kind.ToString().ToLowerInvariant(), t.Duration?.TotalSeconds);
+            titleCache[id] = (title, now);
+            titles.Add(title);
         }
 
         return titles;
     }
 
+    /// <summary>The titles into the warehouse's <c>titles</c> table, those that are new or changed only.</summary>
     private static async Task UpsertTitlesAsync(DuckDBConnection c, List<(string Id, string Name, string Genre, double? Duration)> titles, CancellationToken ct)
     {
-        foreach (var t in titles)
+        if (titles.Count == 0)
+        {
+            return;
+        }
+
+        var known = new HashSet<(string, string, string, double?)>();
+        await using (var cmd = c.CreateCommand())
+        {
+            cmd.CommandText = "SELECT title_id, name, genre, duration_s FROM titles WHERE list_contains($ids, title_id)";
+            cmd.Parameters.Add(new DuckDBParameter("ids", titles.Select(t => t.Id).ToList()));
+            await using var reader = await cmd.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                known.Add((reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetDouble(3)));
+            }
+        }
+
+        foreach (var t in titles.Where(t => !known.Contains(t)))
         {
             await Warehouse.ExecuteAsync(c, "INSERT OR REPLACE INTO titles VALUES ($id, $name, $genre, $duration)", ct,
                 ("id", t.Id), ("name", t.Name), ("genre", t.Genre), ("duration", t.Duration));
         }
     }
 
-    /// <summary>Fills the (temporary) stage table with the events, through DuckDB's appender.</summary>
-    private static async Task StageAsync(DuckDBConnection c, List<(AnalyticsEvent Event, DateTimeOffset ReceivedAt)> events, CancellationToken ct)
-    {
-        await Warehouse.ExecuteAsync(c, """
-            CREATE TEMP TABLE IF NOT EXISTS stage AS SELECT * FROM events LIMIT 0; DELETE FROM stage;
-            CREATE TEMP TABLE IF NOT EXISTS touched_sessions (day DATE, session_id VARCHAR);
-            CREATE TEMP TABLE IF NOT EXISTS touched_users (day DATE, user_id VARCHAR);
-            CREATE TEMP TABLE IF NOT EXISTS touched_days (day DATE);
-            """, ct);
-        using var appender = c.CreateAppender("temp", "main", "stage");
-        foreach (var (e, received) in events)
-        {
-            var row = appender.CreateRow();
-            row.AppendValue(e.Id).AppendValue(e.Type).AppendValue((DateTime?)e.Time.UtcDateTime).AppendValue((DateTime?)e.Time.UtcDateTime.Date)
-                .AppendValue((DateTime?)received.UtcDateTime).AppendValue(e.User).AppendValue(e.Session).AppendValue(e.Title?.ToString())
-                .AppendValue(e.Device).AppendValue(e.Country).AppendValue(e.Plan).AppendValue(e.Position).AppendValue(e.Duration)
-                .AppendValue(e.Bitrate).AppendValue(e.Ms).AppendValue(e.Amount).AppendValue(e.Currency).AppendValue(e.Status)
-                .AppendValue(e.Code).AppendValue(e.Query).AppendValue(e.Path).AppendValue(e.Channel)
-                .AppendValue(e.BufferMs).AppendValue(e.Starved).AppendValue(e.Throughput).AppendValue(e.Cmcd).AppendValue(e.Plan).EndRow();
-        }
-    }
+    /// <summary>The connection's temporary tables of a step: what it touched.</summary>
+    private static Task TempTablesAsync(DuckDBConnection c, CancellationToken ct) => Warehouse.ExecuteAsync(c, """
+        CREATE TEMP TABLE IF NOT EXISTS touched_sessions (day DATE, session_id VARCHAR);
+        CREATE TEMP TABLE IF NOT EXISTS touched_users (day DATE, user_id VARCHAR);
+        CREATE TEMP TABLE IF NOT EXISTS touched_days (day DATE);
+        """, ct);
 
     private static async Task InTransactionAsync(DuckDBConnection c, Func<Task> work, CancellationToken ct)
     {
@@ -504,28 +599,18 @@ internal sealed class Pipeline(IServiceScopeFactory scopes, Warehouse warehouse,
     }
 
     /// <summary>
-    /// The stage into the events table, with the viewer's plan as of each event (the last subscription change before it).
-    /// Only the events of users with a subscription event (in the warehouse or the stage) go through the ASOF join; the
-    /// others have none to find (their plan is the one they carry, else <c>free</c>), which is what the join would give.
+    /// The step's events of users with a subscription event (in the warehouse or the step) get the plan as of each event
+    /// (the last subscription change before it, when active) unless the event carried one. The others keep what the load
+    /// gave them (their own plan, else <c>free</c>), which is what the join would give.
     /// </summary>
-    private static string AppendStage(string where) => $"""
+    private static string PlanStep(long step) => $"""
         CREATE OR REPLACE TEMP TABLE stage_subs AS
-        SELECT user_id, ts, plan, status FROM events WHERE type = 'subscription' AND user_id IN (SELECT user_id FROM stage WHERE {where})
-        UNION ALL SELECT user_id, ts, plan, status FROM stage WHERE type = 'subscription';
-        INSERT INTO events
-        SELECT s.event_id, s.type, s.ts, s.day, s.received_at, s.user_id, s.session_id, s.title_id, coalesce(s.device, 'unknown'),
-               coalesce(s.country, 'unknown'), coalesce(s.plan, 'free'),
-               s.position, s.duration, s.bitrate, s.ms, s.amount, s.currency, s.status, s.code, s.query, s.path, s.channel,
-               s.buffer_ms, s.starved, s.throughput, s.cmcd, s.plan
-        FROM stage s WHERE ({where}) AND s.user_id NOT IN (SELECT user_id FROM stage_subs);
-        INSERT INTO events
-        SELECT s.event_id, s.type, s.ts, s.day, s.received_at, s.user_id, s.session_id, s.title_id, coalesce(s.device, 'unknown'),
-               coalesce(s.country, 'unknown'),
-               coalesce(s.plan, CASE WHEN sub.status IN ('active', 'pastdue', 'trialing') THEN sub.plan END, 'free'),
-               s.position, s.duration, s.bitrate, s.ms, s.amount, s.currency, s.status, s.code, s.query, s.path, s.channel,
-               s.buffer_ms, s.starved, s.throughput, s.cmcd, s.plan
-        FROM (SELECT * FROM stage WHERE ({where}) AND user_id IN (SELECT user_id FROM stage_subs)) s
-        ASOF LEFT JOIN stage_subs sub ON s.user_id = sub.user_id AND s.ts >= sub.ts;
+        SELECT user_id, ts, plan, status FROM events WHERE type = 'subscription' AND user_id IN (SELECT user_id FROM stage);
+        UPDATE events SET plan = p.plan
+        FROM (SELECT s.event_id, coalesce(s.plan, CASE WHEN sub.status IN ('active', 'pastdue', 'trialing') THEN sub.plan END, 'free') AS plan
+              FROM (SELECT * FROM stage WHERE user_id IN (SELECT user_id FROM stage_subs)) s
+              ASOF LEFT JOIN stage_subs sub ON s.user_id = sub.user_id AND s.ts >= sub.ts) p
+        WHERE events.step = {step} AND events.event_id = p.event_id AND events.plan IS DISTINCT FROM p.plan;
         """;
 
     /// <summary>
@@ -533,13 +618,13 @@ internal sealed class Pipeline(IServiceScopeFactory scopes, Warehouse warehouse,
     /// the user's events from its time on get their plan again (unless the event carried one), and what they belong to is
     /// recomputed with the rest.
     /// </summary>
-    private static async Task ReplanAsync(DuckDBConnection c, CancellationToken ct) => await Warehouse.ExecuteAsync(c, $"""
+    private static async Task ReplanAsync(DuckDBConnection c, long step, CancellationToken ct) => await Warehouse.ExecuteAsync(c, $"""
         CREATE OR REPLACE TEMP TABLE replanned AS
         SELECT e.event_id, e.day, e.user_id, e.session_id, e.type,
                coalesce(e.given_plan, CASE WHEN sub.status IN ('active', 'pastdue', 'trialing') THEN sub.plan END, 'free') AS plan
         FROM (SELECT ev.* FROM events ev JOIN (SELECT user_id, min(ts) AS since FROM stage WHERE type = 'subscription' GROUP BY user_id) u
                 ON ev.user_id = u.user_id AND ev.ts >= u.since
-              WHERE ev.type <> 'subscription' AND ev.event_id NOT IN (SELECT event_id FROM stage)) e
+              WHERE ev.type <> 'subscription' AND ev.step IS DISTINCT FROM {step}) e
         ASOF LEFT JOIN (SELECT user_id, ts, plan, status FROM events WHERE type = 'subscription') sub ON e.user_id = sub.user_id AND e.ts >= sub.ts;
         UPDATE events SET plan = r.plan FROM replanned r WHERE events.event_id = r.event_id AND events.plan IS DISTINCT FROM r.plan;
         INSERT INTO touched_sessions SELECT DISTINCT day, session_id FROM replanned WHERE session_id IS NOT NULL AND type IN ({PlayerTypes})
@@ -626,7 +711,7 @@ internal sealed class Pipeline(IServiceScopeFactory scopes, Warehouse warehouse,
     /// <summary>
     /// Keeps <c>user_days</c> incrementally from the step's new events instead of re-reading every event of the touched
     /// users' days: per (day, user) the first new event of their own (its plan as the ASOF join gave it in
-    /// <see cref="AppendStage"/>); it replaces the kept row only when it is earlier than the kept row's first event, and a
+    /// <see cref="PlanStep"/>); it replaces the kept row only when it is earlier than the kept row's first event, and a
     /// new (day, user) is added. The same result as a recompute from all events (the day's first event wins), except that
     /// the pairs whose events were given another plan (a subscription event, <see cref="ReplanAsync"/>) and the rows kept
     /// before first_ts existed are recomputed from all their events, as before.
@@ -662,7 +747,7 @@ internal sealed class Pipeline(IServiceScopeFactory scopes, Warehouse warehouse,
 }
 
 /// <summary>Runs the pipeline when events were stored (and every few seconds), until caught up.</summary>
-internal sealed class PipelineWorker(Pipeline pipeline, EtlSignal signal, ILogger<PipelineWorker> log) : BackgroundService
+internal sealed class PipelineWorker(Pipeline pipeline, Warehouse warehouse, EtlSignal signal, IOptions<AnalyticsOptions> options, ILogger<PipelineWorker> log) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -672,6 +757,12 @@ internal sealed class PipelineWorker(Pipeline pipeline, EtlSignal signal, ILogge
             {
                 while (await pipeline.RunOnceAsync(stoppingToken) > 0)
                 {
+                }
+
+                // Caught up: a checkpoint now costs no ingest time, and keeps the WAL a restart would replay small.
+                if (warehouse.WalBytes > options.Value.IdleCheckpointMegabytes * 1024L * 1024)
+                {
+                    await warehouse.CheckpointAsync(stoppingToken);
                 }
             }
             catch (Exception ex) when (ex is not OperationCanceledException)

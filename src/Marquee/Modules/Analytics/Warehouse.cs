@@ -15,15 +15,31 @@ internal sealed class Warehouse : IAsyncDisposable
     private readonly SemaphoreSlim gate = new(1, 1);
     private readonly string path;
     private readonly bool readOnly;
+    private readonly int checkpointMegabytes;
     private DuckDBConnection? connection;
 
-    public Warehouse(IOptions<MarqueeOptions> options) : this(PathIn(options.Value.FullDataDir), readOnly: false) { }
+    public Warehouse(IOptions<MarqueeOptions> options, IOptions<AnalyticsOptions> analytics)
+        : this(PathIn(options.Value.FullDataDir), readOnly: false, analytics.Value.CheckpointMegabytes) { }
 
-    public Warehouse(string path, bool readOnly)
+    /// <param name="path">The DuckDB file.</param>
+    /// <param name="readOnly">Opened read-only (another process may hold it for writing).</param>
+    /// <param name="checkpointMegabytes">DuckDB's <c>checkpoint_threshold</c> in MiB; 0 leaves DuckDB's default (16 MiB).</param>
+    public Warehouse(string path, bool readOnly, int checkpointMegabytes = 0)
     {
         this.path = path;
         this.readOnly = readOnly;
+        this.checkpointMegabytes = checkpointMegabytes;
     }
+
+    /// <summary>The WAL's size in bytes (0 when there is none).</summary>
+    public long WalBytes => File.Exists(path + ".wal") ? new FileInfo(path + ".wal").Length : 0;
+
+    /// <summary>Writes the WAL's changes into the file (DuckDB's <c>CHECKPOINT</c>), so a restart has little to replay.</summary>
+    public Task CheckpointAsync(CancellationToken ct) => UseAsync(async c =>
+    {
+        await ExecuteAsync(c, "CHECKPOINT", ct);
+        return 0;
+    }, ct);
 
     public static string PathIn(string dataDir) => Path.Combine(dataDir, "analytics", "warehouse.duckdb");
 
@@ -37,12 +53,14 @@ internal sealed class Warehouse : IAsyncDisposable
           event_id VARCHAR, type VARCHAR, ts TIMESTAMP, day DATE, received_at TIMESTAMP, user_id VARCHAR, session_id VARCHAR,
           title_id VARCHAR, device VARCHAR, country VARCHAR, plan VARCHAR, position DOUBLE, duration DOUBLE, bitrate INTEGER,
           ms DOUBLE, amount BIGINT, currency VARCHAR, status VARCHAR, code VARCHAR, query VARCHAR, path VARCHAR, channel VARCHAR,
-          buffer_ms DOUBLE, starved BOOLEAN, throughput DOUBLE, cmcd VARCHAR, given_plan VARCHAR);
+          buffer_ms DOUBLE, starved BOOLEAN, throughput DOUBLE, cmcd VARCHAR, given_plan VARCHAR, step BIGINT, id_hash UBIGINT);
         ALTER TABLE events ADD COLUMN IF NOT EXISTS buffer_ms DOUBLE;
         ALTER TABLE events ADD COLUMN IF NOT EXISTS starved BOOLEAN;
         ALTER TABLE events ADD COLUMN IF NOT EXISTS throughput DOUBLE;
         ALTER TABLE events ADD COLUMN IF NOT EXISTS cmcd VARCHAR;
         ALTER TABLE events ADD COLUMN IF NOT EXISTS given_plan VARCHAR;
+        ALTER TABLE events ADD COLUMN IF NOT EXISTS step BIGINT;
+        ALTER TABLE events ADD COLUMN IF NOT EXISTS id_hash UBIGINT;
         DROP TABLE IF EXISTS main.stage;
         CREATE TABLE IF NOT EXISTS sessions (
           session_id VARCHAR, day DATE, user_id VARCHAR, title_id VARCHAR, title_name VARCHAR, genre VARCHAR, device VARCHAR,
@@ -79,10 +97,33 @@ internal sealed class Warehouse : IAsyncDisposable
             await using var cmd = c.CreateCommand();
             cmd.CommandText = Schema;
             await cmd.ExecuteNonQueryAsync(ct);
+            await KeyEventsAsync(c, ct);
+            if (checkpointMegabytes > 0)
+            {
+                await ExecuteAsync(c, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"SET checkpoint_threshold = '{checkpointMegabytes}MiB'"), ct);
+            }
         }
 
         connection = c;
         return c;
+    }
+
+    /// <summary>
+    /// The pipeline finds an event's duplicates by <c>id_hash</c>, DuckDB's 64-bit <c>hash(event_id)</c> kept beside the id
+    /// (a probe of integers instead of every id string of the warehouse; a hash match is then confirmed on the id). Rows
+    /// without one (loaded before the column existed) get theirs and step 0; and if this DuckDB hashes differently from the
+    /// one that wrote them (an upgrade: the hash is DuckDB's, not a documented function), every row's is computed again.
+    /// </summary>
+    private static async Task KeyEventsAsync(DuckDBConnection c, CancellationToken ct)
+    {
+        var probe = Convert.ToInt64((await QueryAsync(c, "SELECT CAST(hash('marquee id hash probe') >> 1 AS BIGINT)", new Dictionary<string, object?>(), ct))[0][0],
+            System.Globalization.CultureInfo.InvariantCulture);
+        var kept = await QueryAsync(c, "SELECT value FROM etl_state WHERE name = 'id_hash_probe'", new Dictionary<string, object?>(), ct);
+        var all = kept.Count > 0 && Convert.ToInt64(kept[0][0], System.Globalization.CultureInfo.InvariantCulture) != probe;
+        await ExecuteAsync(c, all
+            ? "UPDATE events SET id_hash = hash(event_id), step = coalesce(step, 0)"
+            : "UPDATE events SET id_hash = hash(event_id), step = coalesce(step, 0) WHERE id_hash IS NULL", ct);
+        await ExecuteAsync(c, "INSERT OR REPLACE INTO etl_state VALUES ('id_hash_probe', $p)", ct, ("p", probe));
     }
 
     /// <summary>Runs <paramref name="work"/> with the connection, alone.</summary>
