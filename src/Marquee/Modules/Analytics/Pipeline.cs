@@ -10,12 +10,12 @@ namespace Marquee.Analytics;
 
 /// <summary>
 /// The ETL from the spool (<see cref="EventSpool"/>) into the warehouse. Incremental: each step takes the whole spool
-/// records past the position committed for their writer directory (<c>etl_state</c> <c>spool:&lt;dir&gt;</c>), parses them
-/// into a stage table through DuckDB's appender, removes duplicates set-wise (an id twice in the stage, or already in
-/// <c>events</c>: counted in <c>etl_state.duplicates</c>), appends the rest and recomputes only what they touch: their
-/// sessions, their users' days and the roll-ups of their days (a late event falls in its own, earlier day). The load,
-/// the recompute, the duplicate count and the new spool position commit in ONE DuckDB transaction, so a crash replays
-/// at most the uncommitted records, whose events are then removed as duplicates if they had landed (idempotent).
+/// records past the position committed for their writer directory (<c>etl_state</c> <c>spool:&lt;dir&gt;</c>), has DuckDB's
+/// JSON reader insert their events into <c>events</c> as one step (<c>events.step</c>; the temporary view <c>stage</c> is
+/// that step's rows), removes duplicates set-wise (an id twice in the step, or already in <c>events</c>: counted in
+/// <c>etl_state.duplicates</c>) and recomputes only what they touch: their sessions, their users' days and the roll-ups
+/// of their days (a late event falls in its own, earlier day). The load, the recompute, the duplicate count and the new
+/// spool position commit in ONE DuckDB transaction, so a crash replays at most the uncommitted records (idempotent).
 /// Loaded segments are deleted; a dead writer's directory (its process ended) is removed once loaded.
 /// Rows of the relational raw table (where events landed before the spool) are still taken first, from their own
 /// watermark (<c>raw_seq</c>), so an upgraded deployment loses nothing.
